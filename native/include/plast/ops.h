@@ -1,0 +1,63 @@
+// The op families every backend implements. One file per family under src/cpu and src/cuda.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "plast/tensor.h"
+
+namespace plast {
+
+enum class Op : int32_t {
+  Embedding,
+  RmsNorm,
+  RmsNormBackward,
+  Linear,
+  LinearBackwardInput,
+  LinearBackwardWeight,
+  Rope,
+  Attention,
+  AttentionBackward,
+  Swiglu,
+  SwigluBackward,
+  FfnUp,
+  CrossEntropy,
+  Add,
+  Cast,
+  Gather,
+  ScatterAdd,
+  AdamW,
+  SumSquares,
+  Count_,
+};
+
+const char* opName(Op op);
+
+// torch.optim.AdamW semantics (decoupled weight decay, bias correction).
+// `gradScale` multiplies the gradient first (gradient clipping / loss normalisation).
+struct AdamWScalars;
+struct AdamWParams {
+  // Doubles, as torch keeps hyper-parameters; kernels derive the same f32 scalars torch uses.
+  double lr = 2e-5;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weightDecay = 0.0;
+  int64_t step = 1;  // 1-based step count after this update
+  double gradScale = 1.0;
+};
+
+// The f32 scalars of one update, derived as torch's single-tensor AdamW derives them:
+// p *= decay; m = m + (1-b1)(g-m); v = b2 v + (1-b2) g^2; p -= stepSize * m / (sqrt(v)/bc2Sqrt + eps)
+struct AdamWScalars {
+  float decay, oneMinusBeta1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps, gradScale;
+};
+AdamWScalars adamwScalars(const AdamWParams& p);
+
+// One trainable tensor: fp32 master weights + fp32 grad + fp32 moments, and the model's
+// (possibly bf16) weight that is refreshed from the master after the update.
+struct AdamWSlot {
+  Tensor master, grad, m, v;
+  Tensor weight;  // may be undefined when the master is the weight itself
+};
+
+}  // namespace plast

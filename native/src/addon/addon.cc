@@ -1,0 +1,54 @@
+// Module registration only; each wrapped class lives in its own file.
+#include <napi.h>
+
+#include "addon/model_wrap.h"
+#include "addon/task.h"
+#include "common/threadpool.h"
+#include "plast/backend.h"
+
+namespace plast {
+
+Napi::Object init(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+Napi::Value backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto list = listBackends();
+  auto arr = Napi::Array::New(env, list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", list[i].name);
+    o.Set("available", list[i].available);
+    if (!list[i].reason.empty()) o.Set("reason", list[i].reason);
+    if (!list[i].device.empty()) o.Set("device", list[i].device);
+    arr.Set(i, o);
+  }
+  return arr;
+}
+
+Napi::Value threads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), numThreads());
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("backends", Napi::Function::New(env, backends));
+  exports.Set("threads", Napi::Function::New(env, threads));
+  exports.Set("NativeModel", ModelWrap::define(env));
+#ifdef PLAST_WITH_CUDA
+  exports.Set("cudaCompiled", Napi::Boolean::New(env, true));
+#else
+  exports.Set("cudaCompiled", Napi::Boolean::New(env, false));
+#endif
+  return exports;
+}
+
+}  // namespace plast
+
+static Napi::Object plastInit(Napi::Env env, Napi::Object exports) {
+  return plast::init(env, exports);
+}
+
+NODE_API_MODULE(plast, plastInit)

@@ -1,0 +1,335 @@
+#include "addon/model_wrap.h"
+
+#include "addon/convert.h"
+#include "addon/task.h"
+#include "common/mapped_file.h"
+
+namespace plast {
+namespace {
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  int64_t begin, end;
+};
+
+DType parseDType(const std::string& s, const std::string& file, const std::string& name) {
+  if (s == "BF16") return DType::BF16;
+  if (s == "F16") return DType::F16;
+  if (s == "F32") return DType::F32;
+  PLAST_FAIL(Code::DType, file << ": tensor '" << name << "' has dtype " << s
+                               << ", expected one of BF16, F16, F32");
+}
+
+Batch readBatch(const Napi::Object& o) {
+  Batch b;
+  b.B = getInt(o, "B", "batch");
+  b.T = getInt(o, "T", "batch");
+  b.ids = getI32(o, "ids", true);
+  b.positions = getI32(o, "positions", true);
+  b.keyMask = getI32(o, "keyMask", true);
+  b.countMask = getI32(o, "countMask", false);
+  b.logitRows = getI32(o, "logitRows", false);
+  b.labels = getI32(o, "labels", false);
+  return b;
+}
+
+ParamPart parsePart(const std::string& s) {
+  if (s == "weight") return ParamPart::Weight;
+  if (s == "master") return ParamPart::Master;
+  if (s == "grad") return ParamPart::Grad;
+  if (s == "m") return ParamPart::M;
+  if (s == "v") return ParamPart::V;
+  PLAST_FAIL(Code::Invalid, "Expected one of weight, master, grad, m, v but received '" << s << "'");
+}
+
+}  // namespace
+
+Napi::Function ModelWrap::define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {InstanceMethod("loadTensors", &ModelWrap::loadTensors),
+                      InstanceMethod("finalize", &ModelWrap::finalize),
+                      InstanceMethod("expectedWeights", &ModelWrap::expectedWeights),
+                      InstanceMethod("forward", &ModelWrap::forward),
+                      InstanceMethod("setTrainable", &ModelWrap::setTrainable),
+                      InstanceMethod("trainable", &ModelWrap::trainable),
+                      InstanceMethod("forwardBackward", &ModelWrap::forwardBackward),
+                      InstanceMethod("zeroGrad", &ModelWrap::zeroGrad),
+                      InstanceMethod("gradSumSquares", &ModelWrap::gradSumSquares),
+                      InstanceMethod("adamw", &ModelWrap::adamw),
+                      InstanceMethod("read", &ModelWrap::read),
+                      InstanceMethod("write", &ModelWrap::write),
+                      InstanceMethod("memory", &ModelWrap::memory),
+                      InstanceMethod("backendName", &ModelWrap::backendName)});
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  guard(info.Env(), [&] {
+    std::string backend = argString(info, 0, "backend");
+    Napi::Object c = argObject(info, 1, "config");
+    LlamaConfig cfg;
+    cfg.vocab = getInt(c, "vocab", "config");
+    cfg.hidden = getInt(c, "hidden", "config");
+    cfg.inter = getInt(c, "intermediate", "config");
+    cfg.layers = getInt(c, "layers", "config");
+    cfg.heads = getInt(c, "heads", "config");
+    cfg.kvHeads = getInt(c, "kvHeads", "config");
+    cfg.headDim = getInt(c, "headDim", "config");
+    cfg.eps = static_cast<float>(getNumber(c, "eps", "config"));
+    cfg.qkvBias = getBool(c, "qkvBias");
+    cfg.oBias = getBool(c, "oBias");
+    cfg.mlpBias = getBool(c, "mlpBias");
+    cfg.tied = getBool(c, "tied");
+    cfg.window = static_cast<int>(getNumberOr(c, "window", 0));
+    cfg.invFreq = getF32(c.Get("invFreq"), "config.invFreq");
+    cfg.ropeAttnScaling = static_cast<float>(getNumberOr(c, "ropeAttnScaling", 1.0));
+    model_ = std::make_shared<LlamaModel>(getBackend(backend), std::move(cfg));
+  });
+}
+
+Napi::Value ModelWrap::loadTensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    std::string file = argString(info, 0, "file");
+    PLAST_CHECK(info.Length() > 1 && info[1].IsArray(), Code::Invalid,
+                "Expected an array of tensor entries");
+    auto arr = info[1].As<Napi::Array>();
+    std::vector<Entry> entries;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Object o = arr.Get(i).As<Napi::Object>();
+      Entry e;
+      e.name = o.Get("name").As<Napi::String>().Utf8Value();
+      e.dtype = parseDType(o.Get("dtype").As<Napi::String>().Utf8Value(), file, e.name);
+      auto sh = o.Get("shape").As<Napi::Array>();
+      for (uint32_t j = 0; j < sh.Length(); ++j)
+        e.shape.push_back(static_cast<int64_t>(sh.Get(j).As<Napi::Number>().DoubleValue()));
+      e.begin = getInt(o, "begin", "entry");
+      e.end = getInt(o, "end", "entry");
+      entries.push_back(std::move(e));
+    }
+    auto model = model_;
+    return Task::run(
+        env,
+        [model, file, entries] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          auto mf = mapFile(file);
+          std::shared_ptr<void> keep = mf;
+          for (const Entry& e : entries) {
+            int64_t n = 1;
+            for (auto d : e.shape) n *= d;
+            PLAST_CHECK(e.begin >= 0 && e.begin <= e.end && static_cast<size_t>(e.end) <= mf->size,
+                        Code::Format,
+                        file << ": tensor '" << e.name << "' data [" << e.begin << ", " << e.end
+                             << ") lies outside the file (" << mf->size << " bytes)");
+            PLAST_CHECK(static_cast<size_t>(e.end - e.begin) == n * dtypeSize(e.dtype), Code::Format,
+                        file << ": tensor '" << e.name << "' shape " << shapeStr(e.shape) << " x "
+                             << dtypeName(e.dtype) << " needs " << n * dtypeSize(e.dtype)
+                             << " bytes but its data range holds " << (e.end - e.begin));
+            Tensor t = model->backend()->loadWeight(mf->data + e.begin, e.shape, e.dtype, keep);
+            try {
+              model->setWeight(e.name, std::move(t));
+            } catch (const Error& err) {
+              throw Error(err.code(), file + ": " + err.what());
+            }
+          }
+        },
+        [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value ModelWrap::finalize(const Napi::CallbackInfo& info) {
+  guard(info.Env(), [&] { model_->finalize(); });
+  return info.Env().Undefined();
+}
+
+Napi::Value ModelWrap::expectedWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto names = model_->expectedWeights();
+  auto arr = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", names[i]);
+    Shape s = model_->expectedShape(names[i]);
+    auto sh = Napi::Array::New(env, s.size());
+    for (size_t j = 0; j < s.size(); ++j) sh.Set(j, Napi::Number::New(env, double(s[j])));
+    o.Set("shape", sh);
+    arr.Set(i, o);
+  }
+  return arr;
+}
+
+Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    Batch b = readBatch(argObject(info, 0, "batch"));
+    bool counts = !b.countMask.empty();
+    auto model = model_;
+    auto out = std::make_shared<ForwardResult>();
+    return Task::run(
+        env,
+        [model, b, counts, out] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          *out = model->forward(b, counts);
+        },
+        [out, counts](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          if (counts) {
+            auto c = Napi::BigInt64Array::New(env, out->counts.size());
+            std::memcpy(c.Data(), out->counts.data(), out->counts.size() * sizeof(int64_t));
+            r.Set("counts", c);
+          } else {
+            r.Set("counts", env.Null());
+          }
+          r.Set("countedTokens", Napi::Number::New(env, double(out->countedTokens)));
+          r.Set("logits", out->logits.empty() ? env.Null() : Napi::Value(toJs(env, out->logits)));
+          return r;
+        });
+  });
+}
+
+Napi::Value ModelWrap::setTrainable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    PLAST_CHECK(info.Length() > 0, Code::Invalid, "Expected an array of tensor names");
+    auto names = getStrings(info[0], "trainable tensor names");
+    auto model = model_;
+    return Task::run(
+        env,
+        [model, names] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          model->setTrainable(names);
+        },
+        [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value ModelWrap::trainable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto names = model_->trainable();
+  auto arr = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) arr.Set(i, names[i]);
+  return arr;
+}
+
+Napi::Value ModelWrap::forwardBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    Batch b = readBatch(argObject(info, 0, "batch"));
+    PLAST_CHECK(info.Length() > 1 && info[1].IsNumber(), Code::Invalid,
+                "Expected a number for lossScale");
+    float scale = info[1].As<Napi::Number>().FloatValue();
+    auto model = model_;
+    auto out = std::make_shared<TrainResult>();
+    return Task::run(
+        env,
+        [model, b, scale, out] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          *out = model->forwardBackward(b, scale);
+        },
+        [out](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("lossSum", Napi::Number::New(env, out->lossSum));
+          r.Set("labelTokens", Napi::Number::New(env, double(out->labelTokens)));
+          r.Set("losses", toJs(env, out->losses));
+          return r;
+        });
+  });
+}
+
+Napi::Value ModelWrap::zeroGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = model_;
+  return Task::run(
+      env,
+      [model] {
+        std::lock_guard<std::mutex> lk(model->mutex());
+        model->zeroGrad();
+      },
+      [](Napi::Env env) { return env.Undefined(); });
+}
+
+Napi::Value ModelWrap::gradSumSquares(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = model_;
+  auto out = std::make_shared<double>(0);
+  return Task::run(
+      env,
+      [model, out] {
+        std::lock_guard<std::mutex> lk(model->mutex());
+        *out = model->gradSumSquares();
+      },
+      [out](Napi::Env env) { return Napi::Number::New(env, *out); });
+}
+
+Napi::Value ModelWrap::adamw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    Napi::Object o = argObject(info, 0, "adamw parameters");
+    AdamWParams p;
+    p.lr = getNumber(o, "lr", "adamw");
+    p.beta1 = getNumberOr(o, "beta1", 0.9);
+    p.beta2 = getNumberOr(o, "beta2", 0.999);
+    p.eps = getNumberOr(o, "eps", 1e-8);
+    p.weightDecay = getNumberOr(o, "weightDecay", 0.0);
+    p.step = getInt(o, "step", "adamw");
+    p.gradScale = getNumberOr(o, "gradScale", 1.0);
+    auto model = model_;
+    return Task::run(
+        env,
+        [model, p] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          model->adamwStep(p);
+        },
+        [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value ModelWrap::read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    std::string name = argString(info, 0, "tensor name");
+    ParamPart part = info.Length() > 1 ? parsePart(argString(info, 1, "part")) : ParamPart::Weight;
+    auto model = model_;
+    auto out = std::make_shared<std::vector<float>>();
+    return Task::run(
+        env,
+        [model, name, part, out] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          *out = model->read(name, part);
+        },
+        [out](Napi::Env env) -> Napi::Value { return toJs(env, *out); });
+  });
+}
+
+Napi::Value ModelWrap::write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    std::string name = argString(info, 0, "tensor name");
+    ParamPart part = parsePart(argString(info, 1, "part"));
+    PLAST_CHECK(info.Length() > 2, Code::Invalid, "Expected a Float32Array of values");
+    std::vector<float> data = getF32(info[2], "values");
+    auto model = model_;
+    return Task::run(
+        env,
+        [model, name, part, data] {
+          std::lock_guard<std::mutex> lk(model->mutex());
+          model->write(name, part, data);
+        },
+        [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value ModelWrap::memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("inUse", Napi::Number::New(env, double(model_->backend()->bytesInUse())));
+  r.Set("peak", Napi::Number::New(env, double(model_->backend()->peakBytes())));
+  return r;
+}
+
+Napi::Value ModelWrap::backendName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), model_->backend()->name());
+}
+
+}  // namespace plast

@@ -1,0 +1,114 @@
+// CPU backend: memory, transfers and casts. The ops live in one file per family beside this one.
+#include <cstdlib>
+#include <fstream>
+#include <new>
+#include <sstream>
+#include <thread>
+
+#include "common/threadpool.h"
+#include "cpu/cpu_backend.h"
+#include "cpu/float_access.h"
+
+namespace plast {
+
+std::string CpuBackend::deviceDescription() const {
+  std::string model = "unknown CPU";
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos) model = line.substr(p + 2);
+      break;
+    }
+  }
+  std::ostringstream os;
+  os << model << ", " << numThreads() << " threads";
+  return os.str();
+}
+
+bool CpuBackend::supportsOp(Op op, DType dtype) const {
+  (void)op;
+  return dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16;
+}
+
+Tensor CpuBackend::empty(const Shape& shape, DType dtype) {
+  Tensor t;
+  t.shape = shape;
+  t.dtype = dtype;
+  for (auto d : shape)
+    PLAST_CHECK(d >= 0, Code::Shape, "cannot allocate a tensor of shape " << shapeStr(shape));
+  size_t bytes = t.nbytes();
+  size_t alloc = ((bytes ? bytes : 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, alloc);
+  PLAST_CHECK(p != nullptr, Code::OOM,
+              "out of host memory allocating " << bytes << " bytes for " << t.describe());
+  auto s = std::make_shared<Storage>();
+  s->backend = this;
+  s->ptr = p;
+  s->bytes = bytes;
+  size_t now = inUse_.fetch_add(alloc) + alloc;
+  size_t peak = peak_.load();
+  while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+  }
+  s->release = [this, alloc](void* q) {
+    std::free(q);
+    inUse_.fetch_sub(alloc);
+  };
+  t.storage = s;
+  return t;
+}
+
+void CpuBackend::zero(Tensor& t) { std::memset(t.data(), 0, t.nbytes()); }
+
+void CpuBackend::upload(Tensor& dst, const void* host) { std::memcpy(dst.data(), host, dst.nbytes()); }
+
+void CpuBackend::download(const Tensor& src, void* host) {
+  std::memcpy(host, src.data(), src.nbytes());
+}
+
+Tensor CpuBackend::loadWeight(const void* host, const Shape& shape, DType dtype,
+                              std::shared_ptr<void> keepAlive) {
+  // Reference the mapped file when aligned: multi-GB checkpoints are not copied.
+  if (reinterpret_cast<uintptr_t>(host) % dtypeSize(dtype) == 0 && keepAlive) {
+    Tensor t;
+    t.shape = shape;
+    t.dtype = dtype;
+    auto s = std::make_shared<Storage>();
+    s->backend = this;
+    s->ptr = const_cast<void*>(host);
+    s->bytes = t.nbytes();
+    auto hold = keepAlive;
+    s->release = [hold](void*) mutable { hold.reset(); };
+    t.storage = s;
+    return t;
+  }
+  Tensor t = empty(shape, dtype);
+  std::memcpy(t.data(), host, t.nbytes());
+  return t;
+}
+
+void CpuBackend::cast(const Tensor& src, Tensor& dst) {
+  PLAST_CHECK(src.numel() == dst.numel(), Code::Shape,
+              "cast: " << src.describe() << " and " << dst.describe() << " differ in size");
+  PLAST_CHECK(isFloat(src.dtype) && isFloat(dst.dtype), Code::DType,
+              "cast: expected float tensors but received " << src.describe() << " -> "
+                                                           << dst.describe());
+  if (src.dtype == dst.dtype) {
+    if (src.data() != dst.data()) std::memmove(dst.data(), src.data(), src.nbytes());
+    return;
+  }
+  const void* s = src.data();
+  void* d = dst.data();
+  DType st = src.dtype, dt = dst.dtype;
+  parallelFor(src.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) storeF32(d, dt, i, loadF32(s, st, i));
+  });
+}
+
+CpuBackend* cpuBackend() {
+  static CpuBackend b;
+  return &b;
+}
+
+}  // namespace plast

@@ -1,0 +1,494 @@
+#include "model/llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace plast {
+
+struct LlamaModel::Inputs {
+  int64_t B = 0, T = 0, N = 0, counted = 0;
+  Tensor ids, positions, keyMask, countMask, logitRows, labels;
+};
+
+// Everything the backward pass of one layer needs, recomputed from the layer's input.
+struct LlamaModel::Saved {
+  Tensor x, h1, rstd1, q, k, v, a, lse, x2, h2, rstd2, g, u, m;
+};
+
+namespace {
+
+std::string layerName(int i, const char* leaf) {
+  return "model.layers." + std::to_string(i) + "." + leaf;
+}
+
+Tensor fromHost(Backend* be, const std::vector<int32_t>& v, const Shape& s) {
+  Tensor t = be->empty(s, DType::I32);
+  if (!v.empty()) be->upload(t, v.data());
+  return t;
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(Backend* backend, LlamaConfig cfg) : be_(backend), cfg_(std::move(cfg)) {
+  const LlamaConfig& c = cfg_;
+  PLAST_CHECK(c.vocab > 0 && c.hidden > 0 && c.inter > 0 && c.layers > 0 && c.heads > 0 &&
+                  c.kvHeads > 0 && c.headDim > 0,
+              Code::Format, "model config: vocab, hidden, intermediate, layers, heads, kv heads "
+                            "and head dim must all be positive");
+  PLAST_CHECK(c.heads % c.kvHeads == 0, Code::Format,
+              "model config: num_attention_heads (" << c.heads
+                                                    << ") must be a multiple of num_key_value_heads ("
+                                                    << c.kvHeads << ")");
+  PLAST_CHECK(c.headDim % 2 == 0, Code::Format, "model config: head_dim must be even for RoPE");
+  PLAST_CHECK(static_cast<int64_t>(c.invFreq.size()) == c.headDim / 2, Code::Format,
+              "model config: expected " << c.headDim / 2 << " RoPE inverse frequencies but received "
+                                        << c.invFreq.size());
+  invFreq_ = be_->empty({c.headDim / 2}, DType::F32);
+  be_->upload(invFreq_, c.invFreq.data());
+  layers_.resize(c.layers);
+  slots_["model.embed_tokens.weight"] = &embed_;
+  slots_["model.norm.weight"] = &norm_;
+  if (!c.tied) slots_["lm_head.weight"] = &lmHead_;
+  for (int i = 0; i < c.layers; ++i) {
+    Layer& L = layers_[i];
+    slots_[layerName(i, "input_layernorm.weight")] = &L.ln1;
+    slots_[layerName(i, "post_attention_layernorm.weight")] = &L.ln2;
+    slots_[layerName(i, "self_attn.q_proj.weight")] = &L.wq;
+    slots_[layerName(i, "self_attn.k_proj.weight")] = &L.wk;
+    slots_[layerName(i, "self_attn.v_proj.weight")] = &L.wv;
+    slots_[layerName(i, "self_attn.o_proj.weight")] = &L.wo;
+    if (c.qkvBias) {
+      slots_[layerName(i, "self_attn.q_proj.bias")] = &L.bq;
+      slots_[layerName(i, "self_attn.k_proj.bias")] = &L.bk;
+      slots_[layerName(i, "self_attn.v_proj.bias")] = &L.bv;
+    }
+    if (c.oBias) slots_[layerName(i, "self_attn.o_proj.bias")] = &L.bo;
+    slots_[layerName(i, "mlp.gate_proj.weight")] = &L.wg;
+    slots_[layerName(i, "mlp.up_proj.weight")] = &L.wu;
+    slots_[layerName(i, "mlp.down_proj.weight")] = &L.wd;
+    if (c.mlpBias) {
+      slots_[layerName(i, "mlp.gate_proj.bias")] = &L.bg;
+      slots_[layerName(i, "mlp.up_proj.bias")] = &L.bu;
+      slots_[layerName(i, "mlp.down_proj.bias")] = &L.bd;
+    }
+  }
+}
+
+std::vector<std::string> LlamaModel::expectedWeights() const {
+  std::vector<std::string> out;
+  for (auto& kv : slots_) out.push_back(kv.first);
+  return out;
+}
+
+Shape LlamaModel::expectedShape(const std::string& name) const {
+  const LlamaConfig& c = cfg_;
+  auto ends = [&](const char* s) {
+    std::string suf(s);
+    return name.size() >= suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
+  };
+  PLAST_CHECK(slots_.count(name), Code::Format, "unexpected tensor '" << name << "' for this model");
+  if (name == "model.embed_tokens.weight" || name == "lm_head.weight") return {c.vocab, c.hidden};
+  if (name == "model.norm.weight" || ends("layernorm.weight")) return {c.hidden};
+  int64_t qd = c.heads * c.headDim, kd = c.kvHeads * c.headDim;
+  if (ends("q_proj.weight")) return {qd, c.hidden};
+  if (ends("k_proj.weight") || ends("v_proj.weight")) return {kd, c.hidden};
+  if (ends("q_proj.bias")) return {qd};
+  if (ends("k_proj.bias") || ends("v_proj.bias")) return {kd};
+  if (ends("o_proj.weight")) return {c.hidden, qd};
+  if (ends("o_proj.bias")) return {c.hidden};
+  if (ends("gate_proj.weight") || ends("up_proj.weight")) return {c.inter, c.hidden};
+  if (ends("gate_proj.bias") || ends("up_proj.bias")) return {c.inter};
+  if (ends("down_proj.weight")) return {c.hidden, c.inter};
+  if (ends("down_proj.bias")) return {c.hidden};
+  PLAST_FAIL(Code::Internal, "no shape rule for '" << name << "'");
+}
+
+Tensor* LlamaModel::slot(const std::string& name) {
+  auto it = slots_.find(name);
+  PLAST_CHECK(it != slots_.end(), Code::Format, "unexpected tensor '" << name << "' for this model");
+  return it->second;
+}
+
+void LlamaModel::setWeight(const std::string& name, Tensor t) {
+  Shape want = expectedShape(name);
+  PLAST_CHECK(t.shape == want, Code::Shape,
+              "tensor '" << name << "': expected shape " << shapeStr(want) << " from config.json but the checkpoint has "
+                         << shapeStr(t.shape));
+  PLAST_CHECK(isFloat(t.dtype), Code::DType,
+              "tensor '" << name << "': expected a float dtype but received " << dtypeName(t.dtype));
+  *slot(name) = std::move(t);
+}
+
+void LlamaModel::finalize() {
+  std::vector<std::string> missing;
+  for (auto& kv : slots_)
+    if (!kv.second->defined()) missing.push_back(kv.first);
+  if (!missing.empty()) {
+    std::ostringstream os;
+    os << missing.size() << " tensor(s) missing from the checkpoint: ";
+    for (size_t i = 0; i < missing.size() && i < 8; ++i) os << (i ? ", " : "") << missing[i];
+    if (missing.size() > 8) os << ", ...";
+    PLAST_FAIL(Code::Format, os.str());
+  }
+  finalized_ = true;
+}
+
+const Tensor& LlamaModel::lmHead() const { return cfg_.tied ? embed_ : lmHead_; }
+
+LlamaModel::Inputs LlamaModel::upload(const Batch& b, bool counts, bool labels) {
+  PLAST_CHECK(finalized_, Code::Invalid, "the model has no weights loaded yet");
+  PLAST_CHECK(b.B > 0 && b.T > 0, Code::Shape,
+              "batch: expected positive rows and columns but received " << b.B << " x " << b.T);
+  size_t N = static_cast<size_t>(b.B * b.T);
+  PLAST_CHECK(b.ids.size() == N && b.positions.size() == N && b.keyMask.size() == N, Code::Shape,
+              "batch: ids, positions and keyMask must each hold B*T = " << N << " values");
+  for (size_t i = 0; i < N; ++i) {
+    PLAST_CHECK(b.ids[i] >= 0 && b.ids[i] < cfg_.vocab, Code::Invalid,
+                "batch: token id " << b.ids[i] << " at row " << i / b.T << ", column " << i % b.T
+                                   << " is outside the vocabulary [0, " << cfg_.vocab << ")");
+    PLAST_CHECK(b.positions[i] >= 0, Code::Invalid, "batch: negative position at " << i);
+  }
+  Inputs in;
+  in.B = b.B;
+  in.T = b.T;
+  in.N = static_cast<int64_t>(N);
+  in.ids = fromHost(be_, b.ids, {in.N});
+  in.positions = fromHost(be_, b.positions, {in.N});
+  in.keyMask = fromHost(be_, b.keyMask, {b.B, b.T});
+  if (counts) {
+    PLAST_CHECK(b.countMask.size() == N, Code::Shape,
+                "batch: countMask must hold B*T = " << N << " values but holds " << b.countMask.size());
+    in.countMask = fromHost(be_, b.countMask, {in.N});
+    for (int32_t m : b.countMask) in.counted += m != 0;
+  }
+  for (int32_t r : b.logitRows)
+    PLAST_CHECK(r >= 0 && static_cast<size_t>(r) < N, Code::Invalid,
+                "batch: logit row " << r << " is outside [0, " << N << ")");
+  if (!b.logitRows.empty())
+    in.logitRows = fromHost(be_, b.logitRows, {static_cast<int64_t>(b.logitRows.size())});
+  if (labels) {
+    PLAST_CHECK(b.labels.size() == b.logitRows.size(), Code::Shape,
+                "batch: expected one label per logit row (" << b.logitRows.size() << ") but received "
+                                                            << b.labels.size());
+    PLAST_CHECK(!b.labels.empty(), Code::Invalid, "batch: a training batch needs labelled rows");
+    in.labels = fromHost(be_, b.labels, {static_cast<int64_t>(b.labels.size())});
+  }
+  return in;
+}
+
+void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* s) {
+  const LlamaConfig& c = cfg_;
+  const Layer& L = layers_[li];
+  DType A = be_->activationDType();
+  int64_t N = in.N, H = c.hidden, D = c.headDim;
+  Saved local;
+  Saved& S = s ? *s : local;
+  S.x = x;
+  S.h1 = be_->empty({N, H}, A);
+  S.rstd1 = be_->empty({N}, DType::F32);
+  be_->rmsnorm(x, L.ln1, c.eps, S.h1, &S.rstd1);
+  S.q = be_->empty({N, c.heads * D}, A);
+  S.k = be_->empty({N, c.kvHeads * D}, A);
+  S.v = be_->empty({N, c.kvHeads * D}, A);
+  be_->linear(S.h1, L.wq, L.bq.defined() ? &L.bq : nullptr, S.q);
+  be_->linear(S.h1, L.wk, L.bk.defined() ? &L.bk : nullptr, S.k);
+  be_->linear(S.h1, L.wv, L.bv.defined() ? &L.bv : nullptr, S.v);
+  Tensor q3 = S.q.view({N, c.heads, D}), k3 = S.k.view({N, c.kvHeads, D});
+  be_->rope(q3, in.positions, invFreq_, c.ropeAttnScaling, false);
+  be_->rope(k3, in.positions, invFreq_, c.ropeAttnScaling, false);
+  S.a = be_->empty({N, c.heads * D}, A);
+  S.lse = be_->empty({in.B, c.heads, in.T}, DType::F32);
+  Tensor a4 = S.a.view({in.B, in.T, c.heads, D});
+  be_->attention(S.q.view({in.B, in.T, c.heads, D}), S.k.view({in.B, in.T, c.kvHeads, D}),
+                 S.v.view({in.B, in.T, c.kvHeads, D}), in.keyMask,
+                 1.0f / std::sqrt(static_cast<float>(D)), c.window, a4, &S.lse);
+  Tensor o = be_->empty({N, H}, A);
+  be_->linear(S.a, L.wo, L.bo.defined() ? &L.bo : nullptr, o);
+  S.x2 = be_->empty({N, H}, A);
+  be_->add(x, o, S.x2);
+  o = Tensor();
+  S.h2 = be_->empty({N, H}, A);
+  S.rstd2 = be_->empty({N}, DType::F32);
+  be_->rmsnorm(S.x2, L.ln2, c.eps, S.h2, &S.rstd2);
+  S.m = be_->empty({N, c.inter}, A);
+  Tensor countRow;
+  if (counts) countRow = counts->rows(li, li + 1).view({c.inter});
+  const Tensor* cm = counts ? &in.countMask : nullptr;
+  Tensor* cr = counts ? &countRow : nullptr;
+  if (c.mlpBias) {
+    S.g = be_->empty({N, c.inter}, A);
+    S.u = be_->empty({N, c.inter}, A);
+    be_->linear(S.h2, L.wg, &L.bg, S.g);
+    be_->linear(S.h2, L.wu, &L.bu, S.u);
+    be_->swiglu(S.g, S.u, cm, cr, S.m);
+  } else if (s) {
+    S.g = be_->empty({N, c.inter}, A);
+    S.u = be_->empty({N, c.inter}, A);
+    be_->ffnUp(S.h2, L.wg, L.wu, cm, cr, S.m, &S.g, &S.u);
+  } else {
+    be_->ffnUp(S.h2, L.wg, L.wu, cm, cr, S.m, nullptr, nullptr);
+  }
+  Tensor d = be_->empty({N, H}, A);
+  be_->linear(S.m, L.wd, L.bd.defined() ? &L.bd : nullptr, d);
+  Tensor y = be_->empty({N, H}, A);
+  be_->add(S.x2, d, y);
+  x = y;
+}
+
+LlamaModel::Param* LlamaModel::paramFor(const Tensor& t) {
+  for (auto& p : params_)
+    if (p->weight == &t) return p.get();
+  return nullptr;
+}
+
+void LlamaModel::layerBackward(int li, const Saved& S, const Inputs& in, Tensor& dy, bool needDx) {
+  const LlamaConfig& c = cfg_;
+  Layer& L = layers_[li];
+  DType A = be_->activationDType();
+  int64_t N = in.N, H = c.hidden, D = c.headDim;
+  auto wgrad = [&](Tensor& w, Tensor& b, const Tensor& dout, const Tensor& xin) {
+    Param* pw = paramFor(w);
+    Param* pb = b.defined() ? paramFor(b) : nullptr;
+    if (pw) {
+      be_->linearBackwardWeight(dout, xin, pw->grad, pb ? &pb->grad : nullptr);
+    } else if (pb) {  // bias alone: dW goes to a scratch buffer
+      Tensor scratch = be_->zeros(w.shape, DType::F32);
+      be_->linearBackwardWeight(dout, xin, scratch, &pb->grad);
+    }
+  };
+  // y = x2 + down(m)
+  wgrad(L.wd, L.bd, dy, S.m);
+  Tensor dm = be_->empty({N, c.inter}, A);
+  be_->linearBackwardInput(dy, L.wd, dm, false);
+  Tensor dg = be_->empty({N, c.inter}, A), du = be_->empty({N, c.inter}, A);
+  be_->swigluBackward(dm, S.g, S.u, dg, du);
+  dm = Tensor();
+  wgrad(L.wg, L.bg, dg, S.h2);
+  wgrad(L.wu, L.bu, du, S.h2);
+  Tensor dh2 = be_->empty({N, H}, A);
+  be_->linearBackwardInput(dg, L.wg, dh2, false);
+  be_->linearBackwardInput(du, L.wu, dh2, true);
+  dg = du = Tensor();
+  Param* pln2 = paramFor(L.ln2);
+  be_->rmsnormBackward(dh2, S.x2, L.ln2, S.rstd2, dy, true, pln2 ? &pln2->grad : nullptr);
+  dh2 = Tensor();
+  // x2 = x + o_proj(a); dy now holds dL/dx2
+  wgrad(L.wo, L.bo, dy, S.a);
+  Tensor da = be_->empty({N, c.heads * D}, A);
+  be_->linearBackwardInput(dy, L.wo, da, false);
+  Tensor dq = be_->empty({N, c.heads * D}, A);
+  Tensor dk = be_->empty({N, c.kvHeads * D}, A), dv = be_->empty({N, c.kvHeads * D}, A);
+  Tensor dq4 = dq.view({in.B, in.T, c.heads, D}), dk4 = dk.view({in.B, in.T, c.kvHeads, D}),
+         dv4 = dv.view({in.B, in.T, c.kvHeads, D});
+  be_->attentionBackward(da.view({in.B, in.T, c.heads, D}), S.q.view({in.B, in.T, c.heads, D}),
+                         S.k.view({in.B, in.T, c.kvHeads, D}), S.v.view({in.B, in.T, c.kvHeads, D}),
+                         in.keyMask, S.a.view({in.B, in.T, c.heads, D}), S.lse,
+                         1.0f / std::sqrt(static_cast<float>(D)), c.window, dq4, dk4, dv4);
+  da = Tensor();
+  Tensor dq3 = dq.view({N, c.heads, D}), dk3 = dk.view({N, c.kvHeads, D});
+  be_->rope(dq3, in.positions, invFreq_, c.ropeAttnScaling, true);
+  be_->rope(dk3, in.positions, invFreq_, c.ropeAttnScaling, true);
+  wgrad(L.wq, L.bq, dq, S.h1);
+  wgrad(L.wk, L.bk, dk, S.h1);
+  wgrad(L.wv, L.bv, dv, S.h1);
+  Param* pln1 = paramFor(L.ln1);
+  if (needDx || pln1) {
+    Tensor dh1 = be_->empty({N, H}, A);
+    be_->linearBackwardInput(dq, L.wq, dh1, false);
+    be_->linearBackwardInput(dk, L.wk, dh1, true);
+    be_->linearBackwardInput(dv, L.wv, dh1, true);
+    if (needDx) {
+      be_->rmsnormBackward(dh1, S.x, L.ln1, S.rstd1, dy, true, pln1 ? &pln1->grad : nullptr);
+    } else {
+      Tensor scratch = be_->empty({N, H}, A);
+      be_->rmsnormBackward(dh1, S.x, L.ln1, S.rstd1, scratch, false, &pln1->grad);
+    }
+  }
+}
+
+ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
+  const LlamaConfig& c = cfg_;
+  Inputs in = upload(b, counts, false);
+  DType A = be_->activationDType();
+  Tensor x = be_->empty({in.N, c.hidden}, A);
+  be_->embedding(embed_, in.ids, x);
+  Tensor cnt;
+  if (counts) cnt = be_->zeros({c.layers, c.inter}, DType::I64);
+  for (int li = 0; li < c.layers; ++li) layerForward(li, x, in, counts ? &cnt : nullptr, nullptr);
+  ForwardResult r;
+  if (counts) {
+    r.counts.resize(static_cast<size_t>(c.layers * c.inter));
+    be_->download(cnt, r.counts.data());
+    r.countedTokens = in.counted;
+  }
+  if (!b.logitRows.empty()) {  // the LM head only where logits are asked for
+    int64_t P = static_cast<int64_t>(b.logitRows.size());
+    Tensor hr = be_->empty({P, c.hidden}, A), hn = be_->empty({P, c.hidden}, A);
+    be_->gather(x, in.logitRows, hr);
+    be_->rmsnorm(hr, norm_, c.eps, hn, nullptr);
+    Tensor logits = be_->empty({P, c.vocab}, A);
+    be_->linear(hn, lmHead(), nullptr, logits);
+    Tensor lf = logits;
+    if (A != DType::F32) {
+      lf = be_->empty({P, c.vocab}, DType::F32);
+      be_->cast(logits, lf);
+    }
+    r.logits.resize(static_cast<size_t>(P * c.vocab));
+    be_->download(lf, r.logits.data());
+  }
+  return r;
+}
+
+void LlamaModel::setTrainable(const std::vector<std::string>& names) {
+  params_.clear();
+  lowestTrainable_ = -1;
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    PLAST_CHECK(seen.insert(name).second, Code::Invalid, "trainable tensor '" << name << "' listed twice");
+    PLAST_CHECK(name.rfind("model.layers.", 0) == 0, Code::Unsupported,
+                "only decoder-layer tensors can be trained, not '" << name << "'");
+    Tensor* w = slot(name);
+    PLAST_CHECK(w->defined(), Code::Invalid, "tensor '" << name << "' has no weights loaded");
+    int layer = std::stoi(name.substr(13));
+    auto p = std::make_unique<Param>();
+    p->name = name;
+    p->weight = w;
+    p->layer = layer;
+    // An owned copy: the loaded weight may live in a read-only file mapping.
+    Tensor own = be_->empty(w->shape, w->dtype);
+    be_->cast(*w, own);
+    *w = own;
+    if (w->dtype == DType::F32) {
+      p->master = *w;  // the weight is its own fp32 master
+    } else {
+      p->master = be_->empty(w->shape, DType::F32);
+      be_->cast(*w, p->master);
+    }
+    p->grad = be_->zeros(w->shape, DType::F32);
+    p->m = be_->zeros(w->shape, DType::F32);
+    p->v = be_->zeros(w->shape, DType::F32);
+    lowestTrainable_ = lowestTrainable_ < 0 ? layer : std::min(lowestTrainable_, layer);
+    params_.push_back(std::move(p));
+  }
+}
+
+std::vector<std::string> LlamaModel::trainable() const {
+  std::vector<std::string> out;
+  for (auto& p : params_) out.push_back(p->name);
+  return out;
+}
+
+TrainResult LlamaModel::forwardBackward(const Batch& b, float lossScale) {
+  const LlamaConfig& c = cfg_;
+  PLAST_CHECK(!params_.empty(), Code::Invalid, "no trainable tensors: call setTrainable first");
+  Inputs in = upload(b, false, true);
+  DType A = be_->activationDType();
+  Tensor x = be_->empty({in.N, c.hidden}, A);
+  be_->embedding(embed_, in.ids, x);
+  std::vector<Tensor> inputs(c.layers);
+  for (int li = 0; li < c.layers; ++li) {
+    if (li >= lowestTrainable_) inputs[li] = x;  // layerForward returns a fresh tensor
+    layerForward(li, x, in, nullptr, nullptr);
+  }
+  int64_t P = static_cast<int64_t>(b.logitRows.size());
+  Tensor hr = be_->empty({P, c.hidden}, A), hn = be_->empty({P, c.hidden}, A);
+  Tensor rstd = be_->empty({P}, DType::F32);
+  be_->gather(x, in.logitRows, hr);
+  be_->rmsnorm(hr, norm_, c.eps, hn, &rstd);
+  Tensor logits = be_->empty({P, c.vocab}, A), dlogits = be_->empty({P, c.vocab}, A);
+  be_->linear(hn, lmHead(), nullptr, logits);
+  Tensor losses = be_->empty({P}, DType::F32);
+  be_->crossEntropy(logits, in.labels, lossScale, losses, &dlogits);
+  logits = Tensor();
+  TrainResult r;
+  r.losses.resize(static_cast<size_t>(P));
+  be_->download(losses, r.losses.data());
+  for (int64_t p = 0; p < P; ++p) {
+    if (b.labels[p] == -100) continue;
+    r.lossSum += r.losses[p];
+    r.labelTokens++;
+  }
+  Tensor dhn = be_->empty({P, c.hidden}, A);
+  be_->linearBackwardInput(dlogits, lmHead(), dhn, false);
+  dlogits = Tensor();
+  Tensor dhr = be_->empty({P, c.hidden}, A);
+  be_->rmsnormBackward(dhn, hr, norm_, rstd, dhr, false, nullptr);
+  Tensor dx = be_->zeros({in.N, c.hidden}, A);
+  be_->scatterAdd(dhr, in.logitRows, dx);
+  x = Tensor();
+  for (int li = c.layers - 1; li >= lowestTrainable_; --li) {
+    Saved s;
+    Tensor xi = inputs[li];
+    layerForward(li, xi, in, nullptr, &s);  // recompute this layer's activations
+    inputs[li] = Tensor();
+    layerBackward(li, s, in, dx, li > lowestTrainable_);
+  }
+  return r;
+}
+
+void LlamaModel::zeroGrad() {
+  for (auto& p : params_) be_->zero(p->grad);
+}
+
+double LlamaModel::gradSumSquares() {
+  std::vector<Tensor> gs;
+  for (auto& p : params_) gs.push_back(p->grad);
+  return be_->sumSquares(gs);
+}
+
+void LlamaModel::adamwStep(const AdamWParams& ap) {
+  PLAST_CHECK(!params_.empty(), Code::Invalid, "no trainable tensors: call setTrainable first");
+  std::vector<AdamWSlot> slots;
+  for (auto& p : params_) {
+    AdamWSlot s{p->master, p->grad, p->m, p->v, Tensor()};
+    if (p->weight->data() != p->master.data()) s.weight = *p->weight;
+    slots.push_back(s);
+  }
+  be_->adamw(slots, ap);
+}
+
+std::vector<float> LlamaModel::read(const std::string& name, ParamPart part) {
+  Tensor src;
+  if (part == ParamPart::Weight) {
+    src = *slot(name);
+    PLAST_CHECK(src.defined(), Code::Invalid, "tensor '" << name << "' has no weights loaded");
+  } else {
+    Param* p = nullptr;
+    for (auto& q : params_)
+      if (q->name == name) p = q.get();
+    PLAST_CHECK(p, Code::Invalid, "tensor '" << name << "' is not trainable");
+    src = part == ParamPart::Master ? p->master
+          : part == ParamPart::Grad ? p->grad
+          : part == ParamPart::M    ? p->m
+                                    : p->v;
+  }
+  Tensor f = src;
+  if (src.dtype != DType::F32) {
+    f = be_->empty(src.shape, DType::F32);
+    be_->cast(src, f);
+  }
+  std::vector<float> out(static_cast<size_t>(f.numel()));
+  be_->download(f, out.data());
+  return out;
+}
+
+void LlamaModel::write(const std::string& name, ParamPart part, const std::vector<float>& data) {
+  Param* p = nullptr;
+  for (auto& q : params_)
+    if (q->name == name) p = q.get();
+  PLAST_CHECK(p, Code::Invalid, "tensor '" << name << "' is not trainable; only trainable tensors can be written");
+  PLAST_CHECK(static_cast<int64_t>(data.size()) == p->master.numel(), Code::Shape,
+              "write '" << name << "': expected " << p->master.numel() << " values but received "
+                        << data.size());
+  Tensor& dst = part == ParamPart::Grad ? p->grad
+                : part == ParamPart::M  ? p->m
+                : part == ParamPart::V  ? p->v
+                                        : p->master;
+  be_->upload(dst, data.data());
+  if ((part == ParamPart::Master || part == ParamPart::Weight) && p->weight->data() != p->master.data())
+    be_->cast(p->master, *p->weight);
+}
+
+}  // namespace plast
