@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Reference fixtures from HF transformers (torch, CPU, float32) for the engine's model tests.
+
+For small random llama (tied embeddings, llama3 RoPE scaling), mistral (GQA, sliding window)
+and qwen2 (q/k/v bias) configs, writes test/fixtures/<name>/:
+  config.json, model.safetensors, tokenizer.json, tokenizer_config.json  - an HF checkpoint
+  expected.json         - inputs (ids, count masks, label spans) and scalars (loss, per-step lr,
+                          grad norm and loss of 10 AdamW steps)
+  expected.safetensors  - logits at every real position, per-layer counts of gate_proj(x) > 0
+                          over the counted tokens (forward hooks), grads of two chosen layers,
+                          and those layers' parameters after 10 torch.optim.AdamW steps.
+
+Run: python3 scripts/make_fixtures.py [--out test/fixtures]   (needs torch, transformers, safetensors)
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+
+import torch
+from safetensors.torch import save_file
+from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config,
+                          get_cosine_schedule_with_warmup)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TOKENIZER_SRC = os.path.join(ROOT, 'assets', 'stories260K')
+
+COMMON = dict(vocab_size=512, hidden_size=64, intermediate_size=88, num_hidden_layers=3,
+              num_attention_heads=4, max_position_embeddings=128, rms_norm_eps=1e-5,
+              bos_token_id=1, eos_token_id=2)
+
+CONFIGS = {
+    'llama': LlamaConfig(**COMMON, num_key_value_heads=4, tie_word_embeddings=True,
+                         rope_scaling={'rope_type': 'llama3', 'factor': 8.0, 'low_freq_factor': 1.0,
+                                       'high_freq_factor': 4.0,
+                                       'original_max_position_embeddings': 16},
+                         rope_theta=10000.0),
+    'mistral': MistralConfig(**COMMON, num_key_value_heads=2, sliding_window=8,
+                             tie_word_embeddings=False, rope_theta=10000.0),
+    'qwen2': Qwen2Config(**COMMON, num_key_value_heads=2, tie_word_embeddings=False,
+                         use_sliding_window=False, rope_theta=1000000.0),
+}
+
+LENGTHS = [13, 20, 7]
+TRAIN_LAYERS = [1, 2]
+ADAMW = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+STEPS, WARMUP, CLIP = 10, 2, 1.0
+
+
+def perturb(model, gen):
+    # HF init leaves norms at 1 and biases at 0; random values make every gradient path visible.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith('norm.weight'):
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
+            elif name.endswith('.bias'):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            else:
+                p.copy_(0.08 * torch.randn(p.shape, generator=gen))
+
+
+def make_inputs(gen, vocab):
+    T = max(LENGTHS)
+    ids = torch.zeros(len(LENGTHS), T, dtype=torch.long)
+    mask = torch.zeros(len(LENGTHS), T, dtype=torch.long)
+    count = torch.zeros(len(LENGTHS), T, dtype=torch.long)
+    labels = torch.full((len(LENGTHS), T), -100, dtype=torch.long)
+    spans = []
+    for b, n in enumerate(LENGTHS):
+        ids[b, :n] = torch.randint(3, vocab, (n,), generator=gen)
+        ids[b, 0] = 1
+        mask[b, :n] = 1
+        count[b, 1:n - 1] = 1  # "question" tokens: not BOS, not the last
+        start = n - max(2, (2 * n) // 5)  # target span: the last ~40% of tokens
+        spans.append([start, n])
+        labels[b, start:n] = ids[b, start:n]
+    return ids, mask, count, labels, spans
+
+
+def loss_fn(model, ids, mask, labels):
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
+    shift_labels = labels[:, 1:].reshape(-1)
+    return torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+
+
+def build(name, cfg, out_dir, seed):
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    cfg._attn_implementation = 'eager'
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation='eager').float().eval()
+    perturb(model, gen)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    model.save_pretrained(d, safe_serialization=True)
+    for f in ('tokenizer.json', 'tokenizer_config.json'):
+        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
+    gc = os.path.join(d, 'generation_config.json')
+    if os.path.exists(gc):
+        os.remove(gc)
+
+    ids, mask, count, labels, spans = make_inputs(gen, cfg.vocab_size)
+    tensors = {}
+
+    # Logits at real positions and gate counts via forward hooks on gate_proj.
+    counts = torch.zeros(cfg.num_hidden_layers, cfg.intermediate_size, dtype=torch.int64)
+    hooks = []
+    for i, layer in enumerate(model.model.layers):
+        def hook(mod, inp, out, i=i):
+            counts[i] += ((out > 0) & (count[..., None] > 0)).sum(dim=(0, 1))
+        hooks.append(layer.mlp.gate_proj.register_forward_hook(hook))
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits
+    for h in hooks:
+        h.remove()
+    for b, n in enumerate(LENGTHS):
+        tensors[f'logits.{b}'] = logits[b, :n].contiguous()
+    tensors['counts'] = counts
+
+    # Loss and grads of the chosen layers; everything else frozen.
+    for p in model.parameters():
+        p.requires_grad_(False)
+    train = {n: p for n, p in model.named_parameters()
+             if any(n.startswith(f'model.layers.{i}.') for i in TRAIN_LAYERS)}
+    for p in train.values():
+        p.requires_grad_(True)
+    loss = loss_fn(model, ids, mask, labels)
+    loss.backward()
+    for n, p in train.items():
+        tensors[f'grad.{n}'] = p.grad.detach().clone()
+    first_loss = loss.item()
+
+    # 10 AdamW steps with warmup + cosine and gradient clipping, as the training loop runs them.
+    for p in train.values():
+        p.grad = None
+    opt = torch.optim.AdamW(list(train.values()), **ADAMW)
+    sched = get_cosine_schedule_with_warmup(opt, num_warmup_steps=WARMUP, num_training_steps=STEPS)
+    steps = []
+    for step in range(STEPS):
+        opt.zero_grad()
+        lr = opt.param_groups[0]['lr']
+        l = loss_fn(model, ids, mask, labels)
+        l.backward()
+        norm = torch.nn.utils.clip_grad_norm_(list(train.values()), CLIP).item()
+        opt.step()
+        sched.step()
+        steps.append({'loss': l.item(), 'lr': lr, 'grad_norm': norm})
+    for n, p in train.items():
+        tensors[f'after.{n}'] = p.detach().clone()
+
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(d, 'expected.safetensors'))
+    meta = {
+        'model': name,
+        'generated_by': 'scripts/make_fixtures.py',
+        'torch': torch.__version__,
+        'transformers': __import__('transformers').__version__,
+        'lengths': LENGTHS,
+        'ids': [ids[b, :n].tolist() for b, n in enumerate(LENGTHS)],
+        'count_mask': [count[b, :n].tolist() for b, n in enumerate(LENGTHS)],
+        'target_spans': spans,
+        'counted_tokens': int(count.sum()),
+        'loss': first_loss,
+        'label_tokens': int((labels[:, 1:] != -100).sum()),
+        'train_layers': TRAIN_LAYERS,
+        'trainable': sorted(train.keys()),
+        'adamw': {'lr': ADAMW['lr'], 'beta1': ADAMW['betas'][0], 'beta2': ADAMW['betas'][1],
+                  'eps': ADAMW['eps'], 'weight_decay': ADAMW['weight_decay'],
+                  'warmup_steps': WARMUP, 'total_steps': STEPS, 'clip': CLIP},
+        'steps': steps,
+    }
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(f'{name}: loss {first_loss:.6f}, counted {meta["counted_tokens"]}, '
+          f'final loss {steps[-1]["loss"]:.6f} -> {d}')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures'))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    for i, (name, cfg) in enumerate(CONFIGS.items()):
+        build(name, cfg, args.out, seed=1000 + i)
+
+
+if __name__ == '__main__':
+    main()

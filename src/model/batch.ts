@@ -1,0 +1,67 @@
+// Right-padded token batches for the native forward/backward: one row per sequence, positions
+// 0..len-1, keyMask marking real tokens, and flat row indices for the logits asked for.
+import { PlastError } from '../errors';
+import { NativeBatch } from '../native';
+
+export interface Sequence {
+  ids: number[];
+  /** Per token: counted for gate statistics (profile). Omit for none. */
+  count?: ArrayLike<number | boolean>;
+  /** Positions t whose next-token logits are wanted. */
+  logitAt?: number[];
+  /** One label per logitAt entry: the token expected after position t (-100 = ignore). */
+  labels?: number[];
+}
+
+export interface PackedBatch extends NativeBatch {
+  /** For each sequence, the range of logit rows (in NativeBatch.logitRows order) it owns. */
+  logitSpans: [number, number][];
+}
+
+export function packBatch(seqs: Sequence[], padId = 0): PackedBatch {
+  if (seqs.length === 0) throw new PlastError('ERR_INVALID', 'Expected at least one sequence in a batch');
+  const B = seqs.length;
+  const T = Math.max(...seqs.map((s) => s.ids.length));
+  if (T === 0) throw new PlastError('ERR_INVALID', 'Expected non-empty sequences in a batch');
+  const ids = new Int32Array(B * T).fill(padId);
+  const positions = new Int32Array(B * T);
+  const keyMask = new Int32Array(B * T);
+  const anyCount = seqs.some((s) => s.count !== undefined);
+  const countMask = anyCount ? new Int32Array(B * T) : undefined;
+  const rows: number[] = [];
+  const labels: number[] = [];
+  const spans: [number, number][] = [];
+  const anyLabels = seqs.some((s) => s.labels !== undefined);
+  seqs.forEach((s, b) => {
+    const len = s.ids.length;
+    for (let t = 0; t < T; t++) {
+      const n = b * T + t;
+      positions[n] = t;
+      if (t < len) {
+        ids[n] = s.ids[t]!;
+        keyMask[n] = 1;
+        if (countMask && s.count && s.count[t]) countMask[n] = 1;
+      }
+    }
+    if (s.count && s.count.length !== len) {
+      throw new PlastError('ERR_SHAPE', `sequence ${b}: count mask has ${s.count.length} entries for ${len} tokens`);
+    }
+    const start = rows.length;
+    for (const [i, t] of (s.logitAt ?? []).entries()) {
+      if (!Number.isInteger(t) || t < 0 || t >= len) {
+        throw new PlastError('ERR_INVALID', `sequence ${b}: logit position ${t} is outside [0, ${len})`);
+      }
+      rows.push(b * T + t);
+      if (anyLabels) labels.push(s.labels?.[i] ?? -100);
+    }
+    if (s.labels && s.labels.length !== (s.logitAt ?? []).length) {
+      throw new PlastError('ERR_SHAPE', `sequence ${b}: ${s.labels.length} labels for ${(s.logitAt ?? []).length} logit positions`);
+    }
+    spans.push([start, rows.length]);
+  });
+  const out: PackedBatch = { B, T, ids, positions, keyMask, logitSpans: spans };
+  if (countMask) out.countMask = countMask;
+  if (rows.length > 0) out.logitRows = Int32Array.from(rows);
+  if (anyLabels) out.labels = Int32Array.from(labels);
+  return out;
+}

@@ -1,0 +1,113 @@
+// An HF checkpoint directory: config.json + model.safetensors or sharded
+// model.safetensors.index.json. Tensor names are mapped to the plain LLaMA layout
+// ("model.layers.0...", "lm_head.weight") so LLaVA checkpoints load the same way.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PlastError } from '../errors';
+import { ModelConfig, readConfig } from './config';
+import { StHeader, StTensor, readSafetensorsHeader } from './safetensors';
+
+export interface CheckpointTensor extends StTensor {
+  file: string;
+  sourceName: string; // the name in the file
+}
+
+export interface Checkpoint {
+  dir: string;
+  config: ModelConfig;
+  files: StHeader[];
+  tensors: Map<string, CheckpointTensor>; // canonical name -> location
+  ignored: string[]; // vision tower, projector, rotary buffers, ...
+}
+
+/** The canonical (text-only LLaMA) name of a checkpoint tensor, or null for tensors we skip. */
+export function canonicalName(name: string): string | null {
+  let n = name;
+  if (n.startsWith('language_model.')) n = n.slice('language_model.'.length); // llava-hf (transformers 4)
+  if (n.startsWith('model.language_model.')) n = 'model.' + n.slice('model.language_model.'.length); // transformers 5
+  if (n.endsWith('.rotary_emb.inv_freq')) return null;
+  if (n === 'lm_head.weight' || n.startsWith('model.layers.') || n === 'model.embed_tokens.weight' || n === 'model.norm.weight') {
+    return n;
+  }
+  return null; // vision_tower, multi_modal_projector, mm_projector, ...
+}
+
+export function openCheckpoint(dir: string): Checkpoint {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new PlastError('ERR_IO', `${dir}: not a checkpoint directory (it does not exist or is not a directory)`, { file: dir });
+  }
+  const config = readConfig(join(dir, 'config.json'));
+  const files = shardFiles(dir);
+  const headers = files.map((f) => readSafetensorsHeader(f));
+  const tensors = new Map<string, CheckpointTensor>();
+  const ignored: string[] = [];
+  for (const h of headers) {
+    for (const t of h.tensors.values()) {
+      const canon = canonicalName(t.name);
+      if (canon === null) {
+        ignored.push(t.name);
+        continue;
+      }
+      const prev = tensors.get(canon);
+      if (prev) {
+        throw new PlastError('ERR_FORMAT', `${h.file}: tensor '${t.name}' duplicates '${prev.sourceName}' in ${prev.file}`, { file: h.file, field: t.name });
+      }
+      tensors.set(canon, { ...t, name: canon, file: h.file, sourceName: t.name });
+    }
+  }
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  if (existsSync(indexPath)) checkIndex(indexPath, headers);
+  return { dir, config, files: headers, tensors, ignored };
+}
+
+function shardFiles(dir: string): string[] {
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  if (existsSync(indexPath)) {
+    const index = readIndex(indexPath);
+    const files = [...new Set(Object.values(index))].sort();
+    for (const f of files) {
+      if (!existsSync(join(dir, f))) {
+        throw new PlastError('ERR_FORMAT', `${indexPath}: shard "${f}" listed in weight_map does not exist`, { file: indexPath, field: 'weight_map' });
+      }
+    }
+    return files.map((f) => join(dir, f));
+  }
+  if (existsSync(join(dir, 'model.safetensors'))) return [join(dir, 'model.safetensors')];
+  const any = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+  if (any.length > 0) return any.map((f) => join(dir, f));
+  const bins = readdirSync(dir).filter((f) => f.endsWith('.bin') || f.endsWith('.pt'));
+  throw new PlastError(
+    'ERR_FORMAT',
+    bins.length > 0
+      ? `${dir}: only PyTorch pickle weights (${bins.join(', ')}) were found; convert them to safetensors first`
+      : `${dir}: no model.safetensors or model.safetensors.index.json found`,
+    { file: dir },
+  );
+}
+
+function readIndex(indexPath: string): Record<string, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(indexPath, 'utf8'));
+  } catch (err) {
+    throw new PlastError('ERR_FORMAT', `${indexPath}: not valid JSON (${(err as Error).message})`, { file: indexPath, cause: err });
+  }
+  const map = (json as { weight_map?: unknown })?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+    throw new PlastError('ERR_FORMAT', `${indexPath}: expected a "weight_map" object of tensor name -> file`, { file: indexPath, field: 'weight_map' });
+  }
+  return map as Record<string, string>;
+}
+
+function checkIndex(indexPath: string, headers: StHeader[]): void {
+  const index = readIndex(indexPath);
+  for (const [name, file] of Object.entries(index)) {
+    const h = headers.find((x) => x.file.endsWith('/' + file) || x.file === file);
+    if (!h || !h.tensors.has(name)) {
+      throw new PlastError('ERR_FORMAT', `${indexPath}: weight_map places '${name}' in ${file}, but that file does not contain it`, {
+        file: indexPath,
+        field: name,
+      });
+    }
+  }
+}

@@ -1,0 +1,158 @@
+// Loads the native addon and gives it a typed surface. Every call into it goes through `call`,
+// which turns native errors into PlastErrors carrying the caller's JS stack.
+import bindings from 'bindings';
+import { PlastError, fromNative } from './errors';
+
+export type BackendName = 'cpu' | 'cuda';
+export type BackendChoice = BackendName | 'auto';
+
+export interface BackendInfo {
+  name: BackendName;
+  available: boolean;
+  reason?: string;
+  device?: string;
+}
+
+export interface NativeConfig {
+  vocab: number;
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  eps: number;
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  tied: boolean;
+  window: number;
+  invFreq: Float32Array;
+  ropeAttnScaling: number;
+}
+
+export interface NativeTensorEntry {
+  name: string;
+  dtype: 'BF16' | 'F16' | 'F32';
+  shape: number[];
+  begin: number; // absolute byte offsets in the file
+  end: number;
+}
+
+export interface NativeBatch {
+  B: number;
+  T: number;
+  ids: Int32Array;
+  positions: Int32Array;
+  keyMask: Int32Array;
+  countMask?: Int32Array;
+  logitRows?: Int32Array;
+  labels?: Int32Array;
+}
+
+export interface NativeForwardResult {
+  counts: BigInt64Array | null;
+  countedTokens: number;
+  logits: Float32Array | null;
+}
+
+export interface NativeTrainResult {
+  lossSum: number;
+  labelTokens: number;
+  losses: Float32Array;
+}
+
+export interface NativeAdamW {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  step: number;
+  gradScale?: number;
+}
+
+export type ParamPart = 'weight' | 'master' | 'grad' | 'm' | 'v';
+
+export interface NativeModel {
+  loadTensors(file: string, entries: NativeTensorEntry[]): Promise<void>;
+  finalize(): void;
+  expectedWeights(): { name: string; shape: number[] }[];
+  forward(batch: NativeBatch): Promise<NativeForwardResult>;
+  setTrainable(names: string[]): Promise<void>;
+  trainable(): string[];
+  forwardBackward(batch: NativeBatch, lossScale: number): Promise<NativeTrainResult>;
+  zeroGrad(): Promise<void>;
+  gradSumSquares(): Promise<number>;
+  adamw(p: NativeAdamW): Promise<void>;
+  read(name: string, part?: ParamPart): Promise<Float32Array>;
+  write(name: string, part: ParamPart, values: Float32Array): Promise<void>;
+  memory(): { inUse: number; peak: number };
+  backendName(): BackendName;
+}
+
+interface Addon {
+  backends(): BackendInfo[];
+  threads(): number;
+  cudaCompiled: boolean;
+  NativeModel: new (backend: BackendName, config: NativeConfig) => NativeModel;
+}
+
+let cached: Addon | undefined;
+
+export function addon(): Addon {
+  if (!cached) {
+    try {
+      cached = bindings('plast') as Addon;
+    } catch (err) {
+      throw new PlastError(
+        'ERR_NO_DEVICE',
+        `the native addon could not be loaded (${(err as Error).message.split('\n')[0]}); run \`npm install\` to build it`,
+        { cause: err },
+      );
+    }
+  }
+  return cached;
+}
+
+/** Runs a native call, converting its errors (sync or async) into PlastErrors. */
+export async function call<T>(fn: () => Promise<T> | T): Promise<T> {
+  const stack = new Error().stack;
+  try {
+    return await fn();
+  } catch (err) {
+    throw fromNative(err, stack);
+  }
+}
+
+export function callSync<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err, new Error().stack);
+  }
+}
+
+export function listBackends(): BackendInfo[] {
+  return addon().backends();
+}
+
+/**
+ * Resolves a backend choice (argument, else PLAST_BACKEND, else auto) to an available backend.
+ * "auto" takes CUDA when it is available and the CPU otherwise; asking for an unavailable backend
+ * is an ERR_NO_DEVICE that lists every backend and why it cannot be used.
+ */
+export function resolveBackend(choice?: string): BackendName {
+  const want = (choice ?? process.env.PLAST_BACKEND ?? 'auto').toLowerCase();
+  if (want !== 'auto' && want !== 'cpu' && want !== 'cuda') {
+    throw new PlastError('ERR_INVALID', `Expected a backend of auto, cpu or cuda but received "${want}"`, {
+      field: 'backend',
+    });
+  }
+  const infos = listBackends();
+  if (want === 'auto') return infos.find((b) => b.name === 'cuda')?.available ? 'cuda' : 'cpu';
+  const info = infos.find((b) => b.name === want);
+  if (info?.available) return want;
+  const tried = infos.map((b) => `${b.name}: ${b.available ? 'available' : b.reason ?? 'unavailable'}`).join('; ');
+  throw new PlastError('ERR_NO_DEVICE', `the ${want} backend is not available (${tried})`);
+}
