@@ -1,0 +1,79 @@
+// `plast info` and `plast generate`.
+import { Command, Option } from 'commander';
+import { generateGreedy } from '../model/generate';
+import { Model } from '../model/model';
+import { addon, listBackends, resolveBackend } from '../native';
+import { intOption } from './common';
+import { version } from '../version';
+
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'compute backend (default: PLAST_BACKEND or auto)').choices(['auto', 'cpu', 'cuda']);
+}
+
+export function registerCore(program: Command): void {
+  program
+    .command('info')
+    .description('print the engine version, the backends available and why any is not')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const backends = listBackends();
+      const info = {
+        version,
+        node: process.version,
+        threads: addon().threads(),
+        cudaCompiled: addon().cudaCompiled,
+        defaultBackend: resolveBackend(),
+        backends,
+      };
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+        return;
+      }
+      const lines = [
+        `plast ${version} (node ${process.version}, ${info.threads} CPU threads, CUDA ${info.cudaCompiled ? 'compiled in' : 'not compiled in'})`,
+        ...backends.map((b) => `  ${b.name.padEnd(5)} ${b.available ? `available: ${b.device ?? ''}` : `unavailable: ${b.reason ?? ''}`}`),
+        `default backend: ${info.defaultBackend}`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+
+  program
+    .command('generate')
+    .description('greedy decoding from a prompt (BOS only when no prompt is given)')
+    .requiredOption('--model <dir>', 'HF checkpoint directory')
+    .option('--prompt <text>', 'prompt text', '')
+    .option('--max-new-tokens <n>', 'tokens to generate', intOption('--max-new-tokens'), 64)
+    .option('--stop <ids>', 'comma-separated token ids that end generation (default: EOS)')
+    .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
+    .addOption(backendOption())
+    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: string }) => {
+      const model = await Model.load(opts.model, opts.backend ? { backend: opts.backend as 'auto' } : {});
+      const tok = model.tokenizer;
+      const prompt = opts.prompt === '' ? (tok.bosId !== undefined ? [tok.bosId] : tok.encode('')) : tok.encode(opts.prompt);
+      const stopIds = opts.stop
+        ? opts.stop.split(',').map((s) => intOption('--stop', 0)(s.trim()))
+        : [...new Set([...(tok.eosId !== undefined ? [tok.eosId] : []), ...model.config.eosTokenIds])];
+      // Stream text to a terminal as it is produced; print it whole otherwise.
+      const stream = !opts.json && process.stdout.isTTY === true;
+      const soFar: number[] = [];
+      let shown = '';
+      const ids = await generateGreedy(model, prompt, {
+        maxNewTokens: opts.maxNewTokens,
+        stopIds,
+        ...(stream
+          ? {
+              onToken: (id: number) => {
+                soFar.push(id);
+                const text = tok.decode(soFar, { skipSpecialTokens: true });
+                process.stdout.write(text.slice(shown.length));
+                shown = text;
+              },
+            }
+          : {}),
+      });
+      const text = tok.decode(ids, { skipSpecialTokens: true });
+      if (opts.json) process.stdout.write(JSON.stringify({ ids, text }) + '\n');
+      else if (stream) process.stdout.write(text.slice(shown.length) + '\n');
+      else process.stdout.write(text + '\n');
+    });
+}

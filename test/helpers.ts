@@ -1,0 +1,101 @@
+// Shared test helpers: paths, fixture loading, relative errors, and an explicit skip notice for
+// suites whose inputs (../shared) are absent — a skipped suite registers no passing test.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readSafetensorsHeader } from '../src/model/safetensors';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+export const ASSETS = join(ROOT, 'assets');
+export const SHARED = process.env.PLAST_SHARED ?? resolve(ROOT, '..', 'shared');
+
+/** Returns the path if it exists; otherwise prints why the suite is skipped and returns null. */
+export function sharedPath(rel: string, suite: string): string | null {
+  const p = join(SHARED, rel);
+  if (existsSync(p)) return p;
+  console.log(`  SKIP ${suite}: ${p} not found (set PLAST_SHARED to the shared folder); no test from it counted`);
+  return null;
+}
+
+export type Tensors = Record<string, Float32Array | BigInt64Array>;
+
+/** Reads every F32/I64 tensor of a safetensors file into typed arrays. */
+export function readTensors(file: string): Tensors {
+  const h = readSafetensorsHeader(file);
+  const buf = readFileSync(file);
+  const out: Tensors = {};
+  for (const [name, t] of h.tensors) {
+    const bytes = buf.buffer.slice(buf.byteOffset + t.begin, buf.byteOffset + t.end);
+    if (t.dtype === 'F32') out[name] = new Float32Array(bytes);
+    else if (t.dtype === 'I64') out[name] = new BigInt64Array(bytes);
+    else throw new Error(`${file}: ${name} has dtype ${t.dtype}; fixtures hold F32 and I64 only`);
+  }
+  return out;
+}
+
+export function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (a.length !== ref.length) throw new Error(`length ${a.length} != ${ref.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - ref[i]!;
+    num += d * d;
+    den += ref[i]! * ref[i]!;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+export function f32(t: Float32Array | BigInt64Array | undefined, name: string): Float32Array {
+  if (!(t instanceof Float32Array)) throw new Error(`fixture tensor ${name} missing or not F32`);
+  return t;
+}
+
+export interface FixtureMeta {
+  model: string;
+  ids: number[][];
+  count_mask: number[][];
+  target_spans: [number, number][];
+  counted_tokens: number;
+  loss: number;
+  label_tokens: number;
+  train_layers: number[];
+  trainable: string[];
+  adamw: { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; warmup_steps: number; total_steps: number; clip: number };
+  steps: { loss: number; lr: number; grad_norm: number }[];
+  optim: { tensors: string[]; eps: number; steps: { lr: number; grad_norm: number }[] };
+}
+
+export function fixture(name: string): { dir: string; meta: FixtureMeta; expected: Tensors } {
+  const dir = join(FIXTURES, name);
+  return {
+    dir,
+    meta: JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as FixtureMeta,
+    expected: readTensors(join(dir, 'expected.safetensors')),
+  };
+}
+
+/** The training sequences of a fixture: loss on the target span (next-token labels). */
+export function targetSequences(meta: FixtureMeta): { ids: number[]; logitAt: number[]; labels: number[] }[] {
+  return meta.ids.map((ids, b) => {
+    const [s, e] = meta.target_spans[b]!;
+    const logitAt: number[] = [];
+    const labels: number[] = [];
+    for (let t = s - 1; t < e - 1; t++) {
+      logitAt.push(t);
+      labels.push(ids[t + 1]!);
+    }
+    return { ids, logitAt, labels };
+  });
+}
+
+export async function rejects(p: Promise<unknown> | (() => unknown), code: string, pattern?: RegExp): Promise<Error & { code?: string }> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code !== code) throw new Error(`expected ${code} but got ${e.code}: ${e.message}`);
+    if (pattern && !pattern.test(e.message)) throw new Error(`message "${e.message}" does not match ${pattern}`);
+    return e;
+  }
+  throw new Error(`expected an error with code ${code}, but nothing was thrown`);
+}
