@@ -208,6 +208,68 @@ def build(name, cfg, out_dir, seed):
           f'final loss {steps[-1]["loss"]:.6f} -> {d}')
 
 
+def build_llava(out_dir):
+    """A LLaVA checkpoint (transformers 5 layout: model.language_model.*, a tiny CLIP tower and
+    projector) whose language model is the llama fixture: text-only logits must match."""
+    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration
+    src = os.path.join(out_dir, 'llama')
+    lm = AutoModelForCausalLM.from_pretrained(src, attn_implementation='eager').float().eval()
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                              num_attention_heads=2, image_size=28, patch_size=14)
+    cfg = LlavaConfig(vision_config=vision, text_config=lm.config, image_token_index=3)
+    model = LlavaForConditionalGeneration(cfg).float().eval()
+    missing = model.model.language_model.load_state_dict(lm.model.state_dict())
+    assert not missing.missing_keys, missing
+    model.lm_head.weight = model.model.language_model.embed_tokens.weight  # tied, as in the source
+    d = os.path.join(out_dir, 'llava')
+    os.makedirs(d, exist_ok=True)
+    model.save_pretrained(d, safe_serialization=True)
+    for f in ('tokenizer.json', 'tokenizer_config.json'):
+        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
+    gc = os.path.join(d, 'generation_config.json')
+    if os.path.exists(gc):
+        os.remove(gc)
+    meta = json.load(open(os.path.join(src, 'expected.json')))
+    tensors = {}
+    with torch.no_grad():
+        for b, ids in enumerate(meta['ids']):
+            out = model(input_ids=torch.tensor([ids])).logits[0]
+            tensors[f'logits.{b}'] = out.contiguous()
+    save_file(tensors, os.path.join(d, 'expected.safetensors'))
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump({'model': 'llava', 'source': 'llama', 'ids': meta['ids']}, f, indent=1)
+    print(f'llava: text-only logits of the llama fixture through a LLaVA checkpoint -> {d}')
+
+
+def build_mini_ml_reference(out_dir):
+    """HF logits of the bundled bf16 multilingual model (assets/mini-ml), computed in float32 from
+    the bf16 weights, for a few prompts: per-token NLL and the last position's logits."""
+    from transformers import AutoTokenizer
+    src = os.path.join(ROOT, 'assets', 'mini-ml')
+    tok = AutoTokenizer.from_pretrained(src)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32, attn_implementation='eager').eval()
+    prompts = ['Translate this from Russian to English:\nRussian: Сколько очков уступила защита?\nEnglish: How many points',
+               'كم نقطة تخلى عنها دفاع البانثرز؟',
+               '黑豹队的防守丢了多少分？ The Panthers defense']
+    tensors, ids_all = {}, []
+    with torch.no_grad():
+        for b, p in enumerate(prompts):
+            ids = tok(p).input_ids
+            ids_all.append(ids)
+            logits = model(input_ids=torch.tensor([ids])).logits[0]
+            logp = torch.log_softmax(logits, -1)
+            nll = -logp[:-1].gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+            tensors[f'nll.{b}'] = nll.contiguous()
+            tensors[f'last.{b}'] = logits[-1].contiguous()
+    d = os.path.join(out_dir, 'mini-ml-ref')
+    os.makedirs(d, exist_ok=True)
+    save_file(tensors, os.path.join(d, 'expected.safetensors'))
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump({'model': 'assets/mini-ml', 'prompts': prompts, 'ids': ids_all}, f, indent=1,
+                  ensure_ascii=False)
+    print(f'mini-ml-ref: {len(prompts)} prompts -> {d}')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures'))
@@ -215,6 +277,8 @@ def main():
     torch.set_num_threads(1)
     for i, (name, cfg) in enumerate(CONFIGS.items()):
         build(name, cfg, args.out, seed=1000 + i)
+    build_llava(args.out)
+    build_mini_ml_reference(args.out)
 
 
 if __name__ == '__main__':

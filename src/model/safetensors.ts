@@ -3,6 +3,7 @@
 // can be malformed is an ERR_FORMAT (or ERR_DTYPE) naming the file and the tensor.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { PlastError } from '../errors';
+import { writeChunksAtomic } from '../util/atomic';
 
 export type StDType = 'BF16' | 'F16' | 'F32' | 'F64' | 'I8' | 'U8' | 'I16' | 'U16' | 'I32' | 'U32' | 'I64' | 'U64' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -108,4 +109,39 @@ export function readSafetensorsHeader(file: string): StHeader {
   } finally {
     closeSync(fd);
   }
+}
+
+export interface StWriteTensor {
+  name: string;
+  dtype: StDType;
+  shape: number[];
+  data: Uint8Array; // little-endian bytes, exactly numel * dtype size
+}
+
+/** Header + data of a safetensors file (tensors laid out in the given order, 8-byte aligned header). */
+export function encodeSafetensors(tensors: StWriteTensor[], metadata?: Record<string, string>): { header: Buffer; size: number } {
+  const header: Record<string, unknown> = {};
+  if (metadata) header['__metadata__'] = metadata;
+  let off = 0;
+  for (const t of tensors) {
+    const want = t.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[t.dtype];
+    if (t.data.byteLength !== want) {
+      throw new PlastError('ERR_SHAPE', `tensor '${t.name}': shape [${t.shape.join(', ')}] x ${t.dtype} needs ${want} bytes but ${t.data.byteLength} were given`);
+    }
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + want] };
+    off += want;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
+  const hb = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + hb.length);
+  out.writeBigUInt64LE(BigInt(hb.length), 0);
+  hb.copy(out, 8);
+  return { header: out, size: out.length + off };
+}
+
+/** Writes a safetensors file atomically (temp file + rename), streaming tensor by tensor. */
+export function writeSafetensors(path: string, tensors: StWriteTensor[], metadata?: Record<string, string>): void {
+  const { header } = encodeSafetensors(tensors, metadata);
+  writeChunksAtomic(path, [header, ...tensors.map((t) => t.data)]);
 }
