@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { version } from '../version';
 import { reportError } from './common';
+import { registerBench } from '../bench/cli';
 import { registerCore } from './core';
 
 const program = new Command('plast')
@@ -11,5 +12,6 @@ const program = new Command('plast')
   .showHelpAfterError();
 
 registerCore(program);
+registerBench(program);
 
 program.parseAsync(process.argv).catch(reportError);
