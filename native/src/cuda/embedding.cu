@@ -1,0 +1,206 @@
+// Embedding lookup, row gather/scatter (logits only where needed) and the residual add.
+// Indices are validated on the host first: an out-of-range index would fault the device context.
+#include <algorithm>
+
+#include "cuda/common.cuh"
+
+namespace plast {
+namespace cuda {
+
+// ================================ kernels ================================
+
+// out[n, :] = table[ids[n], :] (any float dtypes)
+__global__ void embeddingKernel(const void* __restrict__ table, int tt, const int32_t* __restrict__ ids,
+                                void* __restrict__ out, int ot, int64_t N, int64_t D) {
+  int64_t total = N * D;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t n = i / D, c = i - n * D;
+    stF(out, ot, i, ldF(table, tt, static_cast<int64_t>(ids[n]) * D + c));
+  }
+}
+
+// 16-byte rows copies: out[n, :] = src[idx[n], :], rowVecs = D*elem/16
+__global__ void gatherRows16(const uint4* __restrict__ src, const int32_t* __restrict__ idx,
+                             uint4* __restrict__ out, int64_t P, int64_t rowVecs) {
+  int64_t total = P * rowVecs;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t p = i / rowVecs, c = i - p * rowVecs;
+    out[i] = src[static_cast<int64_t>(idx[p]) * rowVecs + c];
+  }
+}
+
+// dx[idx[p], :] += dy[p, :] with distinct indices
+__global__ void scatterAddKernel(const void* __restrict__ dy, const int32_t* __restrict__ idx,
+                                 void* __restrict__ dx, int dt, int64_t P, int64_t D) {
+  int64_t total = P * D;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t p = i / D, c = i - p * D;
+    int64_t o = static_cast<int64_t>(idx[p]) * D + c;
+    stF(dx, dt, o, ldF(dx, dt, o) + ldF(dy, dt, i));
+  }
+}
+
+// Repeated indices: one thread per column walks the rows in order (as the CPU does).
+__global__ void scatterAddSerialKernel(const void* __restrict__ dy, const int32_t* __restrict__ idx,
+                                       void* __restrict__ dx, int dt, int64_t P, int64_t D) {
+  int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= D) return;
+  for (int64_t p = 0; p < P; ++p) {
+    int64_t o = static_cast<int64_t>(idx[p]) * D + c;
+    stF(dx, dt, o, ldF(dx, dt, o) + ldF(dy, dt, p * D + c));
+  }
+}
+
+__global__ void addKernel(const void* __restrict__ a, const void* __restrict__ b, void* out, int dt,
+                          int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    stF(out, dt, i, ldF(a, dt, i) + ldF(b, dt, i));
+}
+
+// bf16, 8 elements per thread (16-byte loads)
+__global__ void addBf16x8(const uint4* __restrict__ a, const uint4* __restrict__ b, uint4* out,
+                          int64_t n8) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n8;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    uint4 x = a[i], y = b[i], r;
+    const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&x);
+    const __nv_bfloat162* yp = reinterpret_cast<const __nv_bfloat162*>(&y);
+    __nv_bfloat162* rp = reinterpret_cast<__nv_bfloat162*>(&r);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      float2 fx = __bfloat1622float2(xp[k]), fy = __bfloat1622float2(yp[k]);
+      rp[k] = __floats2bfloat162_rn(fx.x + fy.x, fx.y + fy.y);
+    }
+    out[i] = r;
+  }
+}
+
+// ================================ launchers ================================
+
+namespace {
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+}  // namespace
+
+}  // namespace cuda
+
+using namespace cuda;
+
+void CudaBackend::embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
+  const char* op = "embedding";
+  own(table, op, "table");
+  own(ids, op, "ids");
+  own(out, op, "out");
+  checkRank(table, 2, op, "table");
+  checkFloat(table, op, "table");
+  checkRank(ids, 1, op, "ids");
+  checkDType(ids, {DType::I32}, op, "ids");
+  int64_t N = ids.dim(0), V = table.dim(0), D = table.dim(1);
+  checkShape(out, {N, D}, op, "out");
+  checkFloat(out, op, "out");
+  std::vector<int32_t> h = hostI32(ids);
+  for (int64_t n = 0; n < N; ++n)
+    PLAST_CHECK(h[n] >= 0 && h[n] < V, Code::Invalid,
+                "embedding: token id " << h[n] << " at position " << n
+                                       << " is outside the vocabulary [0, " << V << ")");
+  if (N == 0 || D == 0) return;
+  size_t es = dtypeSize(out.dtype);
+  if (table.dtype == out.dtype && (D * es) % 16 == 0 && aligned16(table.data()) && aligned16(out.data())) {
+    int64_t rv = D * es / 16;
+    gatherRows16<<<gridFor(N * rv, 256), 256>>>(static_cast<const uint4*>(table.data()),
+                                                ids.ptr<int32_t>(), static_cast<uint4*>(out.data()), N, rv);
+  } else {
+    embeddingKernel<<<gridFor(N * D, 256), 256>>>(table.data(), static_cast<int>(table.dtype),
+                                                  ids.ptr<int32_t>(), out.data(),
+                                                  static_cast<int>(out.dtype), N, D);
+  }
+  checkLaunch(op);
+}
+
+void CudaBackend::gather(const Tensor& x, const Tensor& idx, Tensor& out) {
+  const char* op = "gather";
+  own(x, op, "x");
+  own(idx, op, "idx");
+  own(out, op, "out");
+  checkRank(x, 2, op, "x");
+  checkFloat(x, op, "x");
+  checkRank(idx, 1, op, "idx");
+  checkDType(idx, {DType::I32}, op, "idx");
+  int64_t N = x.dim(0), D = x.dim(1), P = idx.dim(0);
+  checkShape(out, {P, D}, op, "out");
+  checkDType(out, {x.dtype}, op, "out");
+  std::vector<int32_t> h = hostI32(idx);
+  for (int64_t p = 0; p < P; ++p)
+    PLAST_CHECK(h[p] >= 0 && h[p] < N, Code::Invalid,
+                "gather: row " << h[p] << " is outside [0, " << N << ")");
+  if (P == 0 || D == 0) return;
+  size_t es = dtypeSize(x.dtype);
+  if ((D * es) % 16 == 0 && aligned16(x.data()) && aligned16(out.data())) {
+    int64_t rv = D * es / 16;
+    gatherRows16<<<gridFor(P * rv, 256), 256>>>(static_cast<const uint4*>(x.data()), idx.ptr<int32_t>(),
+                                                static_cast<uint4*>(out.data()), P, rv);
+  } else {
+    embeddingKernel<<<gridFor(P * D, 256), 256>>>(x.data(), static_cast<int>(x.dtype), idx.ptr<int32_t>(),
+                                                  out.data(), static_cast<int>(out.dtype), P, D);
+  }
+  checkLaunch(op);
+}
+
+void CudaBackend::scatterAdd(const Tensor& dy, const Tensor& idx, Tensor& dx) {
+  const char* op = "scatter_add";
+  own(dy, op, "dy");
+  own(idx, op, "idx");
+  own(dx, op, "dx");
+  checkRank(dy, 2, op, "dy");
+  checkRank(dx, 2, op, "dx");
+  checkFloat(dy, op, "dy");
+  checkDType(dx, {dy.dtype}, op, "dx");
+  checkRank(idx, 1, op, "idx");
+  checkDType(idx, {DType::I32}, op, "idx");
+  int64_t P = dy.dim(0), D = dy.dim(1), N = dx.dim(0);
+  checkShape(idx, {P}, op, "idx");
+  PLAST_CHECK(dx.dim(1) == D, Code::Shape, "scatter_add: dy is " << shapeStr(dy.shape)
+                                               << " but dx is " << shapeStr(dx.shape));
+  std::vector<int32_t> h = hostI32(idx);
+  for (int64_t p = 0; p < P; ++p)
+    PLAST_CHECK(h[p] >= 0 && h[p] < N, Code::Invalid,
+                "scatter_add: row " << h[p] << " is outside [0, " << N << ")");
+  if (P == 0 || D == 0) return;
+  std::vector<int32_t> s = h;
+  std::sort(s.begin(), s.end());
+  bool distinct = std::adjacent_find(s.begin(), s.end()) == s.end();
+  if (distinct)
+    scatterAddKernel<<<gridFor(P * D, 256), 256>>>(dy.data(), idx.ptr<int32_t>(), dx.data(),
+                                                   static_cast<int>(dx.dtype), P, D);
+  else
+    scatterAddSerialKernel<<<static_cast<int>(ceilDiv(D, 128)), 128>>>(
+        dy.data(), idx.ptr<int32_t>(), dx.data(), static_cast<int>(dx.dtype), P, D);
+  checkLaunch(op);
+}
+
+void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
+  const char* op = "add";
+  own(a, op, "a");
+  own(b, op, "b");
+  own(out, op, "out");
+  checkShape(b, a.shape, op, "b");
+  checkShape(out, a.shape, op, "out");
+  checkFloat(a, op, "a");
+  checkDType(b, {a.dtype}, op, "b");
+  checkDType(out, {a.dtype}, op, "out");
+  int64_t n = a.numel();
+  if (n == 0) return;
+  if (a.dtype == DType::BF16 && n % 8 == 0 && aligned16(a.data()) && aligned16(b.data()) &&
+      aligned16(out.data()))
+    addBf16x8<<<gridFor(n / 8, 256), 256>>>(static_cast<const uint4*>(a.data()),
+                                            static_cast<const uint4*>(b.data()),
+                                            static_cast<uint4*>(out.data()), n / 8);
+  else
+    addKernel<<<gridFor(n, 256), 256>>>(a.data(), b.data(), out.data(), static_cast<int>(a.dtype), n);
+  checkLaunch(op);
+}
+
+}  // namespace plast

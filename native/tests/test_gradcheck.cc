@@ -1,0 +1,308 @@
+// Checks of the CPU reference itself (no GPU needed): every forward op against a float64
+// re-implementation, and every backward op against float64 central differences of that
+// re-implementation, on small shapes with padding, GQA and a sliding window.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "test_util.h"
+
+namespace plast {
+namespace test {
+namespace {
+
+using Vec = std::vector<double>;
+using Fn = std::function<double(const Vec&)>;
+
+Vec toD(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
+std::vector<float> toF(const Vec& v) { return std::vector<float>(v.begin(), v.end()); }
+
+Vec numGrad(const Fn& f, Vec x, double h = 1e-5) {
+  Vec g(x.size());
+  for (size_t k = 0; k < x.size(); ++k) {
+    double x0 = x[k];
+    x[k] = x0 + h;
+    double fp = f(x);
+    x[k] = x0 - h;
+    double fm = f(x);
+    x[k] = x0;
+    g[k] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
+
+double dot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+Tensor cpuT(Backend* cpu, const std::vector<float>& v, const Shape& s) {
+  return makeTensor(cpu, v, s, DType::F32);
+}
+
+// ---- float64 references ----
+
+Vec rmsnormRef(const Vec& x, const Vec& w, int N, int D, double eps) {
+  Vec y(x.size());
+  for (int n = 0; n < N; ++n) {
+    double ss = 0;
+    for (int j = 0; j < D; ++j) ss += x[n * D + j] * x[n * D + j];
+    double r = 1.0 / std::sqrt(ss / D + eps);
+    for (int j = 0; j < D; ++j) y[n * D + j] = w[j] * x[n * D + j] * r;
+  }
+  return y;
+}
+
+Vec linearRef(const Vec& x, const Vec& w, const Vec& b, int N, int K, int M) {
+  Vec y(static_cast<size_t>(N) * M);
+  for (int n = 0; n < N; ++n)
+    for (int m = 0; m < M; ++m) {
+      double s = b.empty() ? 0 : b[m];
+      for (int k = 0; k < K; ++k) s += x[n * K + k] * w[m * K + k];
+      y[n * M + m] = s;
+    }
+  return y;
+}
+
+Vec ropeRef(const Vec& x, const std::vector<int32_t>& pos, const std::vector<float>& invFreq, int N,
+            int H, int D, double scaling) {
+  Vec y(x.size());
+  int half = D / 2;
+  for (int n = 0; n < N; ++n)
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < half; ++i) {
+        double ang = static_cast<float>(pos[n]) * invFreq[i];  // the angle in f32, as HF
+        double c = std::cos(ang) * scaling, s = std::sin(ang) * scaling;
+        size_t o = (static_cast<size_t>(n) * H + h) * D;
+        y[o + i] = x[o + i] * c - x[o + i + half] * s;
+        y[o + i + half] = x[o + i + half] * c + x[o + i] * s;
+      }
+  return y;
+}
+
+struct AttnShape {
+  int B, T, Hq, Hkv, D, window;
+  double scale;
+};
+
+bool allowedRef(int i, int j, const int32_t* mask, int window) {
+  return j <= i && mask[j] != 0 && (window <= 0 || i - j < window);
+}
+
+// out[B,T,Hq,D]; lse[B,Hq,T]
+Vec attentionRef(const AttnShape& a, const Vec& q, const Vec& k, const Vec& v,
+                 const std::vector<int32_t>& mask, Vec* lse) {
+  Vec out(q.size(), 0.0);
+  if (lse) lse->assign(static_cast<size_t>(a.B) * a.Hq * a.T, 0.0);
+  int group = a.Hq / a.Hkv;
+  for (int b = 0; b < a.B; ++b)
+    for (int h = 0; h < a.Hq; ++h)
+      for (int i = 0; i < a.T; ++i) {
+        int hk = h / group;
+        const int32_t* m = mask.data() + b * a.T;
+        std::vector<double> s(a.T, -INFINITY);
+        double mx = -INFINITY;
+        for (int j = 0; j <= i; ++j) {
+          if (!allowedRef(i, j, m, a.window)) continue;
+          double d = 0;
+          for (int c = 0; c < a.D; ++c)
+            d += q[((b * a.T + i) * a.Hq + h) * a.D + c] * k[((b * a.T + j) * a.Hkv + hk) * a.D + c];
+          s[j] = d * a.scale;
+          mx = std::max(mx, s[j]);
+        }
+        size_t li = (static_cast<size_t>(b) * a.Hq + h) * a.T + i;
+        if (mx == -INFINITY) {
+          if (lse) (*lse)[li] = -INFINITY;
+          continue;
+        }
+        double sum = 0;
+        for (int j = 0; j <= i; ++j)
+          if (s[j] != -INFINITY) sum += std::exp(s[j] - mx);
+        for (int j = 0; j <= i; ++j) {
+          if (s[j] == -INFINITY) continue;
+          double p = std::exp(s[j] - mx) / sum;
+          for (int c = 0; c < a.D; ++c)
+            out[((b * a.T + i) * a.Hq + h) * a.D + c] += p * v[((b * a.T + j) * a.Hkv + hk) * a.D + c];
+        }
+        if (lse) (*lse)[li] = mx + std::log(sum);
+      }
+  return out;
+}
+
+// ---- the checks ----
+
+void checkRmsnorm(Harness& H, Backend* cpu) {
+  const int N = 3, D = 7;
+  const double eps = 1e-5;
+  auto x = H.normal(N * D, 1.f), w = H.uniform(D, 0.5f, 1.5f), R = H.normal(N * D, 1.f);
+  auto dx0 = H.normal(N * D, 1.f), dw0 = H.normal(D, 1.f);
+  Tensor tx = cpuT(cpu, x, {N, D}), tw = cpuT(cpu, w, {D}), ty = cpu->empty({N, D}, DType::F32),
+         tr = cpu->empty({N}, DType::F32);
+  cpu->rmsnorm(tx, tw, static_cast<float>(eps), ty, &tr);
+  checkRel(H, "cpu rmsnorm forward vs f64", toHost(cpu, ty), toF(rmsnormRef(toD(x), toD(w), N, D, eps)), 1e-6);
+  Tensor tdy = cpuT(cpu, R, {N, D}), tdx = cpuT(cpu, dx0, {N, D}), tdw = cpuT(cpu, dw0, {D});
+  cpu->rmsnormBackward(tdy, tx, tw, tr, tdx, true, &tdw);
+  Vec gx = numGrad([&](const Vec& xx) { return dot(toD(R), rmsnormRef(xx, toD(w), N, D, eps)); }, toD(x));
+  Vec gw = numGrad([&](const Vec& ww) { return dot(toD(R), rmsnormRef(toD(x), ww, N, D, eps)); }, toD(w));
+  std::vector<float> ex(N * D), ew(D);
+  for (int i = 0; i < N * D; ++i) ex[i] = static_cast<float>(dx0[i] + gx[i]);
+  for (int i = 0; i < D; ++i) ew[i] = static_cast<float>(dw0[i] + gw[i]);
+  checkRel(H, "cpu rmsnorm_backward dx (+=) vs central differences", toHost(cpu, tdx), ex, 1e-4);
+  checkRel(H, "cpu rmsnorm_backward dw (+=) vs central differences", toHost(cpu, tdw), ew, 1e-4);
+  Tensor tdx2 = cpu->empty({N, D}, DType::F32);
+  cpu->rmsnormBackward(tdy, tx, tw, tr, tdx2, false, nullptr);
+  checkRel(H, "cpu rmsnorm_backward dx (=) vs central differences", toHost(cpu, tdx2), toF(gx), 1e-4);
+}
+
+void checkLinear(Harness& H, Backend* cpu) {
+  const int N = 4, K = 5, M = 3;
+  auto x = H.normal(N * K, 1.f), w = H.normal(M * K, 1.f), b = H.normal(M, 1.f), R = H.normal(N * M, 1.f);
+  Tensor tx = cpuT(cpu, x, {N, K}), tw = cpuT(cpu, w, {M, K}), tb = cpuT(cpu, b, {M});
+  Tensor ty = cpu->empty({N, M}, DType::F32);
+  cpu->linear(tx, tw, &tb, ty);
+  checkRel(H, "cpu linear forward (+bias) vs f64", toHost(cpu, ty), toF(linearRef(toD(x), toD(w), toD(b), N, K, M)), 1e-6);
+  auto dx0 = H.normal(N * K, 1.f), dw0 = H.normal(M * K, 1.f), db0 = H.normal(M, 1.f);
+  Tensor tdy = cpuT(cpu, R, {N, M}), tdx = cpuT(cpu, dx0, {N, K}), tdw = cpuT(cpu, dw0, {M, K}), tdb = cpuT(cpu, db0, {M});
+  cpu->linearBackwardInput(tdy, tw, tdx, true);
+  cpu->linearBackwardWeight(tdy, tx, tdw, &tdb);
+  Vec gx = numGrad([&](const Vec& v) { return dot(toD(R), linearRef(v, toD(w), toD(b), N, K, M)); }, toD(x));
+  Vec gw = numGrad([&](const Vec& v) { return dot(toD(R), linearRef(toD(x), v, toD(b), N, K, M)); }, toD(w));
+  Vec gb = numGrad([&](const Vec& v) { return dot(toD(R), linearRef(toD(x), toD(w), v, N, K, M)); }, toD(b));
+  std::vector<float> ex(N * K), ew(M * K), eb(M);
+  for (int i = 0; i < N * K; ++i) ex[i] = static_cast<float>(dx0[i] + gx[i]);
+  for (int i = 0; i < M * K; ++i) ew[i] = static_cast<float>(dw0[i] + gw[i]);
+  for (int i = 0; i < M; ++i) eb[i] = static_cast<float>(db0[i] + gb[i]);
+  checkRel(H, "cpu linear_backward_input dx (+=) vs central differences", toHost(cpu, tdx), ex, 1e-4);
+  checkRel(H, "cpu linear_backward_weight dw (+=) vs central differences", toHost(cpu, tdw), ew, 1e-4);
+  checkRel(H, "cpu linear_backward_weight dbias (+=) vs central differences", toHost(cpu, tdb), eb, 1e-4);
+  Tensor tdx2 = cpu->empty({N, K}, DType::F32);
+  cpu->linearBackwardInput(tdy, tw, tdx2, false);
+  checkRel(H, "cpu linear_backward_input dx (=) vs central differences", toHost(cpu, tdx2), toF(gx), 1e-4);
+}
+
+void checkRope(Harness& H, Backend* cpu) {
+  const int N = 3, Hh = 2, D = 6;
+  const double scaling = 1.25;
+  std::vector<int32_t> pos = {0, 7, 1999};
+  std::vector<float> inv(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / D));
+  auto x = H.normal(N * Hh * D, 1.f), R = H.normal(N * Hh * D, 1.f);
+  Tensor tx = cpuT(cpu, x, {N, Hh, D}), tp = makeI32(cpu, pos, {N}), tf = cpuT(cpu, inv, {D / 2});
+  cpu->rope(tx, tp, tf, static_cast<float>(scaling), false);
+  checkRel(H, "cpu rope forward vs f64", toHost(cpu, tx), toF(ropeRef(toD(x), pos, inv, N, Hh, D, scaling)), 1e-5);
+  Tensor tr = cpuT(cpu, R, {N, Hh, D});
+  cpu->rope(tr, tp, tf, static_cast<float>(scaling), true);
+  Vec g = numGrad([&](const Vec& v) { return dot(toD(R), ropeRef(v, pos, inv, N, Hh, D, scaling)); }, toD(x));
+  checkRel(H, "cpu rope inverse == gradient (central differences)", toHost(cpu, tr), toF(g), 1e-5);
+}
+
+void checkAttention(Harness& H, Backend* cpu, const AttnShape& a, const std::vector<int32_t>& mask,
+                    const std::string& tag) {
+  size_t nq = static_cast<size_t>(a.B) * a.T * a.Hq * a.D, nk = static_cast<size_t>(a.B) * a.T * a.Hkv * a.D;
+  auto q = H.normal(nq, 1.f), k = H.normal(nk, 1.f), v = H.normal(nk, 1.f), R = H.normal(nq, 1.f);
+  Tensor tq = cpuT(cpu, q, {a.B, a.T, a.Hq, a.D}), tk = cpuT(cpu, k, {a.B, a.T, a.Hkv, a.D}),
+         tv = cpuT(cpu, v, {a.B, a.T, a.Hkv, a.D}), tm = makeI32(cpu, mask, {a.B, a.T});
+  Tensor to = cpu->empty(tq.shape, DType::F32), tl = cpu->empty({a.B, a.Hq, a.T}, DType::F32);
+  cpu->attention(tq, tk, tv, tm, static_cast<float>(a.scale), a.window, to, &tl);
+  Vec lref;
+  Vec oref = attentionRef(a, toD(q), toD(k), toD(v), mask, &lref);
+  checkRel(H, "cpu attention out vs f64 " + tag, toHost(cpu, to), toF(oref), 1e-5);
+  checkRel(H, "cpu attention lse vs f64 " + tag, toHost(cpu, tl), toF(lref), 1e-5);
+  Tensor tdo = cpuT(cpu, R, tq.shape);
+  Tensor dq = cpu->empty(tq.shape, DType::F32), dk = cpu->empty(tk.shape, DType::F32), dv = cpu->empty(tv.shape, DType::F32);
+  cpu->attentionBackward(tdo, tq, tk, tv, tm, to, tl, static_cast<float>(a.scale), a.window, dq, dk, dv);
+  Vec gq = numGrad([&](const Vec& x) { return dot(toD(R), attentionRef(a, x, toD(k), toD(v), mask, nullptr)); }, toD(q));
+  Vec gk = numGrad([&](const Vec& x) { return dot(toD(R), attentionRef(a, toD(q), x, toD(v), mask, nullptr)); }, toD(k));
+  Vec gv = numGrad([&](const Vec& x) { return dot(toD(R), attentionRef(a, toD(q), toD(k), x, mask, nullptr)); }, toD(v));
+  checkRel(H, "cpu attention_backward dq vs central differences " + tag, toHost(cpu, dq), toF(gq), 1e-4);
+  checkRel(H, "cpu attention_backward dk vs central differences " + tag, toHost(cpu, dk), toF(gk), 1e-4);
+  checkRel(H, "cpu attention_backward dv vs central differences " + tag, toHost(cpu, dv), toF(gv), 1e-4);
+}
+
+void checkSwiglu(Harness& H, Backend* cpu) {
+  const int N = 5, I = 6;
+  auto g = H.normal(N * I, 2.f), u = H.normal(N * I, 1.f), R = H.normal(N * I, 1.f);
+  std::vector<int32_t> cm = {1, 0, 1, 1, 0};
+  std::vector<int64_t> c0(I);
+  for (auto& c : c0) c = H.randint(0, 100);
+  Tensor tg = cpuT(cpu, g, {N, I}), tu = cpuT(cpu, u, {N, I}), th = cpu->empty({N, I}, DType::F32);
+  Tensor tcm = makeI32(cpu, cm, {N}), tc = makeI64(cpu, c0, {I});
+  cpu->swiglu(tg, tu, &tcm, &tc, th);
+  auto ref = [&](const Vec& gg, const Vec& uu) {
+    Vec h(gg.size());
+    for (size_t i = 0; i < gg.size(); ++i) h[i] = gg[i] / (1 + std::exp(-gg[i])) * uu[i];
+    return h;
+  };
+  checkRel(H, "cpu swiglu forward vs f64", toHost(cpu, th), toF(ref(toD(g), toD(u))), 1e-6);
+  std::vector<int64_t> ce = c0, cg = toHostI64(cpu, tc);
+  for (int n = 0; n < N; ++n)
+    for (int j = 0; j < I; ++j) ce[j] += (cm[n] != 0 && g[n * I + j] > 0.f);
+  H.result("cpu swiglu counts == host count of g > 0 over the mask (+=)", cg == ce, "");
+  Tensor tdh = cpuT(cpu, R, {N, I}), dg = cpu->empty({N, I}, DType::F32), du = cpu->empty({N, I}, DType::F32);
+  cpu->swigluBackward(tdh, tg, tu, dg, du);
+  Vec ng = numGrad([&](const Vec& x) { return dot(toD(R), ref(x, toD(u))); }, toD(g));
+  Vec nu = numGrad([&](const Vec& x) { return dot(toD(R), ref(toD(g), x)); }, toD(u));
+  checkRel(H, "cpu swiglu_backward dg vs central differences", toHost(cpu, dg), toF(ng), 1e-4);
+  checkRel(H, "cpu swiglu_backward du vs central differences", toHost(cpu, du), toF(nu), 1e-4);
+}
+
+void checkCrossEntropy(Harness& H, Backend* cpu) {
+  const int P = 4, V = 7;
+  const double scale = 0.7;
+  auto x = H.normal(P * V, 2.f);
+  std::vector<int32_t> labels = {2, -100, 0, 6};
+  auto ref = [&](const Vec& xx) {
+    Vec loss(P, 0.0);
+    for (int p = 0; p < P; ++p) {
+      if (labels[p] == -100) continue;
+      double mx = -INFINITY;
+      for (int v = 0; v < V; ++v) mx = std::max(mx, xx[p * V + v]);
+      double s = 0;
+      for (int v = 0; v < V; ++v) s += std::exp(xx[p * V + v] - mx);
+      loss[p] = mx + std::log(s) - xx[p * V + labels[p]];
+    }
+    return loss;
+  };
+  Tensor tx = cpuT(cpu, x, {P, V}), tl = makeI32(cpu, labels, {P});
+  Tensor losses = cpu->empty({P}, DType::F32), dl = cpu->empty({P, V}, DType::F32);
+  poison(cpu, losses);
+  poison(cpu, dl);
+  cpu->crossEntropy(tx, tl, static_cast<float>(scale), losses, &dl);
+  checkRel(H, "cpu cross_entropy losses vs f64 (row with -100 gives 0)", toHost(cpu, losses), toF(ref(toD(x))), 1e-6);
+  Vec g = numGrad([&](const Vec& xx) {
+    Vec l = ref(xx);
+    double s = 0;
+    for (double v : l) s += v;
+    return s * scale;
+  }, toD(x));
+  checkRel(H, "cpu cross_entropy dlogits vs central differences", toHost(cpu, dl), toF(g), 1e-4);
+}
+
+}  // namespace
+
+int runGradChecks(Harness& H) {
+  Backend* cpu = getBackend("cpu");
+  std::printf("== CPU reference: forward ops vs float64, backward ops vs float64 central differences\n");
+  size_t before = H.failed.size();
+  checkRmsnorm(H, cpu);
+  checkLinear(H, cpu);
+  checkRope(H, cpu);
+  {
+    // GQA (4 query heads over 2 kv heads), right padding in row 0, left padding in row 1 (its
+    // first two queries see no key: lse = -inf, out = 0, no gradient).
+    AttnShape a{2, 6, 4, 2, 4, 0, 0.61};
+    std::vector<int32_t> mask = {1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1};
+    checkAttention(H, cpu, a, mask, "(GQA, padding)");
+    a.window = 3;
+    checkAttention(H, cpu, a, mask, "(GQA, padding, window 3)");
+    AttnShape b{1, 5, 2, 2, 3, 2, 0.5};
+    checkAttention(H, cpu, b, {1, 1, 0, 1, 1}, "(MHA, inner pad, window 2)");
+  }
+  checkSwiglu(H, cpu);
+  checkCrossEntropy(H, cpu);
+  return static_cast<int>(H.failed.size() - before);
+}
+
+}  // namespace test
+}  // namespace plast
