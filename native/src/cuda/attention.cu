@@ -36,6 +36,13 @@ struct AttnParams {
 };
 
 constexpr float kLog2e = 1.4426950408889634f;
+
+// 2^x with the hardware approximation (flush-to-zero; exp2(-inf) = 0).
+__device__ __forceinline__ float fastExp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kBKV = 64;
 
@@ -110,13 +117,15 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
 
   for (int kb = kbLo; kb < kbHi; ++kb) {
     const int buf = (kb - kbLo) & 1;
-    if (kb + 1 < kbHi) loadKV(kb + 1, buf ^ 1);
-    cpAsyncCommit();
-    cpAsyncWait<1>();
     const int k0 = kb * kBKV;
     int pad = 0;
-    for (int r = tid; r < kBKV; r += NT) pad |= sM[buf * kBKV + r] == 0;
+    for (int r = tid; r < kBKV; r += NT) pad |= sM[buf * kBKV + r] == 0;  // written by this thread
+    cpAsyncWait<0>();
+    // One barrier: this tile has landed for every thread, and every warp is done with the other
+    // buffer (the previous tile), which is refilled right after.
     bool needMask = __syncthreads_or(pad) != 0;
+    if (kb + 1 < kbHi) loadKV(kb + 1, buf ^ 1);
+    cpAsyncCommit();
     needMask = needMask || (k0 + kBKV - 1 > q0) || (k0 + kBKV > T) ||
                (p.window > 0 && q0 + BQ - 1 - k0 >= p.window);
     const bf16* cK = sK + buf * kBKV * D;
@@ -171,14 +180,14 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         float mnew = fmaxf(mrow[mt][rh], mx * p.scaleLog2);
         float mUse = mnew == -INFINITY ? 0.f : mnew;
-        float corr = exp2f(mrow[mt][rh] - mUse);
+        float corr = fastExp2(mrow[mt][rh] - mUse);
         mrow[mt][rh] = mnew;
         float rs = 0.f;
 #pragma unroll
         for (int ni = 0; ni < NKT; ++ni)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            float pv = exp2f(s[mt][ni][2 * rh + e] * p.scaleLog2 - mUse);
+            float pv = fastExp2(s[mt][ni][2 * rh + e] * p.scaleLog2 - mUse);
             s[mt][ni][2 * rh + e] = pv;
             rs += pv;
           }
@@ -211,7 +220,6 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
         }
       }
     }
-    __syncthreads();  // the next iteration refills this buffer
   }
   cpAsyncWait<0>();
   __syncthreads();
@@ -367,7 +375,7 @@ __global__ void __launch_bounds__(128) flashBwdKernel(const AttnParams p) {
       for (int e = 0; e < 4; ++e) {
         int jl = wk0 + (lane >> 2) + (e >> 1) * 8, j = k0 + jl;
         int c = ni * 8 + (lane & 3) * 2 + (e & 1), i = q0 + c;
-        float pv = exp2f(st[ni][e] * p.scaleLog2 - cL[c]);
+        float pv = fastExp2(st[ni][e] * p.scaleLog2 - cL[c]);
         if (needMask) {
           bool ok = i < T && j < T && j <= i && sM[jl] != 0 && (p.window <= 0 || i - j < p.window);
           if (!ok) pv = 0.f;

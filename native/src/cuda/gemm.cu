@@ -3,6 +3,9 @@
 //   linearBackwardInput:  dx[N,K] (=|+=) dy[N,M] . w[M,K]        A K-major,  B MN-major
 //   linearBackwardWeight: dw[M,K] += dy^T . x  (f32)             A MN-major, B MN-major
 #include "cuda/gemm.cuh"
+#ifdef PLAST_WITH_SM90A
+#include "cuda/sm90/gemm_sm90.h"
+#endif
 
 namespace plast {
 namespace cuda {
@@ -32,8 +35,8 @@ bool al16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // Picks the tile for a problem: the largest tile that still gives every SM a CTA.
 int pickTile(const GemmParams& p) {
-  int v = variantIndex("gemm");  // 0 auto, 1 tc128x256s4, 2 tc128x128s4, 3 tc64x64s3
-  if (v != 0) return v;
+  int v = variantIndex("gemm");  // 0 auto, 1 tc128x256s4, 2 tc128x128s4, 3 tc64x64s3, 4 wgmma128x256
+  if (v >= 1 && v <= 3) return v;
   int sms = deviceInfo().sms;
   if (ceilDiv(p.M, 128) * ceilDiv(p.N, 256) >= sms) return 1;
   if (ceilDiv(p.M, 128) * ceilDiv(p.N, 128) >= sms) return 2;
@@ -108,6 +111,12 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, T
   p.C = y.data();
   p.ldc = M;
   p.bias = bias ? biasF.ptr<float>() : nullptr;
+#ifdef PLAST_WITH_SM90A
+  // Hopper: warpgroup MMA when chosen, or by default when the problem fills the GPU.
+  int v = variantIndex("gemm");
+  if ((v == 4 || (v == 0 && ceilDiv(N, 128) * ceilDiv(M, 256) * 2 >= deviceInfo().sms)) && wgmmaLinear(p, op))
+    return;
+#endif
   dispatch<true, true, Epi::Bf16>(p, op);
 }
 

@@ -176,157 +176,170 @@ __device__ __forceinline__ void gemmMainloop(const GemmParams& p, int m0, int n0
 
 __device__ __forceinline__ float siluF(float x) { return x / (1.0f + __expf(-x)); }
 
-template <class C, bool AK, bool BKM, bool ALIGNED, Epi E>
-__global__ void __launch_bounds__(C::THREADS) gemmKernel(const GemmParams p) {
-  extern __shared__ __align__(128) unsigned char smemRaw[];
-  bf16* smem = reinterpret_cast<bf16*>(smemRaw);
-  // Grouped rasterisation: GROUP row-tiles share the column tiles in flight (L2 reuse).
-  const int tilesM = (p.M + C::BM - 1) / C::BM, tilesN = (p.N + C::BN - 1) / C::BN;
+// ---- epilogue pieces shared by the mma.sync kernel here and the sm_90 wgmma kernel ----
+// Every thread owns pairs of adjacent columns (j, j+1) of its rows (the mma accumulator layout).
+
+template <Epi E>
+__device__ __forceinline__ bool epiVector(const GemmParams& p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p.C);
+  if (E == Epi::F32Acc) return p.ldc % 2 == 0 && (a & 7) == 0;
+  bool v = p.ldc % 2 == 0 && (a & 3) == 0;
+  if (E == Epi::Swiglu)
+    v = v && (reinterpret_cast<uintptr_t>(p.G) & 3) == 0 && (reinterpret_cast<uintptr_t>(p.U) & 3) == 0;
+  return v;
+}
+
+// bf16 C[i, j..j+1] = (C +) v (+ bias); j < N is known.
+__device__ __forceinline__ void epiBf16Pair(const GemmParams& p, int i, int j, float v0, float v1, bool vec) {
+  bf16* c = static_cast<bf16*>(p.C) + static_cast<int64_t>(i) * p.ldc + j;
+  if (p.bias) {
+    v0 += p.bias[j];
+    if (j + 1 < p.N) v1 += p.bias[j + 1];
+  }
+  if (j + 1 < p.N && vec) {
+    if (p.accumulate) {
+      float2 o = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(c));
+      v0 += o.x;
+      v1 += o.y;
+    }
+    *reinterpret_cast<__nv_bfloat162*>(c) = __floats2bfloat162_rn(v0, v1);
+  } else {
+    if (p.accumulate) v0 += __bfloat162float(c[0]);
+    c[0] = __float2bfloat16_rn(v0);
+    if (j + 1 < p.N) {
+      if (p.accumulate) v1 += __bfloat162float(c[1]);
+      c[1] = __float2bfloat16_rn(v1);
+    }
+  }
+}
+
+// f32 C[i, j..j+1] += v; j < N is known.
+__device__ __forceinline__ void epiF32AccPair(const GemmParams& p, int i, int j, float v0, float v1, bool vec) {
+  float* c = static_cast<float*>(p.C) + static_cast<int64_t>(i) * p.ldc + j;
+  if (j + 1 < p.N && vec) {
+    float2 o = *reinterpret_cast<float2*>(c);
+    o.x += v0;
+    o.y += v1;
+    *reinterpret_cast<float2*>(c) = o;
+  } else {
+    c[0] += v0;
+    if (j + 1 < p.N) c[1] += v1;
+  }
+}
+
+// h = silu(g) u (and g, u) for the pair; cnt0/cnt1 += (g > 0) when `counted`. The gate value that
+// is counted is exactly the bf16 value written to G.
+__device__ __forceinline__ void epiSwigluPair(const GemmParams& p, int i, int j, float ga, float gb, float ua,
+                                              float ub, bool vec, bool counted, int& cnt0, int& cnt1) {
+  const int64_t o = static_cast<int64_t>(i) * p.ldc + j;
+  bf16* H = static_cast<bf16*>(p.C);
+  __nv_bfloat162 g2 = __floats2bfloat162_rn(ga, gb);
+  __nv_bfloat162 u2 = __floats2bfloat162_rn(ua, ub);
+  float2 g = __bfloat1622float2(g2), u = __bfloat1622float2(u2);
+  __nv_bfloat162 h2 = __floats2bfloat162_rn(siluF(g.x) * u.x, siluF(g.y) * u.y);
+  const bool two = j + 1 < p.N;
+  if (counted) {
+    cnt0 += g.x > 0.f;
+    cnt1 += two && g.y > 0.f;
+  }
+  if (two && vec) {
+    *reinterpret_cast<__nv_bfloat162*>(H + o) = h2;
+    if (p.G) *reinterpret_cast<__nv_bfloat162*>(p.G + o) = g2;
+    if (p.U) *reinterpret_cast<__nv_bfloat162*>(p.U + o) = u2;
+  } else {
+    H[o] = h2.x;
+    if (p.G) p.G[o] = g2.x;
+    if (p.U) p.U[o] = u2.x;
+    if (two) {
+      H[o + 1] = h2.y;
+      if (p.G) p.G[o + 1] = g2.y;
+      if (p.U) p.U[o + 1] = u2.y;
+    }
+  }
+}
+
+// Per-thread column counts -> shared counters: lanes with the same (lane & 3) hold the same
+// columns (colBase + ni*8 + (lane&3)*2 + e), so a 3-step shuffle reduces over the warp's rows.
+template <int NI>
+__device__ __forceinline__ void epiCountsToShared(int (&cnt)[NI][2], int* sCnt, int colBase, int lane) {
+#pragma unroll
+  for (int ni = 0; ni < NI; ++ni)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      int v = cnt[ni][e];
+      v += __shfl_xor_sync(0xffffffffu, v, 4);
+      v += __shfl_xor_sync(0xffffffffu, v, 8);
+      v += __shfl_xor_sync(0xffffffffu, v, 16);
+      if (lane < 4 && v) atomicAdd(&sCnt[colBase + ni * 8 + lane * 2 + e], v);
+    }
+}
+
+// One global atomic per column and CTA.
+__device__ __forceinline__ void epiCountsFlush(const GemmParams& p, const int* sCnt, int n0, int BN, int threads) {
+  for (int t = threadIdx.x; t < BN; t += threads) {
+    int j = n0 + t;
+    if (j < p.N && sCnt[t]) atomicAdd(p.counts + j, static_cast<unsigned long long>(sCnt[t]));
+  }
+}
+
+// Grouped rasterisation: GROUP row-tiles share the column tiles in flight (L2 reuse).
+__device__ __forceinline__ void tileCoords(int M, int N, int BM, int BN, int& m0, int& n0) {
+  const int tilesM = (M + BM - 1) / BM, tilesN = (N + BN - 1) / BN;
   constexpr int GROUP = 8;
   const int pid = blockIdx.x;
   const int perGroup = GROUP * tilesN;
   const int firstM = (pid / perGroup) * GROUP;
   const int gsz = min(tilesM - firstM, GROUP);
-  const int tm = firstM + (pid % perGroup) % gsz, tn = (pid % perGroup) / gsz;
-  const int m0 = tm * C::BM, n0 = tn * C::BN;
+  m0 = (firstM + (pid % perGroup) % gsz) * BM;
+  n0 = ((pid % perGroup) / gsz) * BN;
+}
+
+template <class C, bool AK, bool BKM, bool ALIGNED, Epi E>
+__global__ void __launch_bounds__(C::THREADS) gemmKernel(const GemmParams p) {
+  extern __shared__ __align__(128) unsigned char smemRaw[];
+  bf16* smem = reinterpret_cast<bf16*>(smemRaw);
+  int m0, n0;
+  tileCoords(p.M, p.N, C::BM, C::BN, m0, n0);
 
   float acc[C::NB][C::MI][C::NI][4];
   gemmMainloop<C, AK, BKM, ALIGNED>(p, m0, n0, smem, acc);
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm0 = (warp / C::WARPS_N) * C::WM, wn0 = (warp % C::WARPS_N) * C::WN;
-
-  if constexpr (E == Epi::Bf16) {
-    bf16* Cp = static_cast<bf16*>(p.C);
-    const bool vec = (p.ldc % 2 == 0) && ((reinterpret_cast<uintptr_t>(Cp) & 3) == 0);
+  const bool vec = epiVector<E>(p);
+  int* sCnt = reinterpret_cast<int*>(smemRaw);
+  const bool counting = E == Epi::Swiglu && p.counts != nullptr;
+  if (counting) {
+    for (int t = threadIdx.x; t < C::BN; t += C::THREADS) sCnt[t] = 0;
+    __syncthreads();
+  }
+  int cnt[C::NI][2];
 #pragma unroll
-    for (int mi = 0; mi < C::MI; ++mi)
+  for (int ni = 0; ni < C::NI; ++ni) cnt[ni][0] = cnt[ni][1] = 0;
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        int i = m0 + wm0 + mi * 16 + (lane >> 2) + h * 8;
-        if (i >= p.M) continue;
+  for (int mi = 0; mi < C::MI; ++mi)
 #pragma unroll
-        for (int ni = 0; ni < C::NI; ++ni) {
-          int j = n0 + wn0 + ni * 8 + (lane & 3) * 2;
-          if (j >= p.N) continue;
-          float v0 = acc[0][mi][ni][2 * h], v1 = acc[0][mi][ni][2 * h + 1];
-          bf16* c = Cp + static_cast<int64_t>(i) * p.ldc + j;
-          if (p.bias) {
-            v0 += p.bias[j];
-            if (j + 1 < p.N) v1 += p.bias[j + 1];
-          }
-          if (j + 1 < p.N && vec) {
-            if (p.accumulate) {
-              float2 o = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(c));
-              v0 += o.x;
-              v1 += o.y;
-            }
-            *reinterpret_cast<__nv_bfloat162*>(c) = __floats2bfloat162_rn(v0, v1);
-          } else {
-            if (p.accumulate) v0 += __bfloat162float(c[0]);
-            c[0] = __float2bfloat16_rn(v0);
-            if (j + 1 < p.N) {
-              if (p.accumulate) v1 += __bfloat162float(c[1]);
-              c[1] = __float2bfloat16_rn(v1);
-            }
-          }
-        }
-      }
-  } else if constexpr (E == Epi::F32Acc) {
-    float* Cp = static_cast<float*>(p.C);
-    const bool vec = (p.ldc % 2 == 0) && ((reinterpret_cast<uintptr_t>(Cp) & 7) == 0);
+    for (int h = 0; h < 2; ++h) {
+      int i = m0 + wm0 + mi * 16 + (lane >> 2) + h * 8;
+      if (i >= p.M) continue;
+      const bool counted = counting && p.mask[i] != 0;
 #pragma unroll
-    for (int mi = 0; mi < C::MI; ++mi)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        int i = m0 + wm0 + mi * 16 + (lane >> 2) + h * 8;
-        if (i >= p.M) continue;
-#pragma unroll
-        for (int ni = 0; ni < C::NI; ++ni) {
-          int j = n0 + wn0 + ni * 8 + (lane & 3) * 2;
-          if (j >= p.N) continue;
-          float* c = Cp + static_cast<int64_t>(i) * p.ldc + j;
-          if (j + 1 < p.N && vec) {
-            float2 o = *reinterpret_cast<float2*>(c);
-            o.x += acc[0][mi][ni][2 * h];
-            o.y += acc[0][mi][ni][2 * h + 1];
-            *reinterpret_cast<float2*>(c) = o;
-          } else {
-            c[0] += acc[0][mi][ni][2 * h];
-            if (j + 1 < p.N) c[1] += acc[0][mi][ni][2 * h + 1];
-          }
-        }
-      }
-  } else {  // Swiglu: acc[0] = gate, acc[1] = up
-    static_assert(E != Epi::Swiglu || C::NB == 2, "the swiglu epilogue needs two B matrices");
-    bf16* H = static_cast<bf16*>(p.C);
-    const bool vec = (p.ldc % 2 == 0) && ((reinterpret_cast<uintptr_t>(H) & 3) == 0) &&
-                     (!p.G || (reinterpret_cast<uintptr_t>(p.G) & 3) == 0) &&
-                     (!p.U || (reinterpret_cast<uintptr_t>(p.U) & 3) == 0);
-    const bool counting = p.counts != nullptr;
-    int* sCnt = reinterpret_cast<int*>(smemRaw);
-    if (counting) {
-      for (int t = threadIdx.x; t < C::BN; t += C::THREADS) sCnt[t] = 0;
-      __syncthreads();
-    }
-    int cnt[C::NI][2];
-#pragma unroll
-    for (int ni = 0; ni < C::NI; ++ni) cnt[ni][0] = cnt[ni][1] = 0;
-#pragma unroll
-    for (int mi = 0; mi < C::MI; ++mi)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        int i = m0 + wm0 + mi * 16 + (lane >> 2) + h * 8;
-        if (i >= p.M) continue;
-        const bool counted = counting && p.mask[i] != 0;
-        const int64_t rowOff = static_cast<int64_t>(i) * p.ldc;
-#pragma unroll
-        for (int ni = 0; ni < C::NI; ++ni) {
-          int j = n0 + wn0 + ni * 8 + (lane & 3) * 2;
-          if (j >= p.N) continue;
-          // The gate value that is counted is exactly the bf16 value written to G.
-          __nv_bfloat162 g2 = __floats2bfloat162_rn(acc[0][mi][ni][2 * h], acc[0][mi][ni][2 * h + 1]);
-          __nv_bfloat162 u2 = __floats2bfloat162_rn(acc[1][mi][ni][2 * h], acc[1][mi][ni][2 * h + 1]);
-          float2 g = __bfloat1622float2(g2), u = __bfloat1622float2(u2);
-          __nv_bfloat162 h2 = __floats2bfloat162_rn(siluF(g.x) * u.x, siluF(g.y) * u.y);
-          if (counted) {
-            cnt[ni][0] += g.x > 0.f;
-            cnt[ni][1] += (j + 1 < p.N) && g.y > 0.f;
-          }
-          if (j + 1 < p.N && vec) {
-            *reinterpret_cast<__nv_bfloat162*>(H + rowOff + j) = h2;
-            if (p.G) *reinterpret_cast<__nv_bfloat162*>(p.G + rowOff + j) = g2;
-            if (p.U) *reinterpret_cast<__nv_bfloat162*>(p.U + rowOff + j) = u2;
-          } else {
-            H[rowOff + j] = h2.x;
-            if (p.G) p.G[rowOff + j] = g2.x;
-            if (p.U) p.U[rowOff + j] = u2.x;
-            if (j + 1 < p.N) {
-              H[rowOff + j + 1] = h2.y;
-              if (p.G) p.G[rowOff + j + 1] = g2.y;
-              if (p.U) p.U[rowOff + j + 1] = u2.y;
-            }
-          }
-        }
-      }
-    if (counting) {
-      // Lanes with the same (lane & 3) hold the same columns: reduce over the 8 row groups.
-#pragma unroll
-      for (int ni = 0; ni < C::NI; ++ni)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          int v = cnt[ni][e];
-          v += __shfl_xor_sync(0xffffffffu, v, 4);
-          v += __shfl_xor_sync(0xffffffffu, v, 8);
-          v += __shfl_xor_sync(0xffffffffu, v, 16);
-          if (lane < 4 && v) atomicAdd(&sCnt[wn0 + ni * 8 + lane * 2 + e], v);
-        }
-      __syncthreads();
-      for (int t = threadIdx.x; t < C::BN; t += C::THREADS) {
-        int j = n0 + t;
-        if (j < p.N && sCnt[t]) atomicAdd(p.counts + j, static_cast<unsigned long long>(sCnt[t]));
+      for (int ni = 0; ni < C::NI; ++ni) {
+        int j = n0 + wn0 + ni * 8 + (lane & 3) * 2;
+        if (j >= p.N) continue;
+        if constexpr (E == Epi::Bf16)
+          epiBf16Pair(p, i, j, acc[0][mi][ni][2 * h], acc[0][mi][ni][2 * h + 1], vec);
+        else if constexpr (E == Epi::F32Acc)
+          epiF32AccPair(p, i, j, acc[0][mi][ni][2 * h], acc[0][mi][ni][2 * h + 1], vec);
+        else
+          epiSwigluPair(p, i, j, acc[0][mi][ni][2 * h], acc[0][mi][ni][2 * h + 1], acc[C::NB - 1][mi][ni][2 * h],
+                        acc[C::NB - 1][mi][ni][2 * h + 1], vec, counted, cnt[ni][0], cnt[ni][1]);
       }
     }
+  if (counting) {
+    epiCountsToShared<C::NI>(cnt, sCnt, wn0, lane);
+    __syncthreads();
+    epiCountsFlush(p, sCnt, n0, C::BN, C::THREADS);
   }
 }
 

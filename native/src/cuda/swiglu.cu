@@ -3,6 +3,9 @@
 // writes h = silu(g) * u (bf16; g and u too when asked) and counts g > 0 per neuron over the
 // token mask from the very bf16 gate values it writes (see gemm.cuh, Epi::Swiglu).
 #include "cuda/gemm.cuh"
+#ifdef PLAST_WITH_SM90A
+#include "cuda/sm90/gemm_sm90.h"
+#endif
 
 namespace plast {
 namespace cuda {
@@ -128,7 +131,7 @@ void CudaBackend::ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, con
   checkCounts(this, op, countMask, counts, N, I);
   PLAST_CHECK(N < (1ll << 31) && K < (1ll << 31) && I < (1ll << 31), Code::Shape,
               op << ": dimensions must be below 2^31");
-  int v = variantIndex("ffn_up");  // 0 auto, 1 fused s4, 2 fused s3, 3 unfused
+  int v = variantIndex("ffn_up");  // 0 auto, 1 fused s4, 2 fused s3, 3 unfused, 4 wgmma
   if (v == 3) return Backend::ffnUp(x, wg, wu, countMask, counts, h, gOut, uOut);
   GemmParams p{};
   p.A = x.ptr<bf16>();
@@ -148,6 +151,10 @@ void CudaBackend::ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, con
   auto al = [](const void* q) { return (reinterpret_cast<uintptr_t>(q) & 15) == 0; };
   bool aligned = K % 8 == 0 && al(p.A) && al(p.B0) && al(p.B1);
   if (!aligned) return launchGemm<FfnCfgSmall, true, true, false, Epi::Swiglu>(p, op);
+#ifdef PLAST_WITH_SM90A
+  if ((v == 4 || (v == 0 && ceilDiv(N, 128) * ceilDiv(I, 128) * 2 >= deviceInfo().sms)) && wgmmaFfnUp(p, op))
+    return;
+#endif
   if (v == 0 && ceilDiv(N, 128) * ceilDiv(I, 128) < deviceInfo().sms)
     return launchGemm<FfnCfgSmall, true, true, true, Epi::Swiglu>(p, op);
   if (v == 2) return launchGemm<FfnCfg3, true, true, true, Epi::Swiglu>(p, op);
