@@ -19,7 +19,7 @@ TARGETS = {  # bench -> (kind, threshold): "le" ours/torch time <= t; "ge" torch
     "attn fwd": ("ge", 1.3),
     "attn fwd+bwd": ("ge", 1.2),
 }
-DEFAULT_VARIANT = {"ffn+count": "fused128x128s4", "attn fwd": "flash_w4m2", "attn fwd+bwd": "flash"}
+DEFAULT_VARIANT = {"ffn+count": "auto", "attn fwd": "auto", "attn fwd+bwd": "auto"}
 
 
 def time_ms(fn, warmup=3, iters=20):
