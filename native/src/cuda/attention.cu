@@ -48,25 +48,25 @@ constexpr int kBKV = 64;
 
 // ---- flash forward ----
 // CTA: BQ = NW*MT*16 query rows of one (batch, head); each warp owns MT*16 rows. Key/value tiles
-// of 64 rows are double-buffered with cp.async.
-template <int D, int NW, int MT>
+// of BKV rows are double-buffered with cp.async.
+template <int D, int NW, int MT, int BKV>
 struct FwdCfg {
   static constexpr int BQ = NW * MT * 16;
   static constexpr int THREADS = NW * 32;
-  static constexpr int SMEM = (BQ * D + 4 * kBKV * D) * 2 + 2 * kBKV * 4;
+  static constexpr int SMEM = (BQ * D + 4 * BKV * D) * 2 + 2 * BKV * 4;
 };
 
-template <int D, int NW, int MT>
+template <int D, int NW, int MT, int BKV>
 __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
-  using Cfg = FwdCfg<D, NW, MT>;
-  constexpr int BQ = Cfg::BQ, NT = Cfg::THREADS, DC = D / 8, NKT = kBKV / 8, NDT = D / 8;
+  using Cfg = FwdCfg<D, NW, MT, BKV>;
+  constexpr int BQ = Cfg::BQ, NT = Cfg::THREADS, DC = D / 8, NKT = BKV / 8, NDT = D / 8;
   using SQ = Swz<BQ, D>;
-  using SK = Swz<kBKV, D>;
+  using SK = Swz<BKV, D>;
   extern __shared__ __align__(128) unsigned char raw[];
   bf16* sQ = reinterpret_cast<bf16*>(raw);
   bf16* sK = sQ + BQ * D;
-  bf16* sV = sK + 2 * kBKV * D;
-  int* sM = reinterpret_cast<int*>(sV + 2 * kBKV * D);
+  bf16* sV = sK + 2 * BKV * D;
+  int* sM = reinterpret_cast<int*>(sV + 2 * BKV * D);
 
   const int qb = gridDim.x - 1 - blockIdx.x;  // the longest rows first
   const int h = blockIdx.y, b = blockIdx.z, hk = h / p.group;
@@ -86,18 +86,18 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
 
   const int kLo = p.window > 0 ? max(0, q0 - p.window + 1) : 0;
   const int kHi = min(T, q0 + BQ);
-  const int kbLo = kLo / kBKV, kbHi = (kHi + kBKV - 1) / kBKV;
+  const int kbLo = kLo / BKV, kbHi = (kHi + BKV - 1) / BKV;
   auto loadKV = [&](int kb, int buf) {
-    int k0 = kb * kBKV;
-    bf16* dK = sK + buf * kBKV * D;
-    bf16* dV = sV + buf * kBKV * D;
-    for (int id = tid; id < kBKV * DC; id += NT) {
+    int k0 = kb * BKV;
+    bf16* dK = sK + buf * BKV * D;
+    bf16* dV = sV + buf * BKV * D;
+    for (int id = tid; id < BKV * DC; id += NT) {
       int r = id / DC, c = id % DC, t = k0 + r;
       bool ok = t < T;
       cpAsync16(smemAddr(dK + SK::off(r, c)), ok ? kBase + t * ks + c * 8 : kBase, ok ? 16 : 0);
       cpAsync16(smemAddr(dV + SK::off(r, c)), ok ? vBase + t * ks + c * 8 : vBase, ok ? 16 : 0);
     }
-    for (int r = tid; r < kBKV; r += NT) sM[buf * kBKV + r] = (k0 + r < T) ? mBase[k0 + r] : 0;
+    for (int r = tid; r < BKV; r += NT) sM[buf * BKV + r] = (k0 + r < T) ? mBase[k0 + r] : 0;
   };
   if (kbLo < kbHi) loadKV(kbLo, 0);
   cpAsyncCommit();
@@ -117,19 +117,19 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
 
   for (int kb = kbLo; kb < kbHi; ++kb) {
     const int buf = (kb - kbLo) & 1;
-    const int k0 = kb * kBKV;
+    const int k0 = kb * BKV;
     int pad = 0;
-    for (int r = tid; r < kBKV; r += NT) pad |= sM[buf * kBKV + r] == 0;  // written by this thread
+    for (int r = tid; r < BKV; r += NT) pad |= sM[buf * BKV + r] == 0;  // written by this thread
     cpAsyncWait<0>();
     // One barrier: this tile has landed for every thread, and every warp is done with the other
     // buffer (the previous tile), which is refilled right after.
     bool needMask = __syncthreads_or(pad) != 0;
     if (kb + 1 < kbHi) loadKV(kb + 1, buf ^ 1);
     cpAsyncCommit();
-    needMask = needMask || (k0 + kBKV - 1 > q0) || (k0 + kBKV > T) ||
+    needMask = needMask || (k0 + BKV - 1 > q0) || (k0 + BKV > T) ||
                (p.window > 0 && q0 + BQ - 1 - k0 >= p.window);
-    const bf16* cK = sK + buf * kBKV * D;
-    const bf16* cV = sV + buf * kBKV * D;
+    const bf16* cK = sK + buf * BKV * D;
+    const bf16* cV = sV + buf * BKV * D;
 
     float s[MT][NKT][4];
 #pragma unroll
@@ -164,7 +164,7 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
           for (int e = 0; e < 4; ++e) {
             int i = q0 + wr0 + mt * 16 + (lane >> 2) + (e >> 1) * 8;
             int jl = ni * 8 + (lane & 3) * 2 + (e & 1), j = k0 + jl;
-            bool ok = j < T && j <= i && sM[buf * kBKV + jl] != 0 && (p.window <= 0 || i - j < p.window);
+            bool ok = j < T && j <= i && sM[buf * BKV + jl] != 0 && (p.window <= 0 || i - j < p.window);
             if (!ok) s[mt][ni][e] = -INFINITY;
           }
     }
@@ -200,7 +200,7 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
       }
     // O += P V
 #pragma unroll
-    for (int kk = 0; kk < kBKV / 16; ++kk) {
+    for (int kk = 0; kk < BKV / 16; ++kk) {
       uint32_t a[MT][4];
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
@@ -253,19 +253,30 @@ __global__ void __launch_bounds__(NW * 32) flashFwdKernel(const AttnParams p) {
 }
 
 // ---- flash backward ----
-// CTA: 64 keys of one (batch, kv head); 4 warps own 16 keys each. Loops over the group's query
+// p[0] += a, p[1] += b (8-byte aligned): one vector reduction on sm_90, two atomics before.
+__device__ __forceinline__ void atomicAddPair(float* p, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(a), "f"(b) : "memory");
+#else
+  atomicAdd(p, a);
+  atomicAdd(p + 1, b);
+#endif
+}
+
+// CTA: BKV = 16*NWB keys of one (batch, kv head); NWB warps own 16 keys each. Loops over the group's query
 // heads and 64-row query blocks (double-buffered): S^T = K Q^T, P^T, dV += P^T dO, dP^T = V dO^T,
 // dS^T = P^T (dP^T - D), dK += dS^T Q, then dS^T through shared memory for dQ += dS K (atomics).
-template <int D>
+template <int D, int NWB>
 struct BwdCfg {
-  static constexpr int BQ = 64;
-  static constexpr int THREADS = 128;
-  static constexpr int SMEM = (2 * kBKV * D + 4 * BQ * D + kBKV * BQ) * 2 + (4 * BQ + kBKV) * 4;
+  static constexpr int BQ = 64, BKV = 16 * NWB;
+  static constexpr int THREADS = 32 * NWB;
+  static constexpr int SMEM = (2 * BKV * D + 4 * BQ * D + BKV * BQ) * 2 + (4 * BQ + BKV) * 4;
 };
 
-template <int D>
-__global__ void __launch_bounds__(128) flashBwdKernel(const AttnParams p) {
-  constexpr int BQ = 64, NT = 128, DC = D / 8, NQT = BQ / 8, NDT = D / 8;
+template <int D, int NWB>
+__global__ void __launch_bounds__(32 * NWB) flashBwdKernel(const AttnParams p) {
+  constexpr int BQ = 64, NT = 32 * NWB, DC = D / 8, NQT = BQ / 8, NDT = D / 8, kBKV = 16 * NWB;
+  static_assert(NWB == 4 || NWB == 8, "4 or 8 warps");
   using SK = Swz<kBKV, D>;
   using SQ = Swz<BQ, D>;
   using SS = Swz<kBKV, BQ>;
@@ -417,10 +428,13 @@ __global__ void __launch_bounds__(128) flashBwdKernel(const AttnParams p) {
             packBf16(dp[ni][2 * rh], dp[ni][2 * rh + 1]);
       }
     __syncthreads();
-    // dQ[q, d] += scale * dS[q, k] K[k, d]; this warp: queries wk0..wk0+15, in two halves of D
+    // dQ[q, d] += scale * dS[q, k] K[k, d]; this warp: queries qw*16..+15 and one half of D
+    // (8 warps) or both halves in turn (4 warps).
     float* dqB = p.dqAcc + static_cast<int64_t>(b) * T * qs + static_cast<int64_t>(h) * D;
+    const int qw = warp % 4;
+    const int hLo = NWB == 8 ? warp / 4 : 0, hHi = NWB == 8 ? warp / 4 + 1 : 2;
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
+    for (int half = hLo; half < hHi; ++half) {
       float acc[NDT / 2][4];
 #pragma unroll
       for (int dn = 0; dn < NDT / 2; ++dn)
@@ -429,7 +443,7 @@ __global__ void __launch_bounds__(128) flashBwdKernel(const AttnParams p) {
 #pragma unroll
       for (int kk = 0; kk < kBKV / 16; ++kk) {
         uint32_t a[4];
-        ldsm4t(a, smemAddr(sdS + SS::off(kk * 16 + (lane & 7) + (lane >> 4) * 8, wk0 / 8 + ((lane >> 3) & 1))));
+        ldsm4t(a, smemAddr(sdS + SS::off(kk * 16 + (lane & 7) + (lane >> 4) * 8, qw * 2 + ((lane >> 3) & 1))));
 #pragma unroll
         for (int dn = 0; dn < NDT / 2; dn += 2) {
           uint32_t r[4];
@@ -441,14 +455,13 @@ __global__ void __launch_bounds__(128) flashBwdKernel(const AttnParams p) {
       }
 #pragma unroll
       for (int rh = 0; rh < 2; ++rh) {
-        int t = q0 + wk0 + (lane >> 2) + rh * 8;
+        int t = q0 + qw * 16 + (lane >> 2) + rh * 8;
         if (t >= T) continue;
         float* row = dqB + t * qs;
 #pragma unroll
         for (int dn = 0; dn < NDT / 2; ++dn) {
           int d = (half * (NDT / 2) + dn) * 8 + (lane & 3) * 2;
-          atomicAdd(row + d, acc[dn][2 * rh] * p.scale);
-          atomicAdd(row + d + 1, acc[dn][2 * rh + 1] * p.scale);
+          atomicAddPair(row + d, acc[dn][2 * rh] * p.scale, acc[dn][2 * rh + 1] * p.scale);
         }
       }
     }
@@ -670,10 +683,10 @@ __global__ void attnBwdDkvGeneric(const AttnParams p) {
 
 namespace {
 
-template <int D, int NW, int MT>
+template <int D, int NW, int MT, int BKV = 64>
 void launchFlashFwd(const AttnParams& p) {
-  using Cfg = FwdCfg<D, NW, MT>;
-  auto kernel = flashFwdKernel<D, NW, MT>;
+  using Cfg = FwdCfg<D, NW, MT, BKV>;
+  auto kernel = flashFwdKernel<D, NW, MT, BKV>;
   static const bool ready = (ensureSmem(kernel, Cfg::SMEM), true);
   (void)ready;
   dim3 grid(static_cast<unsigned>(ceilDiv(p.T, Cfg::BQ)), p.Hq, p.B);
@@ -681,13 +694,14 @@ void launchFlashFwd(const AttnParams& p) {
   checkLaunch("attention (flash forward)");
 }
 
-template <int D>
+template <int D, int NWB>
 void launchFlashBwd(const AttnParams& p) {
-  auto kernel = flashBwdKernel<D>;
-  static const bool ready = (ensureSmem(kernel, BwdCfg<D>::SMEM), true);
+  using Cfg = BwdCfg<D, NWB>;
+  auto kernel = flashBwdKernel<D, NWB>;
+  static const bool ready = (ensureSmem(kernel, Cfg::SMEM), true);
   (void)ready;
-  dim3 grid(static_cast<unsigned>(ceilDiv(p.T, kBKV)), p.Hkv, p.B);
-  kernel<<<grid, BwdCfg<D>::THREADS, BwdCfg<D>::SMEM>>>(p);
+  dim3 grid(static_cast<unsigned>(ceilDiv(p.T, Cfg::BKV)), p.Hkv, p.B);
+  kernel<<<grid, Cfg::THREADS, Cfg::SMEM>>>(p);
   checkLaunch("attention_backward (flash)");
 }
 
@@ -760,14 +774,17 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   AttnParams p = makeParams(d, q, k, v, keyMask, scale, window);
   p.o = out.ptr<bf16>();
   p.lse = lse ? lse->ptr<float>() : nullptr;
-  int var = variantIndex("attention");  // 0 auto, 1 flash_w4m2, 2 flash_w8m1, 3 generic
+  int var = variantIndex("attention");  // 0 auto, 1 flash_w4m2, 2 flash_w8m1, 3 generic, 4 flash_w4m2k32
   bool flash = var != 3 && (d.D == 64 || d.D == 128);
   if (flash) {
-    bool w8 = var == 2;
     if (d.D == 128) {
-      if (w8) launchFlashFwd<128, 8, 1>(p); else launchFlashFwd<128, 4, 2>(p);
+      if (var == 2) launchFlashFwd<128, 8, 1>(p);
+      else if (var == 4) launchFlashFwd<128, 4, 2, 32>(p);
+      else launchFlashFwd<128, 4, 2>(p);
     } else {
-      if (w8) launchFlashFwd<64, 8, 1>(p); else launchFlashFwd<64, 4, 2>(p);
+      if (var == 2) launchFlashFwd<64, 8, 1>(p);
+      else if (var == 4) launchFlashFwd<64, 4, 2, 32>(p);
+      else launchFlashFwd<64, 4, 2>(p);
     }
     return;
   }
@@ -804,12 +821,17 @@ void CudaBackend::attentionBackward(const Tensor& dout, const Tensor& q, const T
   p.Dd = Dd.ptr<float>();
   attnBwdPrep<<<warpGrid(d.B * d.T * d.Hq), 256>>>(p);
   checkLaunch("attention_backward (prep)");
-  int var = variantIndex("attention_backward");  // 0 auto, 1 flash, 2 generic
+  int var = variantIndex("attention_backward");  // 0 auto, 1 flash, 2 generic, 3 flash_k128
   if (var != 2 && (d.D == 64 || d.D == 128)) {
     Tensor acc = empty(q.shape, DType::F32);
     PLAST_CUDA(cudaMemsetAsync(acc.data(), 0, acc.nbytes()));
     p.dqAcc = acc.ptr<float>();
-    if (d.D == 128) launchFlashBwd<128>(p); else launchFlashBwd<64>(p);
+    bool k128 = var == 3;
+    if (d.D == 128) {
+      if (k128) launchFlashBwd<128, 8>(p); else launchFlashBwd<128, 4>(p);
+    } else {
+      if (k128) launchFlashBwd<64, 8>(p); else launchFlashBwd<64, 4>(p);
+    }
     int64_t n = q.numel();
     f32ToBf16Kernel<<<gridFor(n, 256), 256>>>(p.dqAcc, p.dq, n);
     checkLaunch("attention_backward (dq)");

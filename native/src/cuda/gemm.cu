@@ -35,7 +35,7 @@ bool al16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // Picks the tile for a problem: the largest tile that still gives every SM a CTA.
 int pickTile(const GemmParams& p) {
-  int v = variantIndex("gemm");  // 0 auto, 1 tc128x256s4, 2 tc128x128s4, 3 tc64x64s3, 4 wgmma128x256
+  int v = variantIndex("gemm");  // 0 auto, 1 tc128x256s4, 2 tc128x128s4, 3 tc64x64s3, 4/5 wgmma (linear only)
   if (v >= 1 && v <= 3) return v;
   int sms = deviceInfo().sms;
   if (ceilDiv(p.M, 128) * ceilDiv(p.N, 256) >= sms) return 1;
@@ -113,9 +113,10 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, T
   p.bias = bias ? biasF.ptr<float>() : nullptr;
 #ifdef PLAST_WITH_SM90A
   // Hopper: warpgroup MMA when chosen, or by default when the problem fills the GPU.
-  int v = variantIndex("gemm");
-  if ((v == 4 || (v == 0 && ceilDiv(N, 128) * ceilDiv(M, 256) * 2 >= deviceInfo().sms)) && wgmmaLinear(p, op))
+  int v = variantIndex("gemm");  // 4 wgmma128x256, 5 wgmma128x128
+  if ((v == 4 || (v == 0 && ceilDiv(N, 128) * ceilDiv(M, 256) * 2 >= deviceInfo().sms)) && wgmmaLinear(p, op, false))
     return;
+  if (v == 5 && wgmmaLinear(p, op, true)) return;
 #endif
   dispatch<true, true, Epi::Bf16>(p, op);
 }

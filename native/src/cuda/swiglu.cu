@@ -131,7 +131,7 @@ void CudaBackend::ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, con
   checkCounts(this, op, countMask, counts, N, I);
   PLAST_CHECK(N < (1ll << 31) && K < (1ll << 31) && I < (1ll << 31), Code::Shape,
               op << ": dimensions must be below 2^31");
-  int v = variantIndex("ffn_up");  // 0 auto, 1 fused s4, 2 fused s3, 3 unfused, 4 wgmma
+  int v = variantIndex("ffn_up");  // 0 auto, 1 fused s4, 2 fused s3, 3 unfused, 4 wgmma 128x128x2, 5 wgmma 128x64x2
   if (v == 3) return Backend::ffnUp(x, wg, wu, countMask, counts, h, gOut, uOut);
   GemmParams p{};
   p.A = x.ptr<bf16>();
@@ -152,8 +152,9 @@ void CudaBackend::ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, con
   bool aligned = K % 8 == 0 && al(p.A) && al(p.B0) && al(p.B1);
   if (!aligned) return launchGemm<FfnCfgSmall, true, true, false, Epi::Swiglu>(p, op);
 #ifdef PLAST_WITH_SM90A
-  if ((v == 4 || (v == 0 && ceilDiv(N, 128) * ceilDiv(I, 128) * 2 >= deviceInfo().sms)) && wgmmaFfnUp(p, op))
+  if ((v == 4 || (v == 0 && ceilDiv(N, 128) * ceilDiv(I, 128) * 2 >= deviceInfo().sms)) && wgmmaFfnUp(p, op, false))
     return;
+  if (v == 5 && wgmmaFfnUp(p, op, true)) return;
 #endif
   if (v == 0 && ceilDiv(N, 128) * ceilDiv(I, 128) < deviceInfo().sms)
     return launchGemm<FfnCfgSmall, true, true, true, Epi::Swiglu>(p, op);

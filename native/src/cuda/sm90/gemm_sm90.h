@@ -7,8 +7,9 @@
 namespace plast {
 namespace cuda {
 
-bool wgmmaLinear(const GemmParams& p, const char* name);  // K-major A and B, bf16 epilogue
-bool wgmmaFfnUp(const GemmParams& p, const char* name);   // gate+up in one kernel, swiglu+count epilogue
+// small: 128x128 output tiles (two CTAs per SM) instead of 128x256.
+bool wgmmaLinear(const GemmParams& p, const char* name, bool small);  // K-major A and B, bf16 epilogue
+bool wgmmaFfnUp(const GemmParams& p, const char* name, bool small);   // gate+up, swiglu+count epilogue
 
 }  // namespace cuda
 }  // namespace plast
