@@ -179,7 +179,7 @@ export function formatReport(r: EvalReport): string {
   if (nBad > 0) lines.push(`${nBad} bad row(s) not scored: ${Object.entries(r.bad).map(([k, v]) => `${k} ${v}`).join(', ')}${r.badRows[0] ? ` (first: ${r.badRows[0].message})` : ''}`);
   const filtered = Object.entries(r.filtered);
   if (filtered.length) lines.push(`left out by --langs: ${filtered.map(([l, n]) => `${l} ${n}`).join(', ')}`);
-  if (r.overLimit) lines.push(`${r.overLimit} row(s) beyond --limit not scored`);
+  if (r.overLimit) lines.push(`${r.overLimit} more ${r.kind === 'mcq' ? 'item(s)' : 'pair(s)'} beyond --limit not scored`);
   lines.push(`${r.seconds.toFixed(1)} s`);
   return lines.join('\n') + '\n';
 }
