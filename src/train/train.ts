@@ -379,7 +379,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   };
 
   const stopAt = Math.min(totalSteps, opts.stopAfter ?? totalSteps);
-  const bar = progress({ label: 'train', total: totalSteps, unit: 'steps', fields: ['loss', 'tok/s'], ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
+  const bar = progress({ label: 'train', total: totalSteps, unit: 'steps', fields: ['loss', 'tokens_per_s'], ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
   bar.update(step);
   const records: StepRecord[] = [];
   try {
@@ -442,7 +442,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
       records.push(rec);
       appendLog(logPath, rec);
       opts.onStep?.(rec);
-      bar.update(step, { loss: loss.toFixed(4), 'tok/s': Math.round(rec.tokensPerSecond) });
+      bar.update(step, { loss: loss.toFixed(4), tokens_per_s: Math.round(rec.tokensPerSecond) });
       if (opts.saveEvery && step % opts.saveEvery === 0 && step < stopAt) await save();
     }
   } finally {

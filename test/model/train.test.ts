@@ -15,7 +15,7 @@ import { readSafetensorsHeader } from '../../src/model/safetensors';
 import { epochOrder } from '../../src/train/rng';
 import { f32ToBf16 } from '../../src/train/st-writer';
 import { train } from '../../src/train/train';
-import { ASSETS, rejects } from '../helpers';
+import { ASSETS, FIXTURES, rejects } from '../helpers';
 
 const MINI = join(ASSETS, 'mini-ml');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-train-'));
@@ -115,6 +115,41 @@ test('export: reloads with identical logits; tuned tensors = bf16(master); every
     assert.ok(bytesEqual(delta.subarray(t.begin, t.end), new Uint8Array(want.buffer)), `delta ${t.name}`);
   }
   for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'checkpoint-000002/state.json', 'checkpoint-000002/state.safetensors']) assert.ok(existsSync(join(out, f)), f);
+});
+
+test('export of a LLaVA checkpoint (F32, language_model.* names, vision tower): tuned tensors under their source names, everything else byte-identical', async () => {
+  const src = join(FIXTURES, 'llava');
+  const out = join(tmp, 'llava');
+  const data = writeLines('llava-pairs.jsonl', ['a big dog', 'the sun was hot', 'she ran home', 'a red ball'].map((t, i) => JSON.stringify({ lang: 'ru', source: `${t} ${i}`, target: t })));
+  const m = await Model.load(src, { backend: 'cpu' });
+  await train(m, { out, data, layers: [1], batch: 2, epochs: 1, lr: 1e-2, warmup: 0 });
+  const ids = [1, 45, 99, 310, 7, 200];
+  const seq = [{ ids, logitAt: ids.map((_, t) => t) }];
+  const mem = (await m.forward(seq)).logits[0]!;
+  const got = (await (await Model.load(join(out, 'model'), { backend: 'cpu' })).forward(seq)).logits[0]!;
+  assert.ok(f32Bytes(mem).equals(f32Bytes(got)), 'reloaded logits identical');
+  const h = readSafetensorsHeader(join(src, 'model.safetensors'));
+  const a = readFileSync(join(src, 'model.safetensors'));
+  const b = readFileSync(join(out, 'model', 'model.safetensors'));
+  let vision = 0;
+  let tuned = 0;
+  for (const t of h.tensors.values()) {
+    const same = bytesEqual(a.subarray(t.begin, t.end), b.subarray(t.begin, t.end));
+    if (t.name.startsWith('language_model.model.layers.1.')) {
+      tuned++;
+      const master = await m.read(t.name.replace('language_model.', ''), 'master');
+      assert.ok(bytesEqual(b.subarray(t.begin, t.end), new Uint8Array(master.buffer)), `${t.name}: the F32 master as is`);
+      assert.not.ok(same, `${t.name} trained`);
+    } else {
+      assert.ok(same, `${t.name} untouched`);
+      if (!t.name.startsWith('language_model.')) vision++;
+    }
+  }
+  assert.is(tuned, 9);
+  assert.ok(vision > 0, 'the vision tower and projector are in the shard');
+  const dh = readSafetensorsHeader(join(out, 'delta.safetensors'));
+  assert.ok([...dh.tensors.keys()].every((k) => k.startsWith('language_model.model.layers.1.')));
+  assert.is(dh.tensors.size, 9);
 });
 
 test('resume: 6 steps straight == 4 steps + resume (per-step losses and final masters/moments bitwise); micro-batching and the first loss agree with the eval NLL', async () => {
