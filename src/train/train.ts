@@ -316,15 +316,15 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     losses = [...s.losses];
     savedOrder = { epoch: s.rng.epoch, order: resumed.order };
     if (savedOrder.order.length !== n) throw new PlastError('ERR_MISMATCH', `--resume: the stored data order has ${savedOrder.order.length} entries for ${n} pairs`);
-    // The log keeps the steps up to the checkpoint; later ones (an interrupted tail) are dropped.
+    // The log keeps the records up to the checkpoint's step; later ones (an interrupted tail) go.
     if (existsSync(logPath)) {
       const kept = readFileSync(logPath, 'utf8')
         .split('\n')
         .filter((l) => l.trim() !== '')
         .filter((l) => {
           try {
-            const r = JSON.parse(l) as { type?: string; step?: number };
-            return r.type !== 'step' || (r.step ?? 0) <= step;
+            const r = JSON.parse(l) as { step?: unknown };
+            return typeof r.step !== 'number' || r.step <= step;
           } catch {
             return false;
           }
