@@ -5,6 +5,7 @@ import { version } from '../version';
 import { reportError } from './common';
 import { registerBench } from '../bench/cli';
 import { registerCore } from './core';
+import { registerTrain } from '../train/cli';
 
 const program = new Command('plast')
   .description('PLAST: find the language-specific layers of a LLaMA-family model and fine-tune only those')
@@ -13,5 +14,6 @@ const program = new Command('plast')
 
 registerCore(program);
 registerBench(program);
+registerTrain(program);
 
 program.parseAsync(process.argv).catch(reportError);

@@ -1,0 +1,291 @@
+// Question-translation pairs (X -> English) for PLAST training and the translation-NLL eval.
+// Two JSONL layouts are read:
+//   pairs:    {"lang": "ar", "source": "...", "target": "..."}          (one pair per line)
+//   parallel: {"id": ..., "eng": "...", "arb": "...", "tur": "...", ...} (one pair per non-English
+//             language column; the English column is the target; codes via data/languages.ts;
+//             columns that are not a language code are listed in `ignoredColumns`, and "id" is
+//             always such a column — Indonesian is "ind" in parallel files)
+// Every row that cannot become a pair is a BadRow with its line and reason; nothing is dropped
+// silently. `strict` turns the first bad row into an ERR_DATA naming the line.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PlastError } from '../errors';
+import { TextTokenizer } from '../model/tokenizer';
+import { readJsonl } from './jsonl';
+import { findLanguage, language } from './languages';
+import { encodeSegments } from './segments';
+import { TemplateName, translationPrompt } from './templates';
+
+export interface TranslationPair {
+  lang: string; // canonical ISO 639-1 code of the source language
+  source: string;
+  target: string; // English
+  file: string;
+  line: number; // 1-based line in `file`
+  column?: string; // parallel files: the source column
+}
+
+export type BadReason =
+  | 'missing-field'
+  | 'empty-source'
+  | 'empty-target'
+  | 'unknown-language'
+  | 'english-source'
+  | 'too-long'
+  | 'invalid-answer'
+  | 'too-few-options';
+
+export interface BadRow {
+  file: string;
+  line: number;
+  reason: BadReason;
+  message: string;
+  lang?: string;
+  column?: string;
+}
+
+export interface PairsData {
+  files: string[];
+  format: ('pairs' | 'parallel')[];
+  pairs: TranslationPair[];
+  bad: BadRow[];
+  /** Pairs left out because their language is not in `langs`, per language code. */
+  filtered: Record<string, number>;
+  /** Pairs after the first `limit` that were not used. */
+  overLimit: number;
+  /** Parallel files: columns that are not a known language code (ids, titles, ...), never used. */
+  ignoredColumns: string[];
+  blankLines: number;
+}
+
+export interface LoadPairsOptions {
+  /** Source languages to keep (canonical codes); default all. */
+  langs?: string[];
+  strict?: boolean;
+  /** Keep only the first N pairs (after the language filter), in file order. */
+  limit?: number;
+}
+
+/**
+ * Parallel-file columns that are never a language even where the name is a code: "id" is the
+ * ISO 639-1 code of Indonesian but, in practice, a row id (spell Indonesian "ind" there).
+ */
+const METADATA_COLUMNS = new Set(['id']);
+
+const STR = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
+
+function badRow(file: string, line: number, reason: BadReason, message: string, extra: { lang?: string; column?: string } = {}): BadRow {
+  return { file, line, reason, message: `${file}:${line}: ${message}`, ...extra };
+}
+
+/** Reads pairs from one or more JSONL files (each in either layout). */
+export function loadPairs(files: string | string[], opts: LoadPairsOptions = {}): PairsData {
+  const list = Array.isArray(files) ? files : [files];
+  if (list.length === 0) throw new PlastError('ERR_INVALID', 'Expected at least one data file');
+  const keep = opts.langs ? new Set(opts.langs) : undefined;
+  const out: PairsData = { files: list, format: [], pairs: [], bad: [], filtered: {}, overLimit: 0, ignoredColumns: [], blankLines: 0 };
+  const reject = (b: BadRow): void => {
+    if (opts.strict) throw new PlastError('ERR_DATA', `${b.message} (--strict rejects the file)`, { file: b.file, line: b.line, ...(b.column ? { field: b.column } : {}) });
+    out.bad.push(b);
+  };
+  const add = (p: TranslationPair): void => {
+    if (keep && !keep.has(p.lang)) {
+      out.filtered[p.lang] = (out.filtered[p.lang] ?? 0) + 1;
+      return;
+    }
+    if (opts.limit !== undefined && out.pairs.length >= opts.limit) {
+      out.overLimit++;
+      return;
+    }
+    out.pairs.push(p);
+  };
+  for (const file of list) {
+    const j = readJsonl(file);
+    out.blankLines += j.blankLines;
+    const first = j.rows[0]!.value;
+    const isPairs = 'source' in first || 'target' in first || 'lang' in first;
+    out.format.push(isPairs ? 'pairs' : 'parallel');
+    if (isPairs) {
+      for (const { line, value } of j.rows) {
+        const langRaw = STR(value['lang']);
+        const source = STR(value['source']);
+        const target = STR(value['target']);
+        const missing = [langRaw === undefined && 'lang', source === undefined && 'source', target === undefined && 'target'].filter(Boolean);
+        if (missing.length > 0) {
+          reject(badRow(file, line, 'missing-field', `missing field(s) ${missing.join(', ')}`, { ...(missing[0] ? { column: missing[0] as string } : {}) }));
+          continue;
+        }
+        const l = findLanguage(langRaw!);
+        if (!l) {
+          reject(badRow(file, line, 'unknown-language', `unknown language code "${langRaw}"`, { column: 'lang' }));
+          continue;
+        }
+        if (l.code === 'en') {
+          reject(badRow(file, line, 'english-source', 'the source language is English (pairs translate into English)', { lang: 'en', column: 'lang' }));
+          continue;
+        }
+        if (source!.trim() === '') {
+          reject(badRow(file, line, 'empty-source', 'empty source text', { lang: l.code, column: 'source' }));
+          continue;
+        }
+        if (target!.trim() === '') {
+          reject(badRow(file, line, 'empty-target', 'empty target text', { lang: l.code, column: 'target' }));
+          continue;
+        }
+        add({ lang: l.code, source: source!, target: target!, file, line });
+      }
+      continue;
+    }
+    // Parallel: the columns are the union of every row's keys; a row lacking one is reported.
+    const keys: string[] = [];
+    const seenKeys = new Set<string>();
+    for (const { value } of j.rows) {
+      for (const k of Object.keys(value)) {
+        if (!seenKeys.has(k)) {
+          seenKeys.add(k);
+          keys.push(k);
+        }
+      }
+    }
+    const langCols: { col: string; code: string }[] = [];
+    let enCol: string | undefined;
+    for (const key of keys) {
+      const l = METADATA_COLUMNS.has(key.toLowerCase()) ? undefined : findLanguage(key);
+      if (!l) {
+        if (!out.ignoredColumns.includes(key)) out.ignoredColumns.push(key);
+        continue;
+      }
+      if (l.code === 'en') {
+        if (enCol !== undefined) throw new PlastError('ERR_DATA', `${file}: two English columns ("${enCol}" and "${key}")`, { file, field: key });
+        enCol = key;
+        continue;
+      }
+      if (langCols.some((c) => c.code === l.code)) throw new PlastError('ERR_DATA', `${file}: two columns for language ${l.code} ("${key}")`, { file, field: key });
+      langCols.push({ col: key, code: l.code });
+    }
+    if (enCol === undefined) {
+      throw new PlastError(
+        'ERR_DATA',
+        `${file}: neither a pairs file ({"lang","source","target"} per line) nor a parallel file with an English column (en/eng); columns: ${keys.join(', ')}`,
+        { file },
+      );
+    }
+    for (const { line, value } of j.rows) {
+      const target = STR(value[enCol]);
+      if (target === undefined || target.trim() === '') {
+        reject(badRow(file, line, target === undefined ? 'missing-field' : 'empty-target', `${target === undefined ? 'missing' : 'empty'} English column "${enCol}"`, { column: enCol }));
+        continue;
+      }
+      for (const { col, code } of langCols) {
+        const source = STR(value[col]);
+        if (source === undefined) {
+          reject(badRow(file, line, 'missing-field', `missing column "${col}"`, { lang: code, column: col }));
+          continue;
+        }
+        if (source.trim() === '') {
+          reject(badRow(file, line, 'empty-source', `empty source text in column "${col}"`, { lang: code, column: col }));
+          continue;
+        }
+        add({ lang: code, source, target, file, line, column: col });
+      }
+    }
+  }
+  return out;
+}
+
+/** A pair as a training/eval sequence: prompt ids then target ids + EOS. */
+export interface EncodedPair {
+  pair: TranslationPair;
+  ids: number[];
+  /** Index in `ids` of the first target token; ids[targetStart..] (EOS included) carry the loss. */
+  targetStart: number;
+}
+
+/** The eos id a target is closed with: the tokenizer's, else the config's first. */
+export function eosIdFor(tok: TextTokenizer, configEos: number[]): number {
+  const id = tok.eosId ?? configEos[0];
+  if (id === undefined) throw new PlastError('ERR_FORMAT', 'the tokenizer and config.json define no EOS token; targets must end with one');
+  return id;
+}
+
+/**
+ * The PLAST prompt for a pair (DESIGN.md: "Translate this from {Lang} to English:\n{Lang}:
+ * {source}\nEnglish: {target}</s>") tokenized as HF would tokenize the whole string, with the
+ * target's tokens and an appended EOS marked as the loss span.
+ */
+export function encodePair(tok: TextTokenizer, template: TemplateName, pair: TranslationPair, eosId: number): EncodedPair {
+  const name = language(pair.lang).name;
+  const enc = encodeSegments(tok, translationPrompt(template, name, pair.source, pair.target));
+  let first = -1;
+  let last = -1;
+  enc.tags.forEach((t, i) => {
+    if (t === 'target') {
+      if (first < 0) first = i;
+      last = i;
+    }
+  });
+  if (first < 1) {
+    throw new PlastError('ERR_DATA', `${pair.file}:${pair.line}: the target "${pair.target.slice(0, 40)}" gives no target tokens after the prompt`, { file: pair.file, line: pair.line });
+  }
+  // Anything the post-processor appended after the target (an EOS of its own) is replaced by ours.
+  const ids = enc.ids.slice(0, last + 1);
+  ids.push(eosId);
+  return { pair, ids, targetStart: first };
+}
+
+export interface EncodePairsResult {
+  examples: EncodedPair[];
+  bad: BadRow[];
+}
+
+/** Encodes pairs; those longer than maxLen tokens are bad rows ('too-long'), or ERR_DATA if strict. */
+export function encodePairs(
+  tok: TextTokenizer,
+  pairs: TranslationPair[],
+  opts: { template: TemplateName; eosId: number; maxLen: number; strict?: boolean; onProgress?: (done: number) => void },
+): EncodePairsResult {
+  const examples: EncodedPair[] = [];
+  const bad: BadRow[] = [];
+  pairs.forEach((p, i) => {
+    const e = encodePair(tok, opts.template, p, opts.eosId);
+    if (e.ids.length > opts.maxLen) {
+      const b = badRow(p.file, p.line, 'too-long', `${p.lang} pair is ${e.ids.length} tokens, over the maximum length ${opts.maxLen}`, { lang: p.lang, ...(p.column ? { column: p.column } : {}) });
+      if (opts.strict) throw new PlastError('ERR_DATA', `${b.message} (--strict rejects the file)`, { file: p.file, line: p.line });
+      bad.push(b);
+    } else {
+      examples.push(e);
+    }
+    if (opts.onProgress && (i + 1) % 256 === 0) opts.onProgress(i + 1);
+  });
+  return { examples, bad };
+}
+
+/** Counts of bad rows per reason, for logs and summaries. */
+export function badCounts(bad: BadRow[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of bad) out[b.reason] = (out[b.reason] ?? 0) + 1;
+  return out;
+}
+
+/** Pairs per language. */
+export function langCounts(items: { lang: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of items) out[x.lang] = (out[x.lang] ?? 0) + 1;
+  return out;
+}
+
+/** A short fingerprint of data files (their bytes), to refuse resuming on different data. */
+export function fileFingerprint(files: string[]): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch (err) {
+      throw new PlastError('ERR_IO', `${f}: cannot read (${(err as Error).message})`, { file: f, cause: err });
+    }
+    h.update(`${buf.length}:`);
+    h.update(buf);
+  }
+  return h.digest('hex');
+}

@@ -1,0 +1,172 @@
+// Training checkpoints: everything needed to continue a run bit-identically.
+//   DIR/state.json         format/version, step counter, schedule, the resolved training config,
+//                          data fingerprint + example count, RNG (seed, epoch), the per-step
+//                          losses so far, the base model's fingerprint
+//   DIR/state.safetensors  F32 master.<name>, m.<name>, v.<name> for every trainable tensor, and
+//                          I32 data.order (the current epoch's example order)
+// Written into a temp directory and renamed into place (util/atomic writeDirAtomic), so a crash
+// never leaves a half checkpoint; a reader only ever sees complete ones.
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { PlastError } from '../errors';
+import { Checkpoint } from '../model/checkpoint';
+import { Model } from '../model/model';
+import { readSafetensorsHeader } from '../model/safetensors';
+import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
+import { SafetensorsWriter, StSpec, bytesOf } from './st-writer';
+
+export const STATE_FORMAT = 'plast-train-state';
+export const STATE_VERSION = 1;
+
+/** The options that determine the math of a run; a resume must use the same ones. */
+export interface RunConfig {
+  model: string;
+  data: string[];
+  layers: number[];
+  modules: 'all' | 'attn' | 'mlp';
+  epochs: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  clip: number;
+  batch: number;
+  microBatch: number | null;
+  microTokens: number;
+  maxLen: number;
+  warmup: number;
+  template: 'plain' | 'vicuna';
+  langs: string[] | null;
+  seed: number;
+  limit: number | null;
+}
+
+export interface TrainState {
+  format: typeof STATE_FORMAT;
+  version: number;
+  /** Optimizer updates done (the next update is 0-based step `step`). */
+  step: number;
+  totalSteps: number;
+  stepsPerEpoch: number;
+  warmupSteps: number;
+  config: RunConfig;
+  data: { fingerprint: string; examples: number; labelTokens: number };
+  rng: { algorithm: 'mulberry32'; seed: number; epoch: number };
+  base: { fingerprint: string; dtypes: Record<string, string> };
+  trainable: string[];
+  losses: number[];
+  savedAt: string;
+  engine: string;
+}
+
+/** A fingerprint of a checkpoint's weights layout (headers + sizes), cheap even for 7B models. */
+export function baseFingerprint(ckpt: Checkpoint): string {
+  const h = createHash('sha256');
+  for (const f of ckpt.files) {
+    h.update(`${f.fileSize}:${f.dataStart}:`);
+    for (const t of [...f.tensors.values()].sort((a, b) => a.begin - b.begin)) h.update(`${t.name}|${t.dtype}|${t.shape.join('x')}|${t.begin};`);
+  }
+  return h.digest('hex');
+}
+
+export function checkpointDirName(step: number): string {
+  return `checkpoint-${String(step).padStart(6, '0')}`;
+}
+
+/** Saves the run state at `state.step` under outDir/checkpoint-NNNNNN; returns the directory. */
+export async function saveState(model: Model, outDir: string, state: TrainState, order: number[]): Promise<string> {
+  const dir = join(outDir, checkpointDirName(state.step));
+  await writeDirAtomic(dir, async (tmp) => {
+    const specs: StSpec[] = [];
+    for (const part of ['master', 'm', 'v'] as const) {
+      for (const name of state.trainable) {
+        const t = model.checkpoint.tensors.get(name)!;
+        specs.push({ name: `${part}.${name}`, dtype: 'F32', shape: t.shape });
+      }
+    }
+    specs.push({ name: 'data.order', dtype: 'I32', shape: [order.length] });
+    const w = new SafetensorsWriter(join(tmp, 'state.safetensors'), specs, { format: STATE_FORMAT, step: String(state.step) });
+    try {
+      for (const part of ['master', 'm', 'v'] as const) {
+        for (const name of state.trainable) w.write(`${part}.${name}`, bytesOf(await model.read(name, part)));
+      }
+      w.write('data.order', bytesOf(Int32Array.from(order)));
+      w.close();
+    } catch (err) {
+      w.abort();
+      throw err;
+    }
+    writeJsonAtomic(join(tmp, 'state.json'), state);
+  });
+  return dir;
+}
+
+export interface LoadedState {
+  dir: string;
+  state: TrainState;
+  /** Reads one F32 tensor of state.safetensors. */
+  tensor(name: string): Float32Array;
+  order: number[];
+}
+
+/** A checkpoint directory, or a training output directory (its latest checkpoint is taken). */
+export function resolveStateDir(path: string): string {
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    throw new PlastError('ERR_IO', `${path}: not a training checkpoint directory (it does not exist)`, { file: path });
+  }
+  if (existsSync(join(path, 'state.json'))) return path;
+  const cands = readdirSync(path)
+    .filter((d) => /^checkpoint-\d+$/.test(d) && existsSync(join(path, d, 'state.json')))
+    .sort();
+  if (cands.length === 0) {
+    throw new PlastError('ERR_FORMAT', `${path}: no state.json and no checkpoint-NNNNNN/ with one inside`, { file: path });
+  }
+  return join(path, cands[cands.length - 1]!);
+}
+
+export function loadState(path: string): LoadedState {
+  const dir = resolveStateDir(path);
+  const jsonPath = join(dir, 'state.json');
+  let state: TrainState;
+  try {
+    state = JSON.parse(readFileSync(jsonPath, 'utf8')) as TrainState;
+  } catch (err) {
+    throw new PlastError('ERR_FORMAT', `${jsonPath}: not valid JSON (${(err as Error).message})`, { file: jsonPath, cause: err });
+  }
+  if (state.format !== STATE_FORMAT) throw new PlastError('ERR_FORMAT', `${jsonPath}: format is "${String(state.format)}", expected "${STATE_FORMAT}"`, { file: jsonPath, field: 'format' });
+  if (state.version !== STATE_VERSION) {
+    throw new PlastError('ERR_UNSUPPORTED', `${jsonPath}: state version ${state.version} is not supported (this engine reads ${STATE_VERSION})`, { file: jsonPath, field: 'version' });
+  }
+  const stPath = join(dir, 'state.safetensors');
+  const h = readSafetensorsHeader(stPath);
+  // Tensor by tensor from the file (a 7B run's state is many GB: never one buffer).
+  const get = (name: string, dtype: 'F32' | 'I32'): Uint8Array => {
+    const t = h.tensors.get(name);
+    if (!t || t.dtype !== dtype) throw new PlastError('ERR_FORMAT', `${stPath}: tensor '${name}' (${dtype}) is missing`, { file: stPath, field: name });
+    const out = new Uint8Array(t.end - t.begin);
+    const fd = openSync(stPath, 'r');
+    try {
+      let off = 0;
+      while (off < out.length) {
+        const n = readSync(fd, out, off, Math.min(out.length - off, 1 << 30), t.begin + off);
+        if (n <= 0) throw new PlastError('ERR_FORMAT', `${stPath}: truncated inside '${name}'`, { file: stPath, field: name });
+        off += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  };
+  const orderBytes = get('data.order', 'I32');
+  return {
+    dir,
+    state,
+    tensor: (name) => {
+      const b = get(name, 'F32');
+      return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    },
+    order: Array.from(new Int32Array(orderBytes.buffer, orderBytes.byteOffset, orderBytes.byteLength / 4)),
+  };
+}

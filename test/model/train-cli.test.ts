@@ -1,0 +1,68 @@
+// The CLI end to end: `plast train` (layers from a profile.json) on a tiny run -> exit 0 and every
+// output file; `plast eval` on the export; `--strict` on a bad file -> exit 1 with ERR_DATA and
+// the line; bad arguments -> exit 2.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ASSETS, ROOT } from '../helpers';
+
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const tmp = mkdtempSync(join(tmpdir(), 'plast-cli-'));
+
+function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('plast train: tiny run with --profile, then plast eval on the export', () => {
+  const prof = join(tmp, 'prof');
+  mkdirSync(prof, { recursive: true });
+  writeFileSync(join(prof, 'profile.json'), JSON.stringify({ selection: { selected: [6, 7] } }));
+  const out = join(tmp, 'run');
+  const t0 = Date.now();
+  const r = plast('train', '--model', join(ASSETS, 'mini-ml'), '--data', join(ASSETS, 'data', 'xquad_questions_train.jsonl'), '--langs', 'ar,tr,ru,zh',
+    '--limit', '8', '--batch', '4', '--epochs', '1', '--lr', '1e-3', '--profile', prof, '--save-every', '1', '--keep', '2', '--backend', 'cpu', '--out', out);
+  console.log(`  plast train: exit ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /trained step 2\/2/);
+  assert.match(r.stderr, /layer\(s\) 6,7/);
+  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'delta.safetensors', 'checkpoint-000001/state.json', 'checkpoint-000002/state.safetensors',
+    'model/config.json', 'model/tokenizer.json', 'model/generation_config.json', 'model/model.safetensors.index.json', 'model/model-00001-of-00002.safetensors', 'model/model-00002-of-00002.safetensors']) {
+    assert.ok(existsSync(join(out, f)), `${f} missing`);
+  }
+  const recs = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; lr?: number; loss?: number; labelTokens?: number; tokensPerSecond?: number; gradNorm?: number });
+  assert.equal(recs.map((x) => x.type), ['config', 'data', 'step', 'checkpoint', 'step', 'checkpoint', 'export', 'end']);
+  for (const s of recs.filter((x) => x.type === 'step')) {
+    for (const k of ['loss', 'lr', 'gradNorm', 'tokensPerSecond', 'labelTokens'] as const) assert.ok(Number.isFinite(s[k]), k);
+  }
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { status: string; config: { layers: number[] } };
+  assert.is(summary.status, 'completed');
+  assert.equal(summary.config.layers, [6, 7]);
+
+  const e = plast('eval', '--model', join(out, 'model'), '--data', join(ASSETS, 'data', 'xquad_questions_train.jsonl'), '--langs', 'ar,ru', '--limit', '6', '--json');
+  assert.is(e.status, 0, e.stderr);
+  const rep = JSON.parse(e.stdout) as { kind: string; nll: { perLang: Record<string, { nll: number }> } };
+  assert.is(rep.kind, 'pairs');
+  assert.equal(Object.keys(rep.nll.perLang), ['ar', 'ru']);
+});
+
+test('plast train: --strict on a bad file exits 1 with ERR_DATA and the line; bad arguments exit 2', () => {
+  const bad = join(tmp, 'bad.jsonl');
+  writeFileSync(bad, [JSON.stringify({ lang: 'ar', source: 'x', target: 'y' }), JSON.stringify({ lang: 'ar', source: 'x', target: '' })].join('\n') + '\n');
+  const r = plast('train', '--model', join(ASSETS, 'mini-ml'), '--data', bad, '--layers', '7', '--strict', '--out', join(tmp, 'strict'));
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /ERR_DATA.*bad\.jsonl:2: empty target text/);
+  const a = plast('train', '--model', join(ASSETS, 'mini-ml'), '--data', bad, '--layers', '9', '--out', join(tmp, 'badlayer'));
+  assert.is(a.status, 2);
+  assert.match(a.stderr, /layer indices in \[0, 7\]/);
+  const b = plast('train', '--model', join(ASSETS, 'mini-ml'), '--data', bad, '--out', join(tmp, 'nolayers'));
+  assert.is(b.status, 2);
+  assert.match(b.stderr, /--layers or --profile/);
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test.run();
