@@ -20,3 +20,14 @@ export { evaluate, EvalOptions, EvalReport, formatReport } from './eval/evaluate
 export { translationNll, NllReport } from './eval/nll';
 export { scoreLetters, scoreLikelihood, McqResult } from './eval/mcq';
 export { version } from './version';
+export { loadParallel, ParallelData, ParallelQuestion, ParallelOptions } from './data/parallel';
+export {
+  runProfile, writeProfile, readProfile, finishProfile, packByTokens, parseShard, modelFingerprint,
+  Profile, ProfileJson, ProfileMeta, ProfileOptions, Scope, Shard, ShardCoverage,
+} from './profile/profile';
+export { reselect, mergeProfiles, ReselectOptions, MergeOptions } from './profile/merge';
+export { computeStats, CountTable, SelectOptions, Selection, LayerStats, ProfileStats, DEFAULT_TAU } from './profile/stats';
+export { lapeNeurons, LapeOptions, LapeResult } from './profile/lape';
+export { readCounts, writeCounts, CountsFile } from './profile/counts';
+export { formatProfile } from './profile/report';
+export { lineChartSvg, lineChartSpec, svgToPng, writeLineChart, LineChart, LineSeries, Marker, Band, Highlight, Point } from './plot/chart';

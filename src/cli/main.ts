@@ -6,6 +6,7 @@ import { reportError } from './common';
 import { registerBench } from '../bench/cli';
 import { registerCore } from './core';
 import { registerTrain } from '../train/cli';
+import { registerProfile } from '../profile/cli';
 
 const program = new Command('plast')
   .description('PLAST: find the language-specific layers of a LLaMA-family model and fine-tune only those')
@@ -15,5 +16,6 @@ const program = new Command('plast')
 registerCore(program);
 registerBench(program);
 registerTrain(program);
+registerProfile(program);
 
 program.parseAsync(process.argv).catch(reportError);

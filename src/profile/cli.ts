@@ -1,0 +1,142 @@
+// `plast profile`, `plast profile merge` and `plast select`.
+import { Command, Option } from 'commander';
+import { PlastError } from '../errors';
+import { Model } from '../model/model';
+import { parseLanguageList } from '../data/languages';
+import { TEMPLATES, TemplateName } from '../data/templates';
+import { floatOption, intOption } from '../cli/common';
+import { backendOption } from '../cli/core';
+import { BackendChoice } from '../native';
+import { mergeProfiles, reselect } from './merge';
+import { DEFAULT_BATCH_TOKENS, SCOPES, Scope, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
+import { formatProfile } from './report';
+import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
+
+interface ProfileCliOptions {
+  model?: string;
+  data?: string;
+  langs?: string;
+  scope: Scope;
+  template: TemplateName;
+  tau?: number;
+  batchTokens: number;
+  limit?: number;
+  shard?: string;
+  minLayers?: number;
+  maxLayers?: number;
+  backend?: string;
+  out?: string;
+  plots: boolean;
+  json?: boolean;
+}
+
+function need<T>(v: T | undefined, flag: string): T {
+  if (v === undefined) throw new PlastError('ERR_INVALID', `Expected ${flag}`, { field: flag });
+  return v;
+}
+
+const tauOption = (): Option =>
+  new Option('--tau <t>', `activation threshold: a neuron is in a language's activated set when p = count/tokens > t (default ${DEFAULT_TAU})`).argParser(
+    floatOption('--tau', 0, 0.999999),
+  );
+const minOption = (): Option =>
+  new Option('--min-layers <n>', `select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`).argParser(intOption('--min-layers', 0));
+const maxOption = (): Option => new Option('--max-layers <n>', 'select at most n layers (default: no limit)').argParser(intOption('--max-layers', 1));
+
+function print(text: string): void {
+  process.stdout.write(text + '\n');
+}
+
+export function registerProfile(program: Command): void {
+  const profile = program
+    .command('profile')
+    .description('count per layer and neuron the tokens on which each SwiGLU gate fires, per language; select the language-specific layers')
+    .option('--model <dir>', 'HF checkpoint directory')
+    .option('--data <file>', 'JSONL of parallel questions (a column per language, or {"id","lang","text"} rows)')
+    .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en')
+    .addOption(new Option('--scope <scope>', 'tokens counted: question (only the question), text (template + question), all (+ BOS)').choices(SCOPES).default('question'))
+    .addOption(new Option('--template <name>', 'prompt around each question').choices(TEMPLATES).default('plain'))
+    .addOption(tauOption())
+    .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
+    .option('--limit <n>', 'only the first n questions', intOption('--limit'))
+    .option('--shard <i/n>', 'profile only questions with index % n == i (0-based i); sum shards with `plast profile merge`')
+    .addOption(minOption())
+    .addOption(maxOption())
+    .addOption(backendOption())
+    .option('--out <dir>', 'output directory (written atomically)')
+    .option('--no-plots', 'skip the SVG/PNG plots')
+    .option('--json', 'print profile.json instead of the summary')
+    .action(async (o: ProfileCliOptions) => {
+      const model = need(o.model, '--model <dir>');
+      const data = need(o.data, '--data <file>');
+      const out = need(o.out, '--out <dir>');
+      const langs = profileLanguages(parseLanguageList(need(o.langs, '--langs <list>')));
+      const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+      const t0 = Date.now();
+      const m = await Model.load(model, o.backend ? { backend: o.backend as BackendChoice } : {});
+      const loadSeconds = (Date.now() - t0) / 1000;
+      const p = await runProfile(m, {
+        data,
+        langs,
+        scope: o.scope,
+        template: o.template,
+        batchTokens: o.batchTokens,
+        ...(o.limit !== undefined ? { limit: o.limit } : {}),
+        ...(shard ? { shard } : {}),
+        ...(o.tau !== undefined ? { tau: o.tau } : {}),
+        ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
+        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+      });
+      p.json.run['loadSeconds'] = loadSeconds;
+      await writeProfile(out, p, { plots: o.plots });
+      if (o.json) return print(JSON.stringify(p.json, null, 2));
+      const r = p.json.run as { seconds: number; tokensPerSecond: number; promptTokens: number };
+      if (p.json.data.blankLines > 0) print(`note: ${p.json.data.blankLines} blank line(s) in ${data} were skipped`);
+      print(`profiled in ${r.seconds.toFixed(1)} s (model load ${loadSeconds.toFixed(1)} s): ${r.promptTokens} prompt tokens at ${Math.round(r.tokensPerSecond)} tok/s`);
+      print(formatProfile(p.json));
+      print(`wrote ${out}: profile.json, counts.safetensors, lape.json${p.json.files.plots.length ? ', ' + p.json.files.plots.join(', ') : ''}`);
+    });
+
+  profile
+    .command('merge')
+    .description('sum the counts of shards (--shard i/n runs) into the profile of a single run; recompute statistics and selection')
+    .argument('<out>', 'output profile directory')
+    .argument('<inputs...>', 'shard profile directories')
+    .addOption(tauOption())
+    .addOption(minOption())
+    .addOption(maxOption())
+    .option('--no-plots', 'skip the SVG/PNG plots')
+    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
+      const p = await mergeProfiles(out, inputs, {
+        ...(o.tau !== undefined ? { tau: o.tau } : {}),
+        ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
+        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+        plots: o.plots,
+      });
+      print(`merged ${inputs.length} profiles into ${out}`);
+      print(formatProfile(p.json));
+    });
+
+  program
+    .command('select')
+    .description('recompute the statistics and layer selection of a profile from its saved counts (no model run) and print the reasoning')
+    .requiredOption('--profile <dir>', 'profile directory (from plast profile)')
+    .addOption(tauOption())
+    .addOption(minOption())
+    .addOption(maxOption())
+    .option('--out <dir>', 'write the recomputed profile here instead of updating --profile in place')
+    .option('--no-plots', 'skip the SVG/PNG plots')
+    .option('--json', 'print the selection as JSON')
+    .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; out?: string; plots: boolean; json?: boolean }) => {
+      const p = await reselect(o.profile, {
+        ...(o.tau !== undefined ? { tau: o.tau } : {}),
+        ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
+        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+        ...(o.out !== undefined ? { out: o.out } : {}),
+        plots: o.plots,
+      });
+      if (o.json) return print(JSON.stringify(p.json.selection, null, 2));
+      print(formatProfile(p.json));
+      print(`wrote ${o.out ?? o.profile}`);
+    });
+}

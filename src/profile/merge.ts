@@ -1,0 +1,158 @@
+// Recomputing a saved profile (`plast select`) and summing shards (`plast profile merge`), both
+// from counts.safetensors alone: the model is not run.
+import { PlastError } from '../errors';
+import { CountsFile } from './counts';
+import { LapeOptions } from './lape';
+import { Profile, ProfileJson, ShardCoverage, finishProfile, metaOf, readProfile, writeProfile } from './profile';
+import { SelectOptions } from './stats';
+
+export interface ReselectOptions extends SelectOptions {
+  lape?: LapeOptions;
+  /** Write the recomputed profile here instead of replacing `dir`. */
+  out?: string;
+  plots?: boolean;
+}
+
+function statOptions(json: ProfileJson, o: SelectOptions & { lape?: LapeOptions }): SelectOptions & { lape: LapeOptions } {
+  return {
+    tau: o.tau ?? json.stats.tau,
+    minLayers: o.minLayers ?? json.stats.minLayers,
+    maxLayers: o.maxLayers !== undefined ? o.maxLayers : json.stats.maxLayers,
+    lape: { filterRate: o.lape?.filterRate ?? json.lape.filterRate, topRate: o.lape?.topRate ?? json.lape.topRate },
+  };
+}
+
+/**
+ * Recomputes the statistics, selection, LAPE neurons and plots of the profile in `dir` from its
+ * saved counts (τ, --min-layers, --max-layers default to the values it was made with) and writes
+ * the result atomically to `dir` (or `out`).
+ */
+export async function reselect(dir: string, opts: ReselectOptions = {}): Promise<Profile> {
+  const { json, counts } = readProfile(dir);
+  const so = statOptions(json, opts);
+  const meta = metaOf(json);
+  meta.run = { ...json.run, reselected: { at: new Date().toISOString(), from: dir, tau: so.tau, minLayers: so.minLayers, maxLayers: so.maxLayers ?? null } };
+  const p = finishProfile(meta, counts, so);
+  await writeProfile(opts.out ?? dir, p, opts.plots === false ? { plots: false } : {});
+  return p;
+}
+
+export interface MergeOptions extends SelectOptions {
+  lape?: LapeOptions;
+  plots?: boolean;
+}
+
+function mismatch(what: string, a: string, av: unknown, b: string, bv: unknown): PlastError {
+  return new PlastError('ERR_MISMATCH', `cannot merge: ${what} differs (${a}: ${JSON.stringify(av)}; ${b}: ${JSON.stringify(bv)})`, { field: what });
+}
+
+/**
+ * Sums the counts of profiles made by separate processes over disjoint shards of the same
+ * questions (`--shard i/n`) into the profile a single run would give. Refused (ERR_MISMATCH):
+ * different model weights, data file, languages, scope, template, limit, backend or engine
+ * version; shards of different n; overlapping shards (the same shard twice, or an unsharded
+ * profile with anything). τ and the layer limits are recomputed: taken from the options, else
+ * from the inputs when they agree.
+ */
+export async function mergeProfiles(out: string, inputs: string[], opts: MergeOptions = {}): Promise<Profile> {
+  if (inputs.length < 2) throw new PlastError('ERR_INVALID', `Expected at least two profile directories to merge but received ${inputs.length}`, { field: 'inputs' });
+  const read = inputs.map((dir) => ({ dir, ...readProfile(dir) }));
+  const first = read[0]!;
+  const checks: [string, (j: ProfileJson) => unknown][] = [
+    ['engine version', (j) => j.engineVersion],
+    ['model (weights fingerprint)', (j) => j.model.fingerprint],
+    ['model shape', (j) => [j.model.layers, j.model.intermediate]],
+    ['data file (sha256)', (j) => j.data.sha256],
+    ['languages', (j) => j.params.langs],
+    ['scope', (j) => j.params.scope],
+    ['template', (j) => j.params.template],
+    ['limit', (j) => j.params.limit],
+    ['backend', (j) => j.params.backend],
+  ];
+  for (const r of read.slice(1)) {
+    for (const [what, get] of checks) {
+      if (JSON.stringify(get(r.json)) !== JSON.stringify(get(first.json))) throw mismatch(what, first.dir, get(first.json), r.dir, get(r.json));
+    }
+  }
+  // Shards: all of the same n, pairwise disjoint.
+  const covered = new Map<number, string>();
+  let n: number | undefined;
+  for (const r of read) {
+    const s: ShardCoverage | null = r.json.params.shard;
+    if (s === null) {
+      throw new PlastError('ERR_MISMATCH', `cannot merge: ${r.dir} is not a shard (it covers every question), so it overlaps the other inputs`, { field: 'shard' });
+    }
+    if (n !== undefined && s.count !== n) throw mismatch('shard count n', first.dir, n, r.dir, s.count);
+    n = s.count;
+    for (const i of s.indices) {
+      const prev = covered.get(i);
+      if (prev !== undefined) {
+        throw new PlastError('ERR_MISMATCH', `cannot merge: shard ${i}/${s.count} appears twice (${prev} and ${r.dir})`, { field: 'shard' });
+      }
+      covered.set(i, r.dir);
+    }
+  }
+  const indices = [...covered.keys()].sort((a, b) => a - b);
+  const shard: ShardCoverage | null = indices.length === n ? null : { count: n!, indices };
+
+  // τ and the layer limits: the options, else the inputs' common values.
+  const common = <T>(what: string, get: (j: ProfileJson) => T, given: T | undefined): T => {
+    if (given !== undefined) return given;
+    const v = get(first.json);
+    for (const r of read.slice(1)) {
+      if (JSON.stringify(get(r.json)) !== JSON.stringify(v)) {
+        throw new PlastError('ERR_MISMATCH', `cannot merge: the inputs were made with different ${what} (${first.dir}: ${JSON.stringify(v)}; ${r.dir}: ${JSON.stringify(get(r.json))}); give it explicitly`, { field: what });
+      }
+    }
+    return v;
+  };
+  const so: SelectOptions & { lape: LapeOptions } = {
+    tau: common('tau', (j) => j.stats.tau, opts.tau),
+    minLayers: common('min-layers', (j) => j.stats.minLayers, opts.minLayers),
+    maxLayers: common('max-layers', (j) => j.stats.maxLayers, opts.maxLayers),
+    lape: {
+      filterRate: common('LAPE filter rate', (j) => j.lape.filterRate, opts.lape?.filterRate),
+      topRate: common('LAPE top rate', (j) => j.lape.topRate, opts.lape?.topRate),
+    },
+  };
+
+  const langs = first.counts.langs;
+  const sum: CountsFile = {
+    langs,
+    layers: first.counts.layers,
+    intermediate: first.counts.intermediate,
+    counts: Object.fromEntries(langs.map((l) => [l, new Float64Array(first.counts.layers * first.counts.intermediate)])),
+    tokens: Object.fromEntries(langs.map((l) => [l, 0])),
+    questions: Object.fromEntries(langs.map((l) => [l, 0])),
+  };
+  for (const r of read) {
+    for (const l of langs) {
+      const acc = sum.counts[l]!;
+      const c = r.counts.counts[l]!;
+      for (let k = 0; k < acc.length; k++) acc[k]! += c[k]!;
+      sum.tokens[l]! += r.counts.tokens[l]!;
+      sum.questions[l]! += r.counts.questions[l]!;
+    }
+  }
+  const meta = metaOf(first.json);
+  meta.params = { ...meta.params, shard };
+  meta.questions = read.reduce((a, r) => a + r.json.questions, 0);
+  meta.languages = Object.fromEntries(
+    langs.map((l) => [
+      l,
+      {
+        questions: sum.questions[l]!,
+        tokens: sum.tokens[l]!,
+        promptTokens: read.reduce((a, r) => a + r.json.languages[l]!.promptTokens, 0),
+      },
+    ]),
+  );
+  meta.run = {
+    command: 'profile merge',
+    mergedAt: new Date().toISOString(),
+    inputs: read.map((r) => ({ dir: r.dir, shard: r.json.params.shard, run: r.json.run })),
+  };
+  const p = finishProfile(meta, sum, so);
+  await writeProfile(out, p, opts.plots === false ? { plots: false } : {});
+  return p;
+}

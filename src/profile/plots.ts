@@ -1,0 +1,69 @@
+// The profile's plots, next to profile.json as SVG and PNG:
+//   plot-R        R per layer per language, with the non-English average (paper Fig. 3)
+//   plot-overlap  overlap O with English per layer per non-English language, the average, the
+//                 peak and K (Fig. 4)
+//   plot-msd      MSD per layer, K, θ and the selected layers (Fig. 6)
+import { basename, join } from 'node:path';
+import { Band, LineChart, Marker, writeLineChart } from '../plot/chart';
+import type { ProfileJson } from './profile';
+
+export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<string[]> {
+  const langs = p.params.langs;
+  const others = langs.filter((l) => l !== 'en');
+  const layers = p.layers;
+  const sel = p.selection;
+  const sub = `${basename(p.model.dir)} · ${p.questions} questions · scope ${p.params.scope} · τ = ${sel.tau}`;
+  const K = sel.K;
+  const bands: Band[] = K.length > 0 ? [{ from: Math.max(0, K[0]! - 0.3), to: K[K.length - 1]! + 0.3, label: 'K' }] : [];
+  const peak: Marker = { axis: 'x', value: sel.peakLayer, label: `peak ${sel.peakLayer}`, dashed: true };
+  const avg = (f: (s: ProfileJson['layers'][number]) => number) => layers.map((s) => ({ x: s.layer, y: f(s) }));
+
+  const rChart: LineChart = {
+    title: 'Activated neurons R per layer',
+    subtitle: sub,
+    xLabel: 'layer (0-based)',
+    yLabel: 'R = |activated set| / d_inter',
+    xInteger: true,
+    series: [
+      ...langs.map((l) => ({ label: l, points: layers.map((s) => ({ x: s.layer, y: s.R[l]! })) })),
+      { label: 'AVG (non-en)', dashed: true, width: 3, points: avg((s) => others.reduce((a, l) => a + s.R[l]!, 0) / others.length) },
+    ],
+  };
+  const oChart: LineChart = {
+    title: 'Overlap O with English per layer',
+    subtitle: sub,
+    xLabel: 'layer (0-based)',
+    yLabel: 'O = |N_l ∩ N_en| / |N_en|',
+    xInteger: true,
+    series: [
+      ...others.map((l) => ({ label: l, points: layers.map((s) => ({ x: s.layer, y: s.overlap[l]! })) })),
+      { label: 'AVG', dashed: true, width: 3, points: avg((s) => s.overlapAvg) },
+    ],
+    markers: [peak],
+    bands,
+  };
+  const markers: Marker[] = [peak];
+  if (sel.theta !== null) markers.push({ axis: 'y', value: sel.theta, label: `θ = ${sel.theta.toExponential(2)}`, dashed: true, color: '#d62728' });
+  const mChart: LineChart = {
+    title: 'MSD of R across languages per layer',
+    subtitle: `${sub} · selected: ${sel.selected.length ? sel.selected.join(', ') : 'none'}`,
+    xLabel: 'layer (0-based)',
+    yLabel: 'MSD',
+    xInteger: true,
+    yZero: true,
+    series: [{ label: 'MSD', points: layers.map((s) => ({ x: s.layer, y: s.msd })) }],
+    markers,
+    bands,
+    highlights: sel.selected.map((i) => ({ x: i, y: layers[i]!.msd, label: 'selected' })),
+  };
+  const out: string[] = [];
+  for (const [name, chart] of [
+    ['plot-R', rChart],
+    ['plot-overlap', oChart],
+    ['plot-msd', mChart],
+  ] as const) {
+    await writeLineChart(join(dir, name), chart);
+    out.push(`${name}.svg`, `${name}.png`);
+  }
+  return out;
+}
