@@ -1,0 +1,118 @@
+// `plast run`: profile -> select -> train -> evaluate before/after -> report, in one command.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { parseLanguageList } from '../data/languages';
+import { TEMPLATES, TemplateName } from '../data/templates';
+import { ModuleSet } from '../model/model';
+import { BackendChoice } from '../native';
+import { SCOPES, Scope } from '../profile/profile';
+import { parseLayerList } from '../train/layers';
+import { floatOption, intOption } from '../cli/common';
+import { backendOption } from '../cli/core';
+import { DEFAULT_LANGS, runPlast, RunOptions } from './run';
+import { compareEvals } from './report';
+
+interface RunCli {
+  model?: string;
+  data?: string;
+  profileData?: string;
+  langs: string;
+  backend?: BackendChoice;
+  template: TemplateName;
+  profileTemplate: TemplateName;
+  scope: Scope;
+  tau?: number;
+  minLayers?: number;
+  maxLayers?: number;
+  profileLimit?: number;
+  layers?: string;
+  modules: ModuleSet;
+  epochs?: number;
+  lr?: number;
+  batch?: number;
+  microBatch?: number;
+  maxLen?: number;
+  warmup?: number;
+  seed?: number;
+  trainLimit?: number;
+  evalPerLang?: number;
+  heldout?: number;
+  evalData?: string[];
+  out: string;
+  overwrite?: boolean;
+  stopAfter?: number;
+  json?: boolean;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'the whole method: profile the languages, select the language-specific layers, train only those on translate-into-English pairs, ' +
+        'evaluate before and after, write a report. With no --model/--data it runs the bundled mini-ml model and data (minutes on a CPU). ' +
+        'Run the same command again to resume.',
+    )
+    .option('--model <dir>', 'HF checkpoint directory (default: bundled mini-ml, with a short demo recipe)')
+    .option('--data <path>', 'parallel JSONL file or directory of them (default: bundled NTREX-128 + XQuAD questions)')
+    .option('--profile-data <file>', 'the parallel questions the profile reads (default: chosen from --data)')
+    .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
+    .addOption(backendOption())
+    .addOption(new Option('--template <name>', 'prompt wrapper for training and evaluation').choices(TEMPLATES).default('vicuna'))
+    .addOption(new Option('--profile-template <name>', 'prompt wrapper of the profile').choices(TEMPLATES).default('plain'))
+    .addOption(new Option('--scope <scope>', 'tokens counted in the profile').choices(SCOPES).default('question'))
+    .option('--tau <t>', 'activation threshold of the profile', floatOption('--tau', 0, 0.999999))
+    .option('--min-layers <n>', 'select at least n layers', intOption('--min-layers', 0))
+    .option('--max-layers <n>', 'select at most n layers', intOption('--max-layers'))
+    .option('--profile-limit <n>', 'questions profiled (demo default 200; else all)', intOption('--profile-limit'))
+    .option('--layers <list>', 'train these layers instead of the selection (ablations), e.g. 0-4')
+    .addOption(new Option('--modules <set>', 'tensors of the layers trained').choices(['all', 'attn', 'mlp']).default('all'))
+    .option('--epochs <n>', 'epochs (demo 1; else 2)', intOption('--epochs'))
+    .option('--lr <x>', 'peak learning rate (demo 5e-4; else 2e-5)', floatOption('--lr', 0))
+    .option('--batch <n>', 'sequences per optimizer step (demo 16; else 128)', intOption('--batch'))
+    .option('--micro-batch <n>', 'sequences per forward/backward (default: a token budget)', intOption('--micro-batch'))
+    .option('--max-len <n>', 'longest training sequence', intOption('--max-len'))
+    .option('--warmup <ratio>', 'warmup share of the steps', floatOption('--warmup', 0, 1))
+    .option('--seed <n>', 'seed of the split and the data order', intOption('--seed', 0))
+    .option('--train-limit <n>', 'training pairs used, a seeded sample (demo 480; else all)', intOption('--train-limit'))
+    .option('--eval-per-lang <n>', 'held-out pairs per language scored (demo 40; else 200)', intOption('--eval-per-lang'))
+    .option('--heldout <ratio>', 'share of parallel items held out (default 0.1)', floatOption('--heldout', 0, 0.9))
+    .option('--eval-data <files...>', 'more evaluation files (MMBench-style MCQ TSV/JSONL or pairs), scored before and after')
+    .option('--stop-after <n>', 'stop the training after step n with a checkpoint; the same command without it continues', intOption('--stop-after'))
+    .option('--out <dir>', 'run directory', 'plast-run')
+    .option('--overwrite', 'discard a different run in --out and start again')
+    .option('--json', 'print report.json at the end')
+    .action(async (o: RunCli) => {
+      const opts: RunOptions = {
+        out: o.out,
+        langs: parseLanguageList(o.langs),
+        template: o.template,
+        profileTemplate: o.profileTemplate,
+        scope: o.scope,
+        modules: o.modules,
+        log: (m) => process.stderr.write(m + '\n'),
+      };
+      const copy = <K extends keyof RunOptions & keyof RunCli>(k: K): void => {
+        if (o[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = o[k];
+      };
+      for (const k of ['model', 'data', 'profileData', 'backend', 'tau', 'minLayers', 'maxLayers', 'profileLimit', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'trainLimit', 'evalPerLang', 'heldout', 'evalData', 'overwrite', 'stopAfter'] as const) copy(k);
+      if (o.layers !== undefined) opts.layers = parseLayerList(o.layers);
+      const r = await runPlast(opts);
+      if (r.status === 'stopped') {
+        process.stdout.write(`training stopped at step ${r.train.step} of ${r.train.totalSteps}; run the same command without --stop-after to continue\n`);
+        return;
+      }
+      if (o.json) {
+        process.stdout.write(readFileSync(r.report.json, 'utf8') + '\n');
+        return;
+      }
+      const sel = r.profile.selection;
+      const p = (s: string): boolean => process.stdout.write(s + '\n');
+      p(`selected layers ${sel.selected.join(', ')} (overlap peak at layer ${sel.peakLayer}, θ = ${sel.theta === null ? '-' : sel.theta.toExponential(3)}); trained layers ${r.layers.join(', ')}`);
+      p(`training: ${r.train.step} steps, loss ${r.train.firstLoss?.toFixed(4)} -> ${r.train.finalLoss?.toFixed(4)}`);
+      for (const e of compareEvals(r.evalBefore, r.evalAfter)) {
+        p(`${e.metric} (${e.better} is better):`);
+        for (const x of e.rows) p(`  ${x.lang.padEnd(5)} ${String(x.n).padStart(5)}  ${x.before.toFixed(4)} -> ${x.after.toFixed(4)}  (${x.delta > 0 ? '+' : ''}${x.delta.toFixed(4)})`);
+      }
+      p(`report: ${r.report.markdown}`);
+    });
+}

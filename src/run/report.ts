@@ -1,0 +1,153 @@
+// The report of `plast run`: report.json (everything the Markdown shows, machine-readable) and
+// report.md (a page a researcher reads first: the selection and why, the training, and the
+// before/after scores, with the profile and loss plots beside it).
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { EvalReport } from '../eval/evaluate';
+import { ProfileJson } from '../profile/profile';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { version } from '../version';
+import type { RunState, TrainSummary } from './run';
+
+export interface ReportInput {
+  state: RunState;
+  profile: ProfileJson;
+  train: TrainSummary;
+  layers: number[];
+  evalBefore: EvalReport[];
+  evalAfter: EvalReport[];
+}
+
+export interface ScoreRow {
+  lang: string;
+  n: number;
+  before: number;
+  after: number;
+  delta: number;
+}
+
+export interface EvalComparison {
+  file: string;
+  kind: string;
+  metric: string;
+  /** 'lower' for NLL, 'higher' for accuracy. */
+  better: 'lower' | 'higher';
+  rows: ScoreRow[];
+}
+
+/** Before/after per language for each evaluation file and metric. */
+export function compareEvals(before: EvalReport[], after: EvalReport[]): EvalComparison[] {
+  const out: EvalComparison[] = [];
+  before.forEach((b, i) => {
+    const a = after[i];
+    if (!a) return;
+    const file = b.data.join(', ');
+    if (b.nll && a.nll) {
+      const rows = Object.entries(b.nll.perLang).map(([lang, s]) => {
+        const after = a.nll!.perLang[lang]?.nll ?? NaN;
+        return { lang, n: s.pairs, before: s.nll, after, delta: after - s.nll };
+      });
+      rows.push({ lang: 'all', n: b.nll.overall.pairs, before: b.nll.overall.nll, after: a.nll.overall.nll, delta: a.nll.overall.nll - b.nll.overall.nll });
+      out.push({ file, kind: b.kind, metric: 'English-target NLL per token', better: 'lower', rows });
+    }
+    for (const m of ['letter', 'likelihood'] as const) {
+      const rb = b[m];
+      const ra = a[m];
+      if (!rb || !ra) continue;
+      const rows = Object.entries(rb.perLang).map(([lang, s]) => {
+        const after = ra.perLang[lang]?.accuracy ?? NaN;
+        return { lang, n: s.items, before: s.accuracy, after, delta: after - s.accuracy };
+      });
+      rows.push({ lang: 'all', n: rb.overall.items, before: rb.overall.accuracy, after: ra.overall.accuracy, delta: ra.overall.accuracy - rb.overall.accuracy });
+      out.push({ file, kind: b.kind, metric: `${m === 'letter' ? 'option-letter' : 'continuation-likelihood'} accuracy`, better: 'higher', rows });
+    }
+  });
+  return out;
+}
+
+const f4 = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
+const sci = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(4));
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const line = (r: (string | number)[]): string => `| ${r.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function writeReport(out: string, r: ReportInput): { json: string; markdown: string } {
+  const c = r.state.config;
+  const sel = r.profile.selection;
+  const split = existsSync(join(out, 'data', 'split.json')) ? (JSON.parse(readFileSync(join(out, 'data', 'split.json'), 'utf8')) as Record<string, unknown>) : null;
+  const evals = compareEvals(r.evalBefore, r.evalAfter);
+  const plots = [
+    ...r.profile.files.plots.filter((p) => p.endsWith('.png')).map((p) => join('profile', p)),
+    ...['train/loss.png', 'train/loss.svg'].filter((p) => existsSync(join(out, p))).slice(0, 1),
+  ];
+  const stageSeconds = Object.fromEntries(Object.entries(r.state.stages).map(([k, v]) => [k, v?.seconds ?? null]));
+  const json = {
+    format: 'plast-report',
+    engineVersion: version,
+    generatedAt: new Date().toISOString(),
+    model: c.model,
+    backend: r.state.backendUsed ?? c.backend,
+    config: c,
+    stageSeconds,
+    split,
+    profile: {
+      questions: r.profile.questions,
+      languages: r.profile.languages,
+      layers: r.profile.layers.map((l) => ({ layer: l.layer, R: l.R, overlapAvg: l.overlapAvg, msd: l.msd, inK: l.inK })),
+      selection: sel,
+    },
+    train: { layers: r.layers, layersFrom: c.layers ? '--layers' : 'profile selection', ...r.train },
+    eval: evals,
+    plots,
+  };
+  const jsonFile = join(out, 'report.json');
+  writeJsonAtomic(jsonFile, json);
+
+  const md: string[] = [];
+  md.push(`# PLAST run: ${basename(c.model)}`, '');
+  md.push(`${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC · plast ${version} · backend ${json.backend} · template ${c.template} (profile ${c.profileTemplate}) · languages ${c.langs.join(', ')}`, '');
+  md.push('## Selection', '');
+  md.push(`Profiled ${r.profile.questions} questions per language from \`${basename(c.profileData)}\` (${c.profileReason}), scope ${r.profile.params.scope}.`, '');
+  md.push(
+    table(
+      ['layer', ...c.langs.map((l) => `R ${l}`), 'mean O', 'MSD', ''],
+      r.profile.layers.map((l) => [
+        l.layer,
+        ...c.langs.map((g) => f4(l.R[g])),
+        f4(l.overlapAvg),
+        sci(l.msd),
+        [sel.selected.includes(l.layer) ? '**selected**' : l.inK ? 'K' : '', l.layer === sel.peakLayer ? 'peak' : ''].filter(Boolean).join(', '),
+      ]),
+    ),
+    '',
+  );
+  for (const s of sel.reasoning) md.push(`- ${s}`);
+  for (const w of sel.warnings) md.push(`- warning: ${w}`);
+  md.push('');
+  md.push('## Training', '');
+  const share = r.train.trainableParams && r.train.totalParams ? ` (${((100 * r.train.trainableParams) / r.train.totalParams).toFixed(1)}% of ${r.train.totalParams.toLocaleString('en-US')})` : '';
+  md.push(
+    `Layers ${r.layers.join(', ')} (${json.train.layersFrom}), modules ${c.modules}: ${r.train.trainableParams?.toLocaleString('en-US') ?? '?'} trainable parameters${share}. ` +
+      `${r.train.step} steps of ${c.batch} sequences, lr ${c.lr}, ${c.epochs} epoch(s), warmup ${c.warmup}, seed ${c.seed}` +
+      (split ? `, ${String(split['train'])} training pairs (${String(split['heldout'])} held out by item).` : '.'),
+    '',
+  );
+  md.push(`Loss ${f4(r.train.firstLoss)} → ${f4(r.train.finalLoss)}; ${Math.round(r.train.tokensPerSecond)} tokens/s; ${r.train.seconds.toFixed(1)} s. Tuned checkpoint: \`train/model\` (HF format); delta: \`train/delta.safetensors\`.`, '');
+  md.push('## Evaluation before and after', '');
+  for (const e of evals) {
+    md.push(`${e.metric} (${e.better} is better) on \`${relative(out, e.file) || e.file}\`:`, '');
+    md.push(table(['language', 'n', 'before', 'after', 'change'], e.rows.map((x) => [x.lang, x.n, f4(x.before), f4(x.after), `${x.delta > 0 ? '+' : ''}${f4(x.delta)}`])), '');
+  }
+  if (plots.length) {
+    md.push('## Plots', '');
+    for (const p of plots) md.push(`![${p}](${p})`, '');
+  }
+  md.push('## Time', '');
+  md.push(table(['stage', 'seconds'], Object.entries(stageSeconds).map(([k, v]) => [k, v === null ? '-' : v.toFixed(1)])), '');
+  md.push('Files: `profile/` (profile.json, counts.safetensors, lape.json, plots), `train/` (train.jsonl, summary.json, loss plot, checkpoint, export), `data/` (the split), `eval-before.json`, `eval-after.json`, `report.json`, `run.json`.', '');
+  const mdFile = join(out, 'report.md');
+  writeFileAtomic(mdFile, md.join('\n'));
+  return { json: jsonFile, markdown: mdFile };
+}

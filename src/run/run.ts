@@ -1,0 +1,422 @@
+// `plast run`: the whole PLAST method in one resumable job.
+//
+//   data split -> profile (counts, R, O, K, MSD, selection) -> eval before -> train the selected
+//   layers -> eval after (on the exported checkpoint, reloaded) -> report (JSON + Markdown + plots)
+//
+// Every stage writes its outputs atomically under --out and is recorded in run.json when it is
+// done; running the same command again skips finished stages and resumes an interrupted training
+// from its last checkpoint. A changed configuration is refused instead of mixed into old results.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PlastError } from '../errors';
+import { parseLanguageList } from '../data/languages';
+import { TemplateName } from '../data/templates';
+import { Model, ModuleSet } from '../model/model';
+import { BackendChoice } from '../native';
+import { Scope, profileLanguages, runProfile, writeProfile, ProfileJson } from '../profile/profile';
+import { EvalReport, evaluate } from '../eval/evaluate';
+import { train, TrainResult } from '../train/train';
+import { progress, Progress } from '../util/progress';
+import { writeJsonAtomic } from '../util/atomic';
+import { version } from '../version';
+import { chooseData, dataFiles, splitPairs, writePairs } from './data';
+import { writeReport } from './report';
+
+const ASSETS = join(__dirname, '..', '..', '..', 'assets');
+export const BUNDLED_MODEL = join(ASSETS, 'mini-ml');
+export const BUNDLED_DATA = join(ASSETS, 'data');
+export const DEFAULT_LANGS = 'en,ar,tr,ru,pt,zh';
+
+export interface RunOptions {
+  out: string;
+  /** HF checkpoint directory (default: the bundled mini-ml). */
+  model?: string;
+  /** Parallel JSONL file or a directory of them (default: the bundled data). */
+  data?: string;
+  /** The file the profile reads (default: chosen from --data, see data.ts). */
+  profileData?: string;
+  langs?: string[];
+  backend?: BackendChoice;
+  /** Prompt wrapper for training and evaluation (default vicuna). */
+  template?: TemplateName;
+  /** Prompt wrapper of the profile (default plain, as `plast profile`). */
+  profileTemplate?: TemplateName;
+  scope?: Scope;
+  tau?: number;
+  minLayers?: number;
+  maxLayers?: number;
+  /** Questions profiled (first N of the profile file). */
+  profileLimit?: number;
+  /** Train these layers instead of the profile's selection (an ablation). */
+  layers?: number[];
+  modules?: ModuleSet;
+  epochs?: number;
+  lr?: number;
+  batch?: number;
+  microBatch?: number;
+  maxLen?: number;
+  warmup?: number;
+  seed?: number;
+  /** Training pairs used (a seeded sample). */
+  trainLimit?: number;
+  /** Held-out pairs per language scored before and after. */
+  evalPerLang?: number;
+  /** Share of parallel items held out (default 0.1). */
+  heldout?: number;
+  /** More evaluation files (MMBench-style MCQ or pairs), scored before and after. */
+  evalData?: string[];
+  /** Stop the training after this many optimizer steps in total (a checkpoint is kept); the same
+   * command without it continues bit-identically. Not part of the run's configuration. */
+  stopAfter?: number;
+  /** Start again in an --out that holds a different run. */
+  overwrite?: boolean;
+  progress?: boolean;
+  log?: (msg: string) => void;
+}
+
+/** What a run uses after defaults: stored in run.json and compared when a run is resumed. */
+export interface RunConfig {
+  engineVersion: string;
+  model: string;
+  bundledModel: boolean;
+  data: string;
+  dataFiles: string[];
+  profileData: string;
+  profileReason: string;
+  langs: string[];
+  backend: BackendChoice;
+  template: TemplateName;
+  profileTemplate: TemplateName;
+  scope: Scope;
+  tau: number | null;
+  minLayers: number | null;
+  maxLayers: number | null;
+  profileLimit: number | null;
+  layers: number[] | null;
+  modules: ModuleSet;
+  epochs: number;
+  lr: number;
+  batch: number;
+  microBatch: number | null;
+  maxLen: number;
+  warmup: number;
+  seed: number;
+  trainLimit: number | null;
+  evalPerLang: number | null;
+  heldout: number;
+  evalData: string[];
+}
+
+export type StageName = 'split' | 'profile' | 'evalBefore' | 'train' | 'evalAfter' | 'report';
+export const STAGES: StageName[] = ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'report'];
+
+export interface StageRecord {
+  done: boolean;
+  seconds: number;
+  finishedAt?: string;
+}
+
+export interface RunState {
+  format: 'plast-run';
+  formatVersion: 1;
+  config: RunConfig;
+  stages: Partial<Record<StageName, StageRecord>>;
+  /** The backend the model ran on in the latest invocation (cpu/cuda). */
+  backendUsed?: string;
+}
+
+export interface RunResult {
+  out: string;
+  /** 'stopped': --stop-after ended the training early; evalAfter and report are empty. */
+  status: 'completed' | 'stopped';
+  state: RunState;
+  profile: ProfileJson;
+  train: TrainSummary;
+  /** The layers trained (the selection, or --layers). */
+  layers: number[];
+  evalBefore: EvalReport[];
+  evalAfter: EvalReport[];
+  report: { json: string; markdown: string };
+  /** Stages skipped because an earlier invocation finished them. */
+  skipped: StageName[];
+}
+
+/** The subset of the trainer's summary.json the report uses. */
+export interface TrainSummary {
+  status: string;
+  step: number;
+  totalSteps: number;
+  firstLoss: number | null;
+  finalLoss: number | null;
+  tokensPerSecond: number;
+  seconds: number;
+  trainable?: string[];
+  trainableParams?: number;
+  /** All parameters of the model (added by the run, not the trainer). */
+  totalParams?: number;
+  export?: { dir: string; delta: string } | null;
+}
+
+// The paper's recipe for real models; a smaller, faster one for the bundled demo model, where
+// 2e-5 over a few dozen steps would not move the loss measurably.
+const PAPER = { epochs: 2, lr: 2e-5, batch: 128, profileLimit: undefined, trainLimit: undefined, evalPerLang: 200 };
+const DEMO = { epochs: 1, lr: 5e-4, batch: 16, profileLimit: 200, trainLimit: 480, evalPerLang: 40 };
+
+export function resolveRunConfig(o: RunOptions): RunConfig {
+  const bundledModel = o.model === undefined;
+  const d = bundledModel ? DEMO : PAPER;
+  const model = resolve(o.model ?? BUNDLED_MODEL);
+  const data = resolve(o.data ?? BUNDLED_DATA);
+  const langs = profileLanguages(o.langs ?? parseLanguageList(DEFAULT_LANGS));
+  const files = dataFiles(data);
+  const choice = chooseData(files, langs, o.profileData);
+  const lim = (v: number | undefined, dflt: number | undefined): number | null => v ?? dflt ?? null;
+  return {
+    engineVersion: version,
+    model,
+    bundledModel,
+    data,
+    dataFiles: files,
+    profileData: choice.profileFile,
+    profileReason: choice.profileReason,
+    langs,
+    backend: o.backend ?? 'auto',
+    template: o.template ?? 'vicuna',
+    profileTemplate: o.profileTemplate ?? 'plain',
+    scope: o.scope ?? 'question',
+    tau: o.tau ?? null,
+    minLayers: o.minLayers ?? null,
+    maxLayers: o.maxLayers ?? null,
+    profileLimit: lim(o.profileLimit, d.profileLimit),
+    layers: o.layers ?? null,
+    modules: o.modules ?? 'all',
+    epochs: o.epochs ?? d.epochs,
+    lr: o.lr ?? d.lr,
+    batch: o.batch ?? d.batch,
+    microBatch: o.microBatch ?? null,
+    maxLen: o.maxLen ?? 2048,
+    warmup: o.warmup ?? 0.03,
+    seed: o.seed ?? 0,
+    trainLimit: lim(o.trainLimit, d.trainLimit),
+    evalPerLang: lim(o.evalPerLang, d.evalPerLang),
+    heldout: o.heldout ?? 0.1,
+    evalData: (o.evalData ?? []).map((f) => resolve(f)),
+  };
+}
+
+const STATE_FILE = 'run.json';
+
+function readState(out: string): RunState | undefined {
+  const f = join(out, STATE_FILE);
+  if (!existsSync(f)) return undefined;
+  try {
+    const s = JSON.parse(readFileSync(f, 'utf8')) as RunState;
+    if (s.format !== 'plast-run') throw new Error('not a plast-run state file');
+    return s;
+  } catch (err) {
+    throw new PlastError('ERR_FORMAT', `${f}: cannot read the run state (${(err as Error).message}); pass --overwrite to start again`, { file: f, cause: err });
+  }
+}
+
+function configDiff(a: RunConfig, b: RunConfig): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as (keyof RunConfig)[]);
+  keys.delete('engineVersion');
+  keys.delete('profileReason');
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} -> ${JSON.stringify(b[k])}`);
+}
+
+const RUN_ENTRIES = [STATE_FILE, 'data', 'profile', 'train', 'eval-before.json', 'eval-after.json', 'report.json', 'report.md'];
+
+function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+function evalBar(label: string, enabled: boolean | undefined): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  return {
+    onProgress: (done, total) => {
+      bar ??= progress({ label, total, unit: 'seqs', ...(enabled !== undefined ? { enabled } : {}) });
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+export async function runPlast(o: RunOptions): Promise<RunResult> {
+  const log = o.log ?? (() => {});
+  const out = resolve(o.out);
+  const config = resolveRunConfig(o);
+  let state = readState(out);
+  if (state && o.overwrite) {
+    for (const e of RUN_ENTRIES) rmSync(join(out, e), { recursive: true, force: true });
+    state = undefined;
+  }
+  if (state) {
+    const diff = configDiff(state.config, config);
+    if (diff.length > 0) {
+      throw new PlastError('ERR_MISMATCH', `${out} holds a run with another configuration (${diff.join('; ')}); use another --out or pass --overwrite`, { file: out });
+    }
+  } else if (existsSync(out) && readdirSync(out).length > 0) {
+    if (!o.overwrite) throw new PlastError('ERR_IO', `${out} exists, is not empty and holds no plast run (${STATE_FILE}); refusing to write into it`, { file: out });
+  }
+  mkdirSync(out, { recursive: true });
+  const st: RunState = state ?? { format: 'plast-run', formatVersion: 1, config, stages: {} };
+  const save = (): void => writeJsonAtomic(join(out, STATE_FILE), st);
+  save();
+  const skipped: StageName[] = [];
+  const stage = async <T>(name: StageName, fn: () => Promise<T> | T, load: () => T, finished: () => boolean = () => true): Promise<T> => {
+    if (st.stages[name]?.done) {
+      skipped.push(name);
+      log(`[${name}] done in an earlier run; reusing its output`);
+      return load();
+    }
+    log(`[${name}]`);
+    const t0 = Date.now();
+    const v = await fn();
+    if (!finished()) return v;
+    st.stages[name] = { done: true, seconds: (Date.now() - t0) / 1000, finishedAt: new Date().toISOString() };
+    save();
+    return v;
+  };
+
+  const dataDir = join(out, 'data');
+  const trainFile = join(dataDir, 'train.jsonl');
+  const heldoutFile = join(dataDir, 'heldout.jsonl');
+  await stage(
+    'split',
+    () => {
+      const s = splitPairs(config.dataFiles, {
+        langs: config.langs,
+        seed: config.seed,
+        heldoutFraction: config.heldout,
+        ...(config.trainLimit !== null ? { trainLimit: config.trainLimit } : {}),
+        ...(config.evalPerLang !== null ? { evalPerLang: config.evalPerLang } : {}),
+      });
+      mkdirSync(dataDir, { recursive: true });
+      writePairs(trainFile, s.train);
+      writePairs(heldoutFile, s.heldout);
+      const info = { pairs: s.pairs, train: s.train.length, heldout: s.heldout.length, perLang: s.perLang, badRows: s.badRows, filtered: s.filtered };
+      writeJsonAtomic(join(dataDir, 'split.json'), info);
+      log(`  ${s.pairs} pairs read; ${s.train.length} for training, ${s.heldout.length} held out (by item, seed ${config.seed})${s.badRows ? `; ${s.badRows} bad row(s) not used` : ''}`);
+    },
+    () => undefined,
+  );
+
+  log(`loading ${config.model}`);
+  const model = await Model.load(config.model, { backend: config.backend });
+  st.backendUsed = model.backend;
+  save();
+  log(`  backend ${model.backend}`);
+
+  const profileDir = join(out, 'profile');
+  const profile = await stage(
+    'profile',
+    async () => {
+      log(`  ${config.profileData}: ${config.profileReason}`);
+      const p = await runProfile(model, {
+        data: config.profileData,
+        langs: config.langs,
+        scope: config.scope,
+        template: config.profileTemplate,
+        ...(config.profileLimit !== null ? { limit: config.profileLimit } : {}),
+        ...(config.tau !== null ? { tau: config.tau } : {}),
+        ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
+        ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
+        ...(o.progress !== undefined ? { progress: o.progress } : {}),
+      });
+      await writeProfile(profileDir, p, { plots: true });
+      const sel = p.json.selection;
+      log(`  selected layers ${sel.selected.join(',') || '(none)'} (overlap peak at layer ${sel.peakLayer}, θ ${sel.theta ?? '-'})`);
+      return p.json;
+    },
+    () => readJson<ProfileJson>(join(profileDir, 'profile.json')),
+  );
+  const layers = config.layers ?? profile.selection.selected;
+  if (layers.length === 0) {
+    throw new PlastError('ERR_DATA', `the profile selected no layers (${profile.selection.reasoning.join(' ')}); rerun with --min-layers 1 or --layers`, { field: 'selection' });
+  }
+
+  const evalFiles = [heldoutFile, ...config.evalData];
+  const runEvals = async (m: Model, label: string): Promise<EvalReport[]> => {
+    const reps: EvalReport[] = [];
+    for (const f of evalFiles) {
+      const bar = evalBar(label, o.progress);
+      try {
+        reps.push(await evaluate(m, { data: f, template: config.template, onProgress: bar.onProgress }));
+      } finally {
+        bar.stop();
+      }
+    }
+    return reps;
+  };
+  const evalBefore = await stage(
+    'evalBefore',
+    async () => {
+      const r = await runEvals(model, 'eval before');
+      writeJsonAtomic(join(out, 'eval-before.json'), r);
+      return r;
+    },
+    () => readJson<EvalReport[]>(join(out, 'eval-before.json')),
+  );
+
+  const trainDir = join(out, 'train');
+  let stopped = false;
+  const trainSummary = await stage(
+    'train',
+    async () => {
+      const hasCheckpoint = existsSync(trainDir) && readdirSync(trainDir).some((d) => /^checkpoint-\d+$/.test(d));
+      if (hasCheckpoint) log(`  resuming from the last checkpoint in ${trainDir}`);
+      const r: TrainResult = await train(model, {
+        out: trainDir,
+        ...(hasCheckpoint
+          ? { resume: trainDir }
+          : {
+              data: trainFile,
+              layers,
+              modules: config.modules,
+              epochs: config.epochs,
+              lr: config.lr,
+              batch: config.batch,
+              ...(config.microBatch !== null ? { microBatch: config.microBatch } : {}),
+              maxLen: config.maxLen,
+              warmup: config.warmup,
+              template: config.template,
+              seed: config.seed,
+              overwrite: true,
+            }),
+        ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
+        ...(o.progress !== undefined ? { progress: o.progress } : {}),
+        log: (m) => log(`  ${m}`),
+      });
+      if (r.status !== 'completed') {
+        stopped = true;
+        log(`  stopped after step ${r.step} of ${r.totalSteps} (checkpoint ${r.checkpoint}); run the same command again to continue`);
+      }
+      return readJson<TrainSummary>(join(trainDir, 'summary.json'));
+    },
+    () => readJson<TrainSummary>(join(trainDir, 'summary.json')),
+    () => !stopped,
+  );
+  if (stopped) {
+    return { out, status: 'stopped', state: st, profile, train: trainSummary, layers, evalBefore, evalAfter: [], report: { json: '', markdown: '' }, skipped };
+  }
+
+  const evalAfter = await stage(
+    'evalAfter',
+    async () => {
+      // The exported checkpoint, reloaded: what a user takes away is what is scored.
+      const tuned = await Model.load(join(trainDir, 'model'), { backend: config.backend });
+      const r = await runEvals(tuned, 'eval after');
+      writeJsonAtomic(join(out, 'eval-after.json'), r);
+      return r;
+    },
+    () => readJson<EvalReport[]>(join(out, 'eval-after.json')),
+  );
+
+  const report = await stage(
+    'report',
+    async () => writeReport(out, { state: st, profile, train: { ...trainSummary, totalParams: model.parameterCount() }, layers, evalBefore, evalAfter }),
+    () => ({ json: join(out, 'report.json'), markdown: join(out, 'report.md') }),
+  );
+  return { out, status: 'completed', state: st, profile, train: trainSummary, layers, evalBefore, evalAfter, report, skipped };
+}
