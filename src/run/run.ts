@@ -326,7 +326,7 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
       });
       await writeProfile(profileDir, p, { plots: true });
       const sel = p.json.selection;
-      log(`  selected layers ${sel.selected.join(',') || '(none)'} (overlap peak at layer ${sel.peakLayer}, θ ${sel.theta ?? '-'})`);
+      log(`  selected layers ${sel.selected.join(',') || '(none)'} (overlap peak at layer ${sel.peakLayer}, θ ${sel.theta === null ? '-' : sel.theta.toExponential(3)})`);
       return p.json;
     },
     () => readJson<ProfileJson>(join(profileDir, 'profile.json')),
