@@ -20,7 +20,7 @@ import { progress, Progress } from '../util/progress';
 import { writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { chooseData, dataFiles, splitPairs, writePairs } from './data';
-import { writeReport } from './report';
+import { ReportInput, writeReport } from './report';
 
 const ASSETS = join(__dirname, '..', '..', '..', 'assets');
 export const BUNDLED_MODEL = join(ASSETS, 'mini-ml');
@@ -125,17 +125,12 @@ export interface RunState {
   backendUsed?: string;
 }
 
-export interface RunResult {
+/** What a run returns: the report's inputs (ReportInput: state, profile, train, the layers trained
+ * — the selection or --layers —, evaluations before and after) and where things are. */
+export interface RunResult extends ReportInput {
   out: string;
   /** 'stopped': --stop-after ended the training early; evalAfter and report are empty. */
   status: 'completed' | 'stopped';
-  state: RunState;
-  profile: ProfileJson;
-  train: TrainSummary;
-  /** The layers trained (the selection, or --layers). */
-  layers: number[];
-  evalBefore: EvalReport[];
-  evalAfter: EvalReport[];
   report: { json: string; markdown: string };
   /** Stages skipped because an earlier invocation finished them. */
   skipped: StageName[];
