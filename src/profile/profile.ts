@@ -23,6 +23,7 @@ import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { PlastError, expectPositiveInt } from '../errors';
 import { Model } from '../model/model';
+import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
 import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
@@ -207,14 +208,16 @@ export async function modelFingerprint(model: Model): Promise<string> {
   return `sha256:${h.digest('hex')}`;
 }
 
-interface Prompt {
+export interface ProfilePrompt {
   ids: number[];
+  /** 1 where the token is counted (in the scope), else 0. */
   count: Uint8Array;
   counted: number;
 }
 
-function buildPrompt(model: Model, text: string, template: TemplateName, scope: Scope): Prompt {
-  const enc = encodeSegments(model.tokenizer, userTurn(template, [{ text, tag: 'question' as const }], 'frame'));
+/** The prompt of one question and which of its tokens the scope counts (what runProfile runs). */
+export function profilePrompt(tok: TextTokenizer, text: string, template: TemplateName, scope: Scope): ProfilePrompt {
+  const enc = encodeSegments(tok, userTurn(template, [{ text, tag: 'question' as const }], 'frame'));
   const count = new Uint8Array(enc.ids.length);
   let counted = 0;
   enc.tags.forEach((tag, k) => {
@@ -251,10 +254,10 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const layers = cfg.numLayers;
   const inter = cfg.intermediateSize;
   // Prompts per language, checked against the model's context before anything runs.
-  const prompts: Record<string, Prompt[]> = {};
+  const prompts: Record<string, ProfilePrompt[]> = {};
   for (const l of langs) {
     prompts[l] = questions.map((q) => {
-      const p = buildPrompt(model, q.texts[l]!, template, scope);
+      const p = profilePrompt(model.tokenizer, q.texts[l]!, template, scope);
       if (p.ids.length > cfg.maxPositions) {
         throw new PlastError(
           'ERR_DATA',
