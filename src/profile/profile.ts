@@ -18,7 +18,7 @@
 // index modulo n is i — interleaved rather than contiguous, so every shard gets a similar mix of
 // lengths and similar run time. `plast profile merge` sums shards into the profile of one run.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { PlastError, expectPositiveInt } from '../errors';
@@ -29,7 +29,7 @@ import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
 import { TemplateName, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
-import { writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { CountsFile, readCounts, writeCounts } from './counts';
 import { LAPE_RULE, LapeOptions, LapeResult, lapeNeurons } from './lape';
@@ -395,7 +395,8 @@ export interface WriteOptions {
 /**
  * Writes a profile directory atomically: everything is built in a temporary sibling directory and
  * renamed into place, so `dir` is never half-written. An existing `dir` is replaced only if it is
- * empty or a profile directory (has profile.json); other files in it are carried over.
+ * empty or a profile directory (has profile.json); everything else in it (files, sub-directories,
+ * links) is carried over.
  */
 export async function writeProfile(dir: string, p: Profile, opts: WriteOptions = {}): Promise<void> {
   const carry: string[] = [];
@@ -421,10 +422,9 @@ export async function writeProfile(dir: string, p: Profile, opts: WriteOptions =
     const plots = opts.plots === false ? [] : await writeProfilePlots(tmp, p.json);
     p.json.files.plots = plots;
     writeJsonAtomic(join(tmp, PROFILE_FILE), p.json);
-    for (const e of carry) {
-      const src = join(dir, e);
-      if (statSync(src).isFile()) writeFileAtomic(join(tmp, e), readFileSync(src));
-    }
+    // Everything else of the user's goes along: files, and sub-directories and links as they are
+    // (only files were carried before, so a reselect silently deleted a sub-directory).
+    for (const e of carry) cpSync(join(dir, e), join(tmp, e), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   });
 }
 
