@@ -12,7 +12,7 @@ import { Model } from '../../src/model/model';
 import { reselect } from '../../src/profile/merge';
 import { COUNTS_FILE, LAPE_FILE, PROFILE_FILE, ProfileOptions, readProfile, runProfile, writeProfile } from '../../src/profile/profile';
 import { computeStats } from '../../src/profile/stats';
-import { ASSETS, FIXTURES, ROOT, rejects } from '../helpers';
+import { ASSETS, FIXTURES, ROOT, rejects, sharedPath } from '../helpers';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MINI = join(ASSETS, 'mini-ml');
@@ -203,5 +203,23 @@ test('writeProfile: a failure while writing leaves the existing directory as it 
   assert.equal(readdirSync(foreign), ['thesis.tex']);
   assert.equal(leftovers(tmp), []);
 });
+
+// The acceptance command's shape (six paper languages from the NTREX columns) on the shared copies,
+// with a small --limit; skipped, and said so, where ../shared is absent.
+const sharedModel = sharedPath('models/mini-ml', 'profile on the shared mini-ml');
+const sharedData = sharedModel ? sharedPath('data/ntrex128_train.jsonl', 'profile on the shared NTREX data') : null;
+if (sharedModel && sharedData) {
+  test('shared mini-ml + NTREX: the six paper languages from NTREX columns, selection printed and saved', () => {
+    const out = join(tmp, 'shared-six');
+    const r = plast('profile', '--model', sharedModel, '--data', sharedData, '--langs', 'en,ar,tr,ru,pt,zh', '--limit', '6', '--no-plots', '--out', out);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /6 questions x 6 languages/);
+    assert.match(r.out, /selected layers: \d/);
+    const p = readProfile(out).json;
+    assert.equal(p.data.columns, { en: 'eng', ar: 'arb', tr: 'tur', ru: 'rus', pt: 'por', zh: 'zho-CN' });
+    assert.ok(p.selection.selected.length >= 1);
+    assert.ok(p.selection.reasoning.some((x) => x.startsWith('Selected layers')));
+  });
+}
 
 test.run();

@@ -268,7 +268,7 @@ test('K of one layer: no layer can exceed the mean of itself, so that layer is s
   assert.equal(sel.K, [0]);
   close(sel.theta!, 1 / 16, 'θ'); // MSD of layer 0: (2 − 1)² / (4 · 4)
   assert.equal(sel.selected, [0]);
-  assert.match(sel.reasoning.join('\n'), /K holds one layer, whose MSD cannot exceed the mean of itself; that layer \(0\) is selected/);
+  assert.match(sel.reasoning.join('\n'), /K = layer 0 \(the layers before the peak\)[\s\S]*K holds one layer, whose MSD cannot exceed the mean of itself; that layer \(0\) is selected/);
   assert.match(shown(F), /K holds one layer/);
 });
 
