@@ -9,13 +9,23 @@ and qwen2 (q/k/v bias) configs, writes test/fixtures/<name>/:
   expected.safetensors  - logits at every real position, per-layer counts of gate_proj(x) > 0
                           over the counted tokens (forward hooks), grads of two chosen layers,
                           and those layers' parameters after 10 torch.optim.AdamW steps.
+and, for `plast profile` (build_profile, from the checkpoint already in the directory):
+  profile-plain.jsonl, profile-vicuna.jsonl  - parallel questions (a different loader layout per
+                          model: llama wide/ISO codes, mistral wide/NTREX codes, qwen2 long)
+  profile-expected.json - per set, language and question: the prompt's token ids and the masks of
+                          each scope, derived here from the tokenizer's character offsets; the
+                          counted tokens per scope and language
+  profile-expected.safetensors - counts.<set>.<scope>.<lang>: I64 [layers, intermediate], the
+                          tokens of the scope on which gate_proj(x) > 0 (forward hooks)
 
-Run: python3 scripts/make_fixtures.py [--out test/fixtures]   (needs torch, transformers, safetensors)
+Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile]
+     (needs torch, transformers, safetensors; --only profile leaves every other file as it is)
 """
 import argparse
 import json
 import math
 import os
+import re
 import shutil
 
 import torch
@@ -270,15 +280,183 @@ def build_mini_ml_reference(out_dir):
     print(f'mini-ml-ref: {len(prompts)} prompts -> {d}')
 
 
+# ---------------------------------------------------------------------------------------------
+# `plast profile` fixtures: gate counts over the question-scope tokens of parallel questions.
+
+VICUNA_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. The "
+                 "assistant gives helpful, detailed, and polite answers to the human's questions.")
+
+# Two sets of parallel questions (written for these fixtures). The vicuna frame alone is 110 of
+# the fixture models' 128 positions, so its questions are a few tokens long.
+PROFILE_SETS = {
+    'plain': {
+        'template': 'plain',
+        'langs': ['en', 'ru', 'zh'],
+        'questions': [
+            {'id': 'p1', 'en': 'How many points did the team score?', 'ru': 'Сколько очков набрала команда?', 'zh': '球队得了多少分？'},
+            {'id': 'p2', 'en': 'Where is the old bridge?', 'ru': 'Где старый мост?', 'zh': '老桥在哪里？'},
+            {'id': 'p3', 'en': 'Who wrote this book?', 'ru': 'Кто написал эту книгу?', 'zh': '这本书是谁写的？'},
+            {'id': 'p4', 'en': 'What color is the sky today?', 'ru': 'Какого цвета сегодня небо?', 'zh': '今天天空是什么颜色？'},
+        ],
+    },
+    'vicuna': {
+        'template': 'vicuna',
+        'langs': ['en', 'tr', 'pt'],
+        'questions': [
+            {'id': 'v1', 'en': 'Why?', 'tr': 'Neden?', 'pt': 'Quando?'},
+            {'id': 'v2', 'en': 'Who won?', 'tr': 'Kim?', 'pt': 'Quem?'},
+        ],
+    },
+}
+# Column names per language for the NTREX-style wide layout (mistral's data files).
+NTREX = {'en': 'eng', 'ru': 'rus', 'zh': 'zho-CN', 'tr': 'tur', 'pt': 'por'}
+# Which loader layout each model's data files use, so every layout is run end to end.
+PROFILE_LAYOUT = {'llama': 'wide-iso', 'mistral': 'wide-ntrex', 'qwen2': 'long'}
+SCOPES = ['question', 'text', 'all']
+
+
+def profile_rows(qs, langs, layout):
+    if layout == 'long':
+        return [{'id': q['id'], 'lang': l, 'text': q[l]} for q in qs for l in langs]
+    key = (lambda l: NTREX[l]) if layout == 'wide-ntrex' else (lambda l: l)
+    return [{'id': q['id'], **{key(l): q[l] for l in langs}} for q in qs]
+
+
+def prompt_of(template, question):
+    """The prompt string and the character span of the question in it (src/data/templates.ts)."""
+    if template == 'plain':
+        return question, (0, len(question))
+    head = f'{VICUNA_SYSTEM} USER: '
+    return f'{head}{question} ASSISTANT:', (len(head), len(head) + len(question))
+
+
+def scope_masks(enc, span):
+    """Masks per scope from the tokenizer's own offsets, independently of the engine's
+    common-prefix rule: `all` every token; `text` every token the tokenizer did not add as special
+    (BOS); `question` the text tokens whose LAST character lies in the question (a token spanning
+    the boundary belongs to the segment where it ends)."""
+    special = enc['special_tokens_mask']
+    offsets = enc['offset_mapping']
+    qs, qe = span
+    text = [0 if s else 1 for s in special]
+    question = [1 if (t and e > s and qs <= e - 1 < qe) else 0
+                for t, (s, e) in zip(text, offsets)]
+    return {'question': question, 'text': text, 'all': [1] * len(special)}
+
+
+def build_profile(name, out_dir):
+    # The tokenizer of tokenizer.json as it is: AutoTokenizer would build transformers' own
+    # Qwen2Tokenizer for the qwen2 fixture (model_type wins), which is not the tokenizer stored in
+    # the checkpoint (all three fixtures carry the stories260K tokenizer) and that the engine uses.
+    from transformers import PreTrainedTokenizerFast
+    d = os.path.join(out_dir, name)
+    tok = PreTrainedTokenizerFast.from_pretrained(d)
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation='eager').eval()
+    cfg = model.config
+    layout = PROFILE_LAYOUT[name]
+    tensors, sets = {}, {}
+    for set_name, ps in PROFILE_SETS.items():
+        langs, template = ps['langs'], ps['template']
+        data_file = f'profile-{set_name}.jsonl'
+        with open(os.path.join(d, data_file), 'w', encoding='utf-8') as f:
+            for row in profile_rows(ps['questions'], langs, layout):
+                f.write(json.dumps(row, ensure_ascii=False) + '\n')
+        per_lang = {}
+        for lang in langs:
+            counts = {s: torch.zeros(cfg.num_hidden_layers, cfg.intermediate_size, dtype=torch.int64) for s in SCOPES}
+            tokens = {s: 0 for s in SCOPES}
+            prompts = []
+            for q in ps['questions']:
+                text, span = prompt_of(template, q[lang])
+                enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+                ids = enc['input_ids']
+                assert len(ids) <= cfg.max_position_embeddings, (name, set_name, lang, q['id'], len(ids))
+                masks = scope_masks(enc, span)
+                m = {s: torch.tensor(masks[s], dtype=torch.bool)[:, None] for s in SCOPES}
+                hooks = []
+                for i, layer in enumerate(model.model.layers):
+                    def hook(mod, inp, out, i=i):
+                        fired = out[0] > 0  # [tokens, intermediate]
+                        for s in SCOPES:
+                            counts[s][i] += (fired & m[s]).sum(dim=0)
+                    hooks.append(layer.mlp.gate_proj.register_forward_hook(hook))
+                with torch.no_grad():
+                    model.model(input_ids=torch.tensor([ids]))  # decoder only: the LM head is not needed
+                for h in hooks:
+                    h.remove()
+                for s in SCOPES:
+                    tokens[s] += sum(masks[s])
+                prompts.append({'id': q['id'], 'ids': ids, 'masks': masks})
+            for s in SCOPES:
+                tensors[f'counts.{set_name}.{s}.{lang}'] = counts[s]
+            per_lang[lang] = {'tokens': tokens, 'prompts': prompts}
+        sets[set_name] = {'template': template, 'langs': langs, 'data': data_file, 'layout': layout,
+                          'questions': len(ps['questions']), 'languages': per_lang}
+    save_file(tensors, os.path.join(d, 'profile-expected.safetensors'))
+    meta = {
+        'model': name,
+        'generated_by': 'scripts/make_fixtures.py (build_profile)',
+        'torch': torch.__version__,
+        'transformers': __import__('transformers').__version__,
+        'rule': 'counts.<set>.<scope>.<lang>[layer][j] = tokens of the scope with gate_proj(x)_j > 0 '
+                '(forward hooks, one prompt per forward pass); question scope = text tokens whose '
+                'last character lies in the question (tokenizer offsets)',
+        'layers': cfg.num_hidden_layers,
+        'intermediate': cfg.intermediate_size,
+        'sets': sets,
+    }
+    text = json.dumps(meta, indent=1, ensure_ascii=False)
+    # one line per id/mask list instead of one per number
+    text = re.sub(r'\[\s*([-0-9,\s]+?)\s*\]', lambda m: '[' + ','.join(m.group(1).split()).replace(',,', ',') + ']', text)
+    with open(os.path.join(d, 'profile-expected.json'), 'w', encoding='utf-8') as f:
+        f.write(text + '\n')
+    summary = ', '.join(f'{k}: ' + ' '.join(f'{l} {v["languages"][l]["tokens"]["question"]}' for l in v['langs'])
+                        for k, v in sets.items())
+    print(f'{name}: profile fixture (question tokens {summary}) -> {d}')
+
+
+def build_profile_masks_mini_ml(out_dir):
+    """Token ids and scope masks of both templates under the bundled mini-ml tokenizer (8192
+    pieces: its tokens do straddle the template/question boundaries, e.g. "USER: " + "How" ->
+    "▁How"), from the offsets as in scope_masks. Tokenizer only: no counts."""
+    from transformers import PreTrainedTokenizerFast
+    tok = PreTrainedTokenizerFast.from_pretrained(os.path.join(ROOT, 'assets', 'mini-ml'))
+    questions = [q[l] for s in PROFILE_SETS.values() for q in s['questions'] for l in s['langs']]
+    questions += ['كم نقطة تخلى عنها دفاع البانثرز؟', ' leading space?', 'trailing space ', 'x',
+                  'two  spaces', 'ASSISTANT:', 'USER: hi']
+    cases = []
+    for q in questions:
+        for template in ('plain', 'vicuna'):
+            text, span = prompt_of(template, q)
+            enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+            cases.append({'template': template, 'question': q, 'ids': enc['input_ids'],
+                          'masks': scope_masks(enc, span)})
+    d = os.path.join(out_dir, 'mini-ml-ref')
+    os.makedirs(d, exist_ok=True)
+    meta = {'tokenizer': 'assets/mini-ml', 'generated_by': 'scripts/make_fixtures.py (build_profile_masks_mini_ml)',
+            'transformers': __import__('transformers').__version__, 'cases': cases}
+    text = json.dumps(meta, indent=1, ensure_ascii=False)
+    text = re.sub(r'\[\s*([-0-9,\s]+?)\s*\]', lambda m: '[' + ','.join(m.group(1).split()).replace(',,', ',') + ']', text)
+    with open(os.path.join(d, 'profile-masks.json'), 'w', encoding='utf-8') as f:
+        f.write(text + '\n')
+    print(f'mini-ml-ref: ids and scope masks of {len(cases)} prompts -> {d}/profile-masks.json')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures'))
+    ap.add_argument('--only', choices=['all', 'profile'], default='all',
+                    help='profile: write only the profile fixtures, from the checkpoints already in --out')
     args = ap.parse_args()
     torch.set_num_threads(1)
-    for i, (name, cfg) in enumerate(CONFIGS.items()):
-        build(name, cfg, args.out, seed=1000 + i)
-    build_llava(args.out)
-    build_mini_ml_reference(args.out)
+    if args.only == 'all':
+        for i, (name, cfg) in enumerate(CONFIGS.items()):
+            build(name, cfg, args.out, seed=1000 + i)
+        build_llava(args.out)
+        build_mini_ml_reference(args.out)
+    for name in CONFIGS:
+        build_profile(name, args.out)
+    build_profile_masks_mini_ml(args.out)
 
 
 if __name__ == '__main__':

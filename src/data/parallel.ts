@@ -10,14 +10,15 @@
 //           {"id": "q1", "lang": "en", "text": "How ...?"}
 //         Rows of languages not asked for are skipped, but their codes must still be known.
 //
-// The layout is taken from the first row (it is long when that row has string "lang" and "text").
+// The layout is taken from the first row: long when it has both a "lang" and a "text" key (whatever
+// their values, so a bad value there is reported as such rather than as missing columns).
 // Every question must have a non-empty string for every language asked for. Blank lines are
 // skipped and counted. `limit` keeps the first N questions (in file order) after the whole file
 // has been checked.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PlastError } from '../errors';
-import { findLanguage, language } from './languages';
+import { Language, findLanguage, language } from './languages';
 import { readJsonl } from './jsonl';
 
 export interface ParallelQuestion {
@@ -72,7 +73,7 @@ export function loadParallel(file: string, langs: string[], opts: ParallelOption
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const jl = readJsonl(file);
   const first = jl.rows[0]!.value;
-  const layout: 'wide' | 'long' = typeof first['lang'] === 'string' && typeof first['text'] === 'string' ? 'long' : 'wide';
+  const layout: 'wide' | 'long' = isLongRow(first) ? 'long' : 'wide';
   const columns: Record<string, string> = {};
   const questions = layout === 'wide' ? readWide(file, jl.rows, codes, columns) : readLong(file, jl.rows, codes);
   const kept = opts.limit !== undefined ? questions.slice(0, opts.limit) : questions;
@@ -90,6 +91,8 @@ export function loadParallel(file: string, langs: string[], opts: ParallelOption
 }
 
 type Row = { line: number; value: Record<string, unknown> };
+
+const isLongRow = (v: Record<string, unknown>): boolean => 'lang' in v && 'text' in v;
 
 function rowId(file: string, row: Row, required: boolean): string | undefined {
   const v = row.value['id'];
@@ -118,7 +121,7 @@ function readWide(file: string, rows: Row[], codes: string[], columns: Record<st
   const out: ParallelQuestion[] = [];
   const seen = new Map<string, number>();
   for (const row of rows) {
-    if (typeof row.value['lang'] === 'string' && typeof row.value['text'] === 'string') {
+    if (isLongRow(row.value)) {
       throw new PlastError('ERR_DATA', `${file}:${row.line}: a long-layout row ("lang", "text") in a file whose first row has a column per language`, {
         file,
         line: row.line,
@@ -172,7 +175,13 @@ function readLong(file: string, rows: Row[], codes: string[]): ParallelQuestion[
         field: 'lang',
       });
     }
-    const l = language(v['lang'], `${file}:${row.line}`);
+    let l: Language;
+    try {
+      l = language(v['lang']);
+    } catch (err) {
+      // Name the file and line like every other data error (language() knows neither).
+      throw new PlastError('ERR_LANG', `${file}:${row.line}: ${(err as Error).message}`, { file, line: row.line, field: 'lang', cause: err });
+    }
     const id = rowId(file, row, true)!;
     let entry = byId.get(id);
     if (!entry) {

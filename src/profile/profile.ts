@@ -18,17 +18,18 @@
 // index modulo n is i — interleaved rather than contiguous, so every shard gets a similar mix of
 // lengths and similar run time. `plast profile merge` sums shards into the profile of one run.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { PlastError, expectPositiveInt } from '../errors';
 import { Model } from '../model/model';
+import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
 import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
 import { TemplateName, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
-import { writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { CountsFile, readCounts, writeCounts } from './counts';
 import { LAPE_RULE, LapeOptions, LapeResult, lapeNeurons } from './lape';
@@ -207,14 +208,16 @@ export async function modelFingerprint(model: Model): Promise<string> {
   return `sha256:${h.digest('hex')}`;
 }
 
-interface Prompt {
+export interface ProfilePrompt {
   ids: number[];
+  /** 1 where the token is counted (in the scope), else 0. */
   count: Uint8Array;
   counted: number;
 }
 
-function buildPrompt(model: Model, text: string, template: TemplateName, scope: Scope): Prompt {
-  const enc = encodeSegments(model.tokenizer, userTurn(template, [{ text, tag: 'question' as const }], 'frame'));
+/** The prompt of one question and which of its tokens the scope counts (what runProfile runs). */
+export function profilePrompt(tok: TextTokenizer, text: string, template: TemplateName, scope: Scope): ProfilePrompt {
+  const enc = encodeSegments(tok, userTurn(template, [{ text, tag: 'question' as const }], 'frame'));
   const count = new Uint8Array(enc.ids.length);
   let counted = 0;
   enc.tags.forEach((tag, k) => {
@@ -251,10 +254,10 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const layers = cfg.numLayers;
   const inter = cfg.intermediateSize;
   // Prompts per language, checked against the model's context before anything runs.
-  const prompts: Record<string, Prompt[]> = {};
+  const prompts: Record<string, ProfilePrompt[]> = {};
   for (const l of langs) {
     prompts[l] = questions.map((q) => {
-      const p = buildPrompt(model, q.texts[l]!, template, scope);
+      const p = profilePrompt(model.tokenizer, q.texts[l]!, template, scope);
       if (p.ids.length > cfg.maxPositions) {
         throw new PlastError(
           'ERR_DATA',
@@ -392,7 +395,8 @@ export interface WriteOptions {
 /**
  * Writes a profile directory atomically: everything is built in a temporary sibling directory and
  * renamed into place, so `dir` is never half-written. An existing `dir` is replaced only if it is
- * empty or a profile directory (has profile.json); other files in it are carried over.
+ * empty or a profile directory (has profile.json); everything else in it (files, sub-directories,
+ * links) is carried over.
  */
 export async function writeProfile(dir: string, p: Profile, opts: WriteOptions = {}): Promise<void> {
   const carry: string[] = [];
@@ -418,10 +422,9 @@ export async function writeProfile(dir: string, p: Profile, opts: WriteOptions =
     const plots = opts.plots === false ? [] : await writeProfilePlots(tmp, p.json);
     p.json.files.plots = plots;
     writeJsonAtomic(join(tmp, PROFILE_FILE), p.json);
-    for (const e of carry) {
-      const src = join(dir, e);
-      if (statSync(src).isFile()) writeFileAtomic(join(tmp, e), readFileSync(src));
-    }
+    // Everything else of the user's goes along: files, and sub-directories and links as they are
+    // (only files were carried before, so a reselect silently deleted a sub-directory).
+    for (const e of carry) cpSync(join(dir, e), join(tmp, e), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   });
 }
 

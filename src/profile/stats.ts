@@ -275,7 +275,7 @@ export function computeStats(t: CountTable, opts: SelectOptions = {}): ProfileSt
   } else {
     const sumK = K.reduce((a, i) => a + Q[i]!, 0n);
     theta = Number(sumK) / K.length / msdScale;
-    reasoning.push(`K = layers ${range(K)} (the layers before the peak).`);
+    reasoning.push(`K = ${K.length === 1 ? 'layer' : 'layers'} ${range(K)} (the layers before the peak).`);
     reasoning.push(`MSD of R over all ${m} languages in K: ${K.map((i) => `${i}: ${fmt(layerStats[i]!.msd, 6)}`).join(', ')}; θ = mean over K = ${fmt(theta, 6)}.`);
     const above = K.filter((i) => BigInt(K.length) * Q[i]! > sumK);
     if (above.length > 0) {
