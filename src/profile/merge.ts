@@ -1,5 +1,6 @@
 // Recomputing a saved profile (`plast select`) and summing shards (`plast profile merge`), both
 // from counts.safetensors alone: the model is not run.
+import { resolve } from 'node:path';
 import { PlastError } from '../errors';
 import { CountsFile } from './counts';
 import { LapeOptions } from './lape';
@@ -56,6 +57,9 @@ function mismatch(what: string, a: string, av: unknown, b: string, bv: unknown):
  */
 export async function mergeProfiles(out: string, inputs: string[], opts: MergeOptions = {}): Promise<Profile> {
   if (inputs.length < 2) throw new PlastError('ERR_INVALID', `Expected at least two profile directories to merge but received ${inputs.length}`, { field: 'inputs' });
+  // Writing over a shard while reading it would lose that shard's counts.
+  const clash = inputs.find((dir) => resolve(dir) === resolve(out));
+  if (clash !== undefined) throw new PlastError('ERR_INVALID', `the merge output ${out} is one of its inputs; Expected a new directory`, { field: 'out' });
   const read = inputs.map((dir) => ({ dir, ...readProfile(dir) }));
   const first = read[0]!;
   const checks: [string, (j: ProfileJson) => unknown][] = [

@@ -114,6 +114,7 @@ test('mismatched inputs are refused with ERR_MISMATCH naming what differs', asyn
   await rejects(mergeProfiles(out, [a, a]), 'ERR_MISMATCH', /shard 0\/2 appears twice/);
   await rejects(mergeProfiles(out, [single, b]), 'ERR_MISMATCH', /is not a shard \(it covers every question\)/);
   await rejects(mergeProfiles(out, [a]), 'ERR_INVALID', /at least two profile directories/);
+  await rejects(mergeProfiles(a, [a, b]), 'ERR_INVALID', /is one of its inputs/);
   // Different τ is recomputable, but only when told which.
   const tauB = join(tmp, 'shard-1-2-tau');
   await reselect(b, { tau: 0.25, out: tauB, plots: false });
