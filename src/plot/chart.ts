@@ -196,10 +196,18 @@ export function lineChartSpec(c: LineChart): Record<string, unknown> {
       mark: { type: 'point', shape: 'circle', size: 180, strokeWidth: 2.5, filled: false },
       encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'c', type: 'nominal', scale: null } },
     });
-    if (c.highlights.some((h) => h.label)) {
+    // Labels sit beside their point, towards the middle of the plot, so that one at either end
+    // neither covers the axis labels nor runs off the canvas.
+    const xs = c.series.flatMap((s) => s.points.map((p) => p.x));
+    const mid = xs.length ? (Math.min(...xs) + Math.max(...xs)) / 2 : 0;
+    for (const right of [false, true]) {
+      const values = c.highlights
+        .filter((h) => h.label && (h.x > mid) === right)
+        .map((h) => ({ x: h.x, y: h.y, label: h.label!, c: h.color ?? '#d62728' }));
+      if (values.length === 0) continue;
       layers.push({
-        data: { values: c.highlights.filter((h) => h.label).map((h) => ({ x: h.x, y: h.y, label: h.label!, c: h.color ?? '#d62728' })) },
-        mark: { type: 'text', dy: -14, fontSize: 11 },
+        data: { values },
+        mark: { type: 'text', align: right ? 'right' : 'left', baseline: 'bottom', dx: right ? -10 : 10, dy: -6, fontSize: 11 },
         encoding: {
           x: { field: 'x', type: 'quantitative' },
           y: { field: 'y', type: 'quantitative' },
