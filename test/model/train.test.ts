@@ -11,9 +11,8 @@ import * as assert from 'uvu/assert';
 import { encodePairs, loadPairs } from '../../src/data/pairs';
 import { translationNll } from '../../src/eval/nll';
 import { Model } from '../../src/model/model';
-import { readSafetensorsHeader } from '../../src/model/safetensors';
+import { f32ToBf16, readSafetensorsHeader } from '../../src/model/safetensors';
 import { epochOrder } from '../../src/train/rng';
-import { f32ToBf16 } from '../../src/train/st-writer';
 import { train } from '../../src/train/train';
 import { ASSETS, FIXTURES, rejects } from '../helpers';
 
