@@ -28,10 +28,10 @@ import { ExportResult, exportCheckpoint } from './export';
 import { epochOrder } from './rng';
 import { cosineWithWarmup, warmupSteps } from './schedule';
 import { RunConfig, STATE_FORMAT, STATE_VERSION, TrainState, baseFingerprint, loadState, saveState } from './state';
-import { lossCurveSvg } from './svg';
+import { writeLossPlot } from './loss-plot';
 
 export interface TrainOptions {
-  /** Output directory: train.jsonl, summary.json, loss.svg, checkpoint-NNNNNN/, model/, delta.safetensors. */
+  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/, delta.safetensors. */
   out: string;
   /** JSONL file(s) of pairs or parallel text (data/pairs.ts). Required unless resuming. */
   data?: string | string[];
@@ -364,6 +364,17 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     savedAt: new Date().toISOString(),
     engine: version,
   });
+  let plotted = -1;
+  const plotLoss = async (): Promise<void> => {
+    if (plotted === losses.length) return;
+    plotted = losses.length;
+    try {
+      await writeLossPlot(join(out, 'loss'), losses, { stepsPerEpoch, subtitle: `layers ${config.layers.join(',')} (${config.modules}) · batch ${config.batch} · lr ${config.lr}` });
+    } catch (err) {
+      // The plot is a by-product: a failure to draw it must not end (or lose) a training run.
+      log(`loss plot not written: ${(err as Error).message}`);
+    }
+  };
   let lastSaved = resumed ? resumed.dir : '';
   let lastSavedStep = resumed ? resumed.state.step : -1;
   const save = async (): Promise<string> => {
@@ -373,7 +384,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     lastSaved = dir;
     lastSavedStep = step;
     for (const old of checkpointDirs(out).slice(0, -keep)) if (join(out, old) !== dir) rmSync(join(out, old), { recursive: true, force: true });
-    writeFileAtomic(join(out, 'loss.svg'), lossCurveSvg(losses));
+    await plotLoss();
     appendLog(logPath, { type: 'checkpoint', step, dir });
     return dir;
   };
@@ -463,7 +474,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     });
     appendLog(logPath, { type: 'export', dir: exported.dir, delta: exported.delta, tuned: exported.tuned.length });
   }
-  writeFileAtomic(join(out, 'loss.svg'), lossCurveSvg(losses));
+  await plotLoss();
   const result: TrainResult = {
     out,
     status: completed ? 'completed' : 'stopped',

@@ -113,7 +113,7 @@ test('export: reloads with identical logits; tuned tensors = bf16(master); every
     const want = f32ToBf16(await m.read(t.name, 'master'));
     assert.ok(bytesEqual(delta.subarray(t.begin, t.end), new Uint8Array(want.buffer)), `delta ${t.name}`);
   }
-  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'checkpoint-000002/state.json', 'checkpoint-000002/state.safetensors']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'loss.png', 'checkpoint-000002/state.json', 'checkpoint-000002/state.safetensors']) assert.ok(existsSync(join(out, f)), f);
 });
 
 test('export of a LLaVA checkpoint (F32, language_model.* names, vision tower): tuned tensors under their source names, everything else byte-identical', async () => {

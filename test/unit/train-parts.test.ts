@@ -1,7 +1,6 @@
 // Pure parts of training: the HF schedule against the lrs torch recorded in the fixtures, seeded
-// data order, micro-batching, layer lists, and the loss-curve SVG (the safetensors writer and the
-// bf16/f16 encodings: safetensors.test.ts).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// data order, micro-batching, layer lists, and the loss curve (SVG + PNG).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -10,7 +9,7 @@ import { microBatches } from '../../src/train/batching';
 import { layersFromProfile, parseLayerList } from '../../src/train/layers';
 import { Mulberry32, epochOrder, mixSeed } from '../../src/train/rng';
 import { cosineWithWarmup, warmupSteps } from '../../src/train/schedule';
-import { lossCurveSvg } from '../../src/train/svg';
+import { lossChart, writeLossPlot } from '../../src/train/loss-plot';
 import { fixture, rejects } from '../helpers';
 
 test('schedule: reproduces the HF get_cosine_schedule_with_warmup lrs recorded in every fixture (warmup 2, total 10)', () => {
@@ -88,11 +87,35 @@ test('layers: lists, ranges and profile.json selection.selected', async () => {
   }
 });
 
-test('loss curve: an SVG with a path per series, non-finite losses left out', () => {
-  const svg = lossCurveSvg([3, 2.5, NaN, 2, 1.5]);
-  assert.ok(svg.startsWith('<svg'));
-  assert.is((svg.match(/<path /g) ?? []).length, 2);
-  assert.not.ok(svg.includes('NaN'));
+test('loss curve: loss.svg + loss.png through the shared chart module; both series drawn, non-finite losses left out, epoch rule', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plast-loss-'));
+  try {
+    const losses = [3, 2.5, NaN, 2, Infinity, 1.5, 1.4, 1.2];
+    const c = lossChart(losses, { stepsPerEpoch: 4 });
+    assert.equal(c.series[0]!.points.map((p) => p.x), [1, 2, 4, 6, 7, 8]);
+    assert.equal(c.series[1]!.points.map((p) => p.x), [1, 2, 4, 6, 7, 8]);
+    assert.ok(Math.abs(c.series[1]!.points[1]!.y - (3 + 0.3 * (2.5 - 3))) < 1e-12, 'EMA');
+    assert.equal(c.markers!.map((m) => [m.value, m.label]), [[4.5, 'epoch 2']]);
+    const r = await writeLossPlot(join(dir, 'loss'), losses, { stepsPerEpoch: 4 });
+    assert.equal(r, { svg: join(dir, 'loss.svg'), png: join(dir, 'loss.png') });
+    const svg = readFileSync(r!.svg, 'utf8');
+    assert.ok(svg.startsWith('<svg'), svg.slice(0, 40));
+    assert.ok(svg.includes('PLAST training loss'));
+    assert.ok(svg.includes('Symbol legend for fill color and stroke color with 2 values: loss, EMA (α = 0.3)'), 'legend of both series');
+    // every finite point of the raw series is a mark (vega's aria labels), no non-finite one
+    const rawMarks = [...svg.matchAll(/aria-label="x: (\d+); y: ([^;]+); s: loss;/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    assert.equal([...new Map(rawMarks.map((p) => [p[0], p])).values()], [[1, 3], [2, 2.5], [4, 2], [6, 1.5], [7, 1.4], [8, 1.2]]);
+    assert.ok((svg.match(/class="mark-line role-mark/g) ?? []).length >= 2, 'a line mark per series group');
+    assert.not.ok(/NaN|Infinity/.test(svg));
+    const png = readFileSync(r!.png);
+    assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'PNG signature');
+    assert.ok(png.length > 10_000, `PNG of ${png.length} bytes`);
+    // nothing finite to draw: no files
+    assert.is(await writeLossPlot(join(dir, 'none'), [NaN]), null);
+    assert.not.ok(existsSync(join(dir, 'none.svg')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
