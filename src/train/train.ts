@@ -26,7 +26,7 @@ import { version } from '../version';
 import { DEFAULT_MICRO_TOKENS, microBatches } from './batching';
 import { ExportResult, exportCheckpoint } from './export';
 import { epochOrder } from './rng';
-import { cosineWithWarmup, warmupSteps } from './schedule';
+import { clipCoefficient, cosineWithWarmup, warmupSteps } from './schedule';
 import { RunConfig, STATE_FORMAT, STATE_VERSION, TrainState, baseFingerprint, loadState, saveState } from './state';
 import { writeLossPlot } from './loss-plot';
 
@@ -430,7 +430,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
         );
       }
       const lr = cosineWithWarmup(step, warm, totalSteps, config.lr);
-      const clipCoef = config.clip > 0 ? Math.min(1, config.clip / (gradNorm + 1e-6)) : 1;
+      const clipCoef = clipCoefficient(gradNorm, config.clip);
       await model.adamw({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: step + 1, gradScale: clipCoef });
       step++;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
