@@ -6,7 +6,7 @@
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist', 'src');
 const { Model } = require(path.join(dist, 'model', 'model'));
-const { SafetensorsWriter, bytesOf } = require(path.join(dist, 'train', 'st-writer'));
+const { writeSafetensors, bytesOf } = require(path.join(dist, 'model', 'safetensors'));
 
 const DEFAULT_PROMPTS = [
   'Translate this from Russian to English:\nRussian: Сколько очков уступила защита Пэнтерс?\nEnglish: How many points did the Panthers defense surrender?',
@@ -33,17 +33,16 @@ function args() {
   const o = args();
   const model = await Model.load(o.model, { backend: o.backend });
   const V = model.config.vocabSize;
-  const specs = [];
-  const data = [];
+  const tensors = [];
   for (const [i, p] of o.prompts.entries()) {
     const ids = model.tokenizer.encode(p);
     const r = await model.forward([{ ids, logitAt: ids.map((_, t) => t) }]);
-    specs.push({ name: `ids.${i}`, dtype: 'I32', shape: [ids.length] }, { name: `logits.${i}`, dtype: 'F32', shape: [ids.length, V] });
-    data.push(bytesOf(Int32Array.from(ids)), bytesOf(r.logits[0]));
+    tensors.push(
+      { name: `ids.${i}`, dtype: 'I32', shape: [ids.length], data: bytesOf(Int32Array.from(ids)) },
+      { name: `logits.${i}`, dtype: 'F32', shape: [ids.length, V], data: bytesOf(r.logits[0]) },
+    );
   }
-  const w = new SafetensorsWriter(o.out, specs, { model: path.resolve(o.model), prompts: JSON.stringify(o.prompts) });
-  specs.forEach((s, k) => w.write(s.name, data[k]));
-  w.close();
+  writeSafetensors(o.out, tensors, { model: path.resolve(o.model), prompts: JSON.stringify(o.prompts) });
   console.log(`wrote ${o.prompts.length} prompts' logits (${model.backend}) to ${o.out}`);
 })().catch((e) => {
   console.error(e.stack || String(e));

@@ -3,7 +3,10 @@
 // re-implementation, on small shapes with padding, GQA and a sliding window.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
+#include <string>
 
 #include "test_util.h"
 
@@ -220,6 +223,95 @@ void checkAttention(Harness& H, Backend* cpu, const AttnShape& a, const std::vec
   checkRel(H, "cpu attention_backward dv vs central differences " + tag, toHost(cpu, dv), toF(gv), 1e-4);
 }
 
+struct AttnRun {
+  std::vector<float> out, lse, dq, dk, dv;
+};
+
+AttnRun runAttention(Backend* cpu, const AttnShape& a, const std::vector<int32_t>& mask,
+                     const std::vector<float>& q, const std::vector<float>& k,
+                     const std::vector<float>& v, const std::vector<float>& dout) {
+  Tensor tq = cpuT(cpu, q, {a.B, a.T, a.Hq, a.D}), tk = cpuT(cpu, k, {a.B, a.T, a.Hkv, a.D}),
+         tv = cpuT(cpu, v, {a.B, a.T, a.Hkv, a.D}), tm = makeI32(cpu, mask, {a.B, a.T});
+  // Outputs start as NaN so that an element the kernels leave unwritten shows.
+  Tensor to = poisoned(cpu, tq.shape, DType::F32), tl = poisoned(cpu, {a.B, a.Hq, a.T}, DType::F32);
+  cpu->attention(tq, tk, tv, tm, static_cast<float>(a.scale), a.window, to, &tl);
+  Tensor tdo = cpuT(cpu, dout, tq.shape);
+  Tensor dq = poisoned(cpu, tq.shape, DType::F32), dk = poisoned(cpu, tk.shape, DType::F32),
+         dv = poisoned(cpu, tv.shape, DType::F32);
+  cpu->attentionBackward(tdo, tq, tk, tv, tm, to, tl, static_cast<float>(a.scale), a.window, dq, dk, dv);
+  return {toHost(cpu, to), toHost(cpu, tl), toHost(cpu, dq), toHost(cpu, dk), toHost(cpu, dv)};
+}
+
+bool sameBits(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+// A query row that sees no key (left padding; a batch row that is all padding) must give out = 0,
+// lse = -inf and dq = 0 exactly, and a masked key dk = dv = 0 exactly: no NaN, even with NaN in the
+// outputs beforehand, a non-zero dout on the padded rows, and NaN/inf garbage in the padded
+// positions' q/k/v (which must never be read: a padded slot may hold anything).
+void checkMaskedRows(Harness& H, Backend* cpu, int window) {
+  AttnShape a{3, 5, 4, 2, 4, window, 0.5};
+  // row 0: left padding; row 1: right padding; row 2: nothing but padding
+  std::vector<int32_t> mask = {0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+  const std::string tag = window > 0 ? " (window " + std::to_string(window) + ")" : "";
+  size_t nq = static_cast<size_t>(a.B) * a.T * a.Hq * a.D, nk = static_cast<size_t>(a.B) * a.T * a.Hkv * a.D;
+  auto q = H.normal(nq, 1.f), k = H.normal(nk, 1.f), v = H.normal(nk, 1.f), R = H.normal(nq, 1.f);
+  auto blind = [&](int b, int i) {  // query (b, i) sees no key
+    for (int j = 0; j <= i; ++j)
+      if (allowedRef(i, j, mask.data() + b * a.T, a.window)) return false;
+    return true;
+  };
+  AttnRun clean = runAttention(cpu, a, mask, q, k, v, R);
+
+  int blindRows = 0;
+  bool zeros = true, finite = true;
+  for (int b = 0; b < a.B; ++b)
+    for (int i = 0; i < a.T; ++i) {
+      bool bl = blind(b, i);
+      blindRows += bl;
+      for (int h = 0; h < a.Hq; ++h) {
+        float L = clean.lse[(static_cast<size_t>(b) * a.Hq + h) * a.T + i];
+        if (bl ? L != -INFINITY : !std::isfinite(L)) zeros = false;
+        for (int c = 0; c < a.D; ++c) {
+          size_t o = ((static_cast<size_t>(b) * a.T + i) * a.Hq + h) * a.D + c;
+          if (!std::isfinite(clean.out[o]) || !std::isfinite(clean.dq[o])) finite = false;
+          if (bl && (clean.out[o] != 0.f || clean.dq[o] != 0.f)) zeros = false;
+        }
+      }
+      for (int h = 0; h < a.Hkv; ++h)
+        for (int c = 0; c < a.D; ++c) {
+          size_t o = ((static_cast<size_t>(b) * a.T + i) * a.Hkv + h) * a.D + c;
+          if (!std::isfinite(clean.dk[o]) || !std::isfinite(clean.dv[o])) finite = false;
+          if (mask[b * a.T + i] == 0 && (clean.dk[o] != 0.f || clean.dv[o] != 0.f)) zeros = false;
+        }
+    }
+  H.result("cpu attention fully masked query rows: no NaN/inf in out, dq, dk, dv" + tag, finite,
+           std::to_string(blindRows) + " of " + std::to_string(a.B * a.T) + " query rows see no key");
+  H.result("cpu attention fully masked rows: out = 0, lse = -inf, dq = 0; masked keys dk = dv = 0" + tag, zeros, "");
+  checkRel(H, "cpu attention out with fully masked rows vs f64" + tag, clean.out,
+           toF(attentionRef(a, toD(q), toD(k), toD(v), mask, nullptr)), 1e-5);
+
+  // Garbage in every padded slot (NaN, +inf, -inf in turn) must change no bit of any result.
+  const float junk[3] = {std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY};
+  int n = 0;
+  for (int b = 0; b < a.B; ++b)
+    for (int i = 0; i < a.T; ++i) {
+      if (mask[b * a.T + i] != 0) continue;
+      for (size_t c = 0; c < static_cast<size_t>(a.Hkv) * a.D; ++c) {
+        size_t o = (static_cast<size_t>(b) * a.T + i) * a.Hkv * a.D + c;
+        k[o] = junk[n++ % 3];
+        v[o] = junk[n++ % 3];
+      }
+      if (blind(b, i))
+        for (size_t c = 0; c < static_cast<size_t>(a.Hq) * a.D; ++c) q[(static_cast<size_t>(b) * a.T + i) * a.Hq * a.D + c] = junk[n++ % 3];
+    }
+  AttnRun dirty = runAttention(cpu, a, mask, q, k, v, R);
+  bool same = sameBits(dirty.out, clean.out) && sameBits(dirty.lse, clean.lse) && sameBits(dirty.dq, clean.dq) &&
+              sameBits(dirty.dk, clean.dk) && sameBits(dirty.dv, clean.dv);
+  H.result("cpu attention ignores NaN/inf in padded q/k/v (every result bit-identical)" + tag, same, "");
+}
+
 void checkSwiglu(Harness& H, Backend* cpu) {
   const int N = 5, I = 6;
   auto g = H.normal(N * I, 2.f), u = H.normal(N * I, 1.f), R = H.normal(N * I, 1.f);
@@ -298,6 +390,8 @@ int runGradChecks(Harness& H) {
     checkAttention(H, cpu, a, mask, "(GQA, padding, window 3)");
     AttnShape b{1, 5, 2, 2, 3, 2, 0.5};
     checkAttention(H, cpu, b, {1, 1, 0, 1, 1}, "(MHA, inner pad, window 2)");
+    checkMaskedRows(H, cpu, 0);
+    checkMaskedRows(H, cpu, 2);
   }
   checkSwiglu(H, cpu);
   checkCrossEntropy(H, cpu);

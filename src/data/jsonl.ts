@@ -1,5 +1,6 @@
 // JSONL reading with errors that name the file and the line: invalid JSON on line N, a line that
-// is not an object, an empty file. Blank lines are skipped and counted.
+// is not an object, an empty file. Blank lines are skipped and counted. Also the plain text read
+// (BOM dropped) the TSV reader shares.
 import { readFileSync } from 'node:fs';
 import { PlastError } from '../errors';
 
@@ -14,14 +15,19 @@ export interface JsonlFile {
   blankLines: number;
 }
 
-export function readJsonl(file: string): JsonlFile {
+/** A UTF-8 text data file without its byte-order mark (editors on Windows write one). */
+export function readTextFile(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new PlastError('ERR_IO', `${file}: cannot read (${(err as Error).message})`, { file, cause: err });
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+export function readJsonl(file: string): JsonlFile {
+  const text = readTextFile(file);
   const rows: JsonlRow[] = [];
   let blank = 0;
   const lines = text.split(/\r?\n/);

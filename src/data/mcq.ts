@@ -5,11 +5,10 @@
 // (or one language for the whole file via `lang`), image/image_path (base64 or a path: the row is
 // kept and flagged `hasImage`; the eval reports it as unsupported until the vision path exists),
 // index, category. Bad rows are counted with their line; `strict` rejects the file instead.
-import { readFileSync } from 'node:fs';
 import { PlastError } from '../errors';
-import { readJsonl } from './jsonl';
+import { readJsonl, readTextFile } from './jsonl';
 import { findLanguage } from './languages';
-import { BadReason, BadRow } from './pairs';
+import { BadReason, BadRow, RowSelection, badRow, rejectRow, selectRow } from './rows';
 
 export interface McqOption {
   letter: string;
@@ -29,12 +28,10 @@ export interface McqItem {
   category?: string;
 }
 
-export interface McqData {
+export interface McqData extends RowSelection {
   files: string[];
   items: McqItem[];
   bad: BadRow[];
-  filtered: Record<string, number>;
-  overLimit: number;
 }
 
 export interface LoadMcqOptions {
@@ -110,13 +107,7 @@ function present(v: unknown): v is string | number {
 
 function readRows(file: string): { line: number; value: Record<string, unknown> }[] {
   if (/\.jsonl?$/i.test(file)) return readJsonl(file).rows;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new PlastError('ERR_IO', `${file}: cannot read (${(err as Error).message})`, { file, cause: err });
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = readTextFile(file);
   let recs: { line: number; fields: string[] }[];
   try {
     recs = parseTsv(text);
@@ -152,11 +143,8 @@ export function loadMcq(files: string | string[], opts: LoadMcqOptions = {}): Mc
   if (opts.lang !== undefined && !fileLang) throw new PlastError('ERR_LANG', `unknown language code "${opts.lang}" in --lang`, { field: 'lang' });
   const out: McqData = { files: list, items: [], bad: [], filtered: {}, overLimit: 0 };
   for (const file of list) {
-    const reject = (line: number, reason: BadReason, msg: string, extra: { lang?: string; column?: string } = {}): void => {
-      const message = `${file}:${line}: ${msg}`;
-      if (opts.strict) throw new PlastError('ERR_DATA', `${message} (--strict rejects the file)`, { file, line, ...(extra.column ? { field: extra.column } : {}) });
-      out.bad.push({ file, line, reason, message, ...extra });
-    };
+    const reject = (line: number, reason: BadReason, msg: string, extra: { lang?: string; column?: string } = {}): void =>
+      rejectRow(badRow(file, line, reason, msg, extra), opts.strict, out.bad);
     for (const { line, value } of readRows(file)) {
       const question = col(value, 'question');
       if (!present(question)) {
@@ -209,14 +197,7 @@ export function loadMcq(files: string | string[], opts: LoadMcqOptions = {}): Mc
         reject(line, 'invalid-answer', `answer "${String(ans)}" is not one of the options ${options.map((o) => o.letter).join(', ')}`, { lang, column: 'answer' });
         continue;
       }
-      if (keep && !keep.has(lang)) {
-        out.filtered[lang] = (out.filtered[lang] ?? 0) + 1;
-        continue;
-      }
-      if (opts.limit !== undefined && out.items.length >= opts.limit) {
-        out.overLimit++;
-        continue;
-      }
+      if (!selectRow(out, lang, out.items.length, keep, opts.limit)) continue;
       const hint = col(value, 'hint');
       const index = col(value, 'index', 'id');
       const category = col(value, 'category');

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { PlastError } from '../errors';
 import { TextTokenizer } from '../model/tokenizer';
 import { readJsonl } from './jsonl';
+import { BadRow, RowSelection, badRow, rejectRow, selectRow } from './rows';
 import { findLanguage, language } from './languages';
 import { encodeSegments } from './segments';
 import { TemplateName, translationPrompt } from './templates';
@@ -25,34 +26,11 @@ export interface TranslationPair {
   column?: string; // parallel files: the source column
 }
 
-export type BadReason =
-  | 'missing-field'
-  | 'empty-source'
-  | 'empty-target'
-  | 'unknown-language'
-  | 'english-source'
-  | 'too-long'
-  | 'invalid-answer'
-  | 'too-few-options';
-
-export interface BadRow {
-  file: string;
-  line: number;
-  reason: BadReason;
-  message: string;
-  lang?: string;
-  column?: string;
-}
-
-export interface PairsData {
+export interface PairsData extends RowSelection {
   files: string[];
   format: ('pairs' | 'parallel')[];
   pairs: TranslationPair[];
   bad: BadRow[];
-  /** Pairs left out because their language is not in `langs`, per language code. */
-  filtered: Record<string, number>;
-  /** Pairs after the first `limit` that were not used. */
-  overLimit: number;
   /** Parallel files: columns that are not a known language code (ids, titles, ...), never used. */
   ignoredColumns: string[];
   blankLines: number;
@@ -74,30 +52,15 @@ const METADATA_COLUMNS = new Set(['id']);
 
 const STR = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
 
-function badRow(file: string, line: number, reason: BadReason, message: string, extra: { lang?: string; column?: string } = {}): BadRow {
-  return { file, line, reason, message: `${file}:${line}: ${message}`, ...extra };
-}
-
 /** Reads pairs from one or more JSONL files (each in either layout). */
 export function loadPairs(files: string | string[], opts: LoadPairsOptions = {}): PairsData {
   const list = Array.isArray(files) ? files : [files];
   if (list.length === 0) throw new PlastError('ERR_INVALID', 'Expected at least one data file');
   const keep = opts.langs ? new Set(opts.langs) : undefined;
   const out: PairsData = { files: list, format: [], pairs: [], bad: [], filtered: {}, overLimit: 0, ignoredColumns: [], blankLines: 0 };
-  const reject = (b: BadRow): void => {
-    if (opts.strict) throw new PlastError('ERR_DATA', `${b.message} (--strict rejects the file)`, { file: b.file, line: b.line, ...(b.column ? { field: b.column } : {}) });
-    out.bad.push(b);
-  };
+  const reject = (b: BadRow): void => rejectRow(b, opts.strict, out.bad);
   const add = (p: TranslationPair): void => {
-    if (keep && !keep.has(p.lang)) {
-      out.filtered[p.lang] = (out.filtered[p.lang] ?? 0) + 1;
-      return;
-    }
-    if (opts.limit !== undefined && out.pairs.length >= opts.limit) {
-      out.overLimit++;
-      return;
-    }
-    out.pairs.push(p);
+    if (selectRow(out, p.lang, out.pairs.length, keep, opts.limit)) out.pairs.push(p);
   };
   for (const file of list) {
     const j = readJsonl(file);
@@ -249,29 +212,13 @@ export function encodePairs(
   pairs.forEach((p, i) => {
     const e = encodePair(tok, opts.template, p, opts.eosId);
     if (e.ids.length > opts.maxLen) {
-      const b = badRow(p.file, p.line, 'too-long', `${p.lang} pair is ${e.ids.length} tokens, over the maximum length ${opts.maxLen}`, { lang: p.lang, ...(p.column ? { column: p.column } : {}) });
-      if (opts.strict) throw new PlastError('ERR_DATA', `${b.message} (--strict rejects the file)`, { file: p.file, line: p.line });
-      bad.push(b);
+      rejectRow(badRow(p.file, p.line, 'too-long', `${p.lang} pair is ${e.ids.length} tokens, over the maximum length ${opts.maxLen}`, { lang: p.lang, ...(p.column ? { column: p.column } : {}) }), opts.strict, bad);
     } else {
       examples.push(e);
     }
     if (opts.onProgress && (i + 1) % 256 === 0) opts.onProgress(i + 1);
   });
   return { examples, bad };
-}
-
-/** Counts of bad rows per reason, for logs and summaries. */
-export function badCounts(bad: BadRow[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const b of bad) out[b.reason] = (out[b.reason] ?? 0) + 1;
-  return out;
-}
-
-/** Pairs per language. */
-export function langCounts(items: { lang: string }[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const x of items) out[x.lang] = (out[x.lang] ?? 0) + 1;
-  return out;
 }
 
 /** A short fingerprint of data files (their bytes), to refuse resuming on different data. */

@@ -5,7 +5,8 @@
 // reported, never dropped silently.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { PlastError, expectPositiveInt } from '../errors';
-import { BadRow, badCounts, encodePairs, eosIdFor, loadPairs } from '../data/pairs';
+import { encodePairs, eosIdFor, loadPairs } from '../data/pairs';
+import { BadRow, RowSelection, badCounts, badRow, langCounts, rejectRow } from '../data/rows';
 import { McqItem, loadMcq } from '../data/mcq';
 import { TemplateName } from '../data/templates';
 import { Model } from '../model/model';
@@ -55,6 +56,11 @@ export interface EvalReport {
   seconds: number;
 }
 
+/** The row accounting of a report: what was scored per language, what was bad or left out. */
+function rowsReport(items: { lang: string }[], bad: BadRow[], sel: RowSelection): Pick<EvalReport, 'items' | 'perLangItems' | 'bad' | 'badRows' | 'filtered' | 'overLimit'> {
+  return { items: items.length, perLangItems: langCounts(items), bad: badCounts(bad), badRows: bad.slice(0, 100), filtered: sel.filtered, overLimit: sel.overLimit };
+}
+
 /** 'mcq' for TSV files and JSONL whose first row has a question; 'pairs' otherwise. */
 export function detectKind(file: string): EvalKind {
   if (/\.tsv$/i.test(file)) return 'mcq';
@@ -89,16 +95,9 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
     const enc = encodePairs(model.tokenizer, d.pairs, { template, eosId: eosIdFor(model.tokenizer, model.config.eosTokenIds), maxLen, ...(o.strict ? { strict: true } : {}) });
     const bad = [...d.bad, ...enc.bad];
     const nll = enc.examples.length ? await translationNll(model, enc.examples, score) : undefined;
-    const perLangItems: Record<string, number> = {};
-    for (const e of enc.examples) perLangItems[e.pair.lang] = (perLangItems[e.pair.lang] ?? 0) + 1;
     return {
       ...base,
-      items: enc.examples.length,
-      perLangItems,
-      bad: badCounts(bad),
-      badRows: bad.slice(0, 100),
-      filtered: d.filtered,
-      overLimit: d.overLimit,
+      ...rowsReport(enc.examples.map((e) => e.pair), bad, d),
       imageRows: {},
       imageRowsScored: false,
       ...(nll ? { nll } : {}),
@@ -120,26 +119,17 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
       ...(mode === 'both' ? it.options.map((opt) => encodeSegments(model.tokenizer, mcqSegments(template, it, false, opt.text)).ids.length) : []),
     );
     if (longest > maxLen) {
-      const b: BadRow = { file: it.file, line: it.line, reason: 'too-long', message: `${it.file}:${it.line}: ${longest} tokens, over the maximum length ${maxLen}`, lang: it.lang };
-      if (o.strict) throw new PlastError('ERR_DATA', `${b.message} (--strict rejects the file)`, { file: it.file, line: it.line });
-      bad.push(b);
+      rejectRow(badRow(it.file, it.line, 'too-long', `${longest} tokens, over the maximum length ${maxLen}`, { lang: it.lang }), o.strict, bad);
       continue;
     }
     items.push(it);
   }
-  const perLangItems: Record<string, number> = {};
-  for (const it of items) perLangItems[it.lang] = (perLangItems[it.lang] ?? 0) + 1;
   const strip = (r: McqResult): Omit<McqResult, 'method'> => ({ perLang: r.perLang, overall: r.overall, predictions: r.predictions });
   const letter = items.length && mode !== 'likelihood' ? strip(await scoreLetters(model, items, template, score)) : undefined;
   const likelihood = items.length && mode !== 'letter' ? strip(await scoreLikelihood(model, items, template, score)) : undefined;
   return {
     ...base,
-    items: items.length,
-    perLangItems,
-    bad: badCounts(bad),
-    badRows: bad.slice(0, 100),
-    filtered: d.filtered,
-    overLimit: d.overLimit,
+    ...rowsReport(items, bad, d),
     imageRows,
     imageRowsScored: o.textOnly === true,
     ...(letter ? { letter } : {}),

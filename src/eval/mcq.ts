@@ -15,12 +15,8 @@ import { ScoreOptions, nextTokenLogits, tokenLogProbs } from './score';
 
 export const LETTER_INSTRUCTION = "Answer with the option's letter from the given choices directly.";
 
-export interface McqPrediction {
-  file: string;
-  line: number;
-  index?: string;
-  lang: string;
-  answer: string;
+/** An item's identity and answer, with the letter scored best. */
+export interface McqPrediction extends Pick<McqItem, 'file' | 'line' | 'index' | 'lang' | 'answer'> {
   predicted: string;
   correct: boolean;
   scores: Record<string, number>;
@@ -66,7 +62,16 @@ function encodeWithAnswer(model: Model, template: TemplateName, item: McqItem, w
   return { ids: enc.ids.slice(0, end + 1), from };
 }
 
-function summarise(method: McqResult['method'], preds: McqPrediction[], nOptions: Map<McqPrediction, number>): McqResult {
+/** Predictions (the best-scoring letter of each item) and accuracy per language and overall. */
+function summarise(method: McqResult['method'], items: McqItem[], scoresOf: (i: number) => Record<string, number>): McqResult {
+  const nOptions = new Map<McqPrediction, number>();
+  const preds = items.map((item, i) => {
+    const scores = scoresOf(i);
+    const predicted = argmax(scores);
+    const pred: McqPrediction = { file: item.file, line: item.line, ...(item.index ? { index: item.index } : {}), lang: item.lang, answer: item.answer, predicted, correct: predicted === item.answer, scores };
+    nOptions.set(pred, item.options.length);
+    return pred;
+  });
   const acc = (ps: McqPrediction[]): AccuracyStats => {
     const correct = ps.filter((p) => p.correct).length;
     const chance = ps.reduce((a, p) => a + 1 / (nOptions.get(p) ?? 4), 0) / Math.max(1, ps.length);
@@ -110,16 +115,11 @@ export async function scoreLetters(model: Model, items: McqItem[], template: Tem
     }),
   );
   const logits = await nextTokenLogits(model, prefixes, o);
-  const nOptions = new Map<McqPrediction, number>();
-  const preds = items.map((item, i) => {
+  return summarise('letter', items, (i) => {
     const scores: Record<string, number> = {};
     for (const p of plan[i]!) scores[p.letter] = logits[p.prefix]![p.token]!;
-    const predicted = argmax(scores);
-    const pred: McqPrediction = { file: item.file, line: item.line, ...(item.index ? { index: item.index } : {}), lang: item.lang, answer: item.answer, predicted, correct: predicted === item.answer, scores };
-    nOptions.set(pred, item.options.length);
-    return pred;
+    return scores;
   });
-  return summarise('letter', preds, nOptions);
 }
 
 /** Mean log-prob per token of each option's text as the answer to the question. */
@@ -132,17 +132,12 @@ export async function scoreLikelihood(model: Model, items: McqItem[], template: 
     }),
   );
   const lps = await tokenLogProbs(model, seqs, o);
-  const nOptions = new Map<McqPrediction, number>();
-  const preds = items.map((item, i) => {
+  return summarise('likelihood', items, (i) => {
     const scores: Record<string, number> = {};
     for (const p of plan[i]!) {
       const lp = lps[p.at]!;
       scores[p.letter] = lp.reduce((a, x) => a + x, 0) / lp.length;
     }
-    const predicted = argmax(scores);
-    const pred: McqPrediction = { file: item.file, line: item.line, ...(item.index ? { index: item.index } : {}), lang: item.lang, answer: item.answer, predicted, correct: predicted === item.answer, scores };
-    nOptions.set(pred, item.options.length);
-    return pred;
+    return scores;
   });
-  return summarise('likelihood', preds, nOptions);
 }

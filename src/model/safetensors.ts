@@ -1,9 +1,11 @@
-// safetensors headers, read without loading the data: an 8-byte little-endian header length, a
-// JSON header {name: {dtype, shape, data_offsets: [begin, end]}}, then the data. Every way a file
-// can be malformed is an ERR_FORMAT (or ERR_DTYPE) naming the file and the tensor.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape,
+// data_offsets: [begin, end]}}, then the data. Reading takes the header only (the data stays on
+// disk); every way a file can be malformed is an ERR_FORMAT (or ERR_DTYPE) naming the file and the
+// tensor. Writing is streamed and atomic (SafetensorsWriter), with the f32 -> bf16/f16 encodings.
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { PlastError } from '../errors';
-import { writeChunksAtomic } from '../util/atomic';
+import { tempSibling } from '../util/atomic';
 
 export type StDType = 'BF16' | 'F16' | 'F32' | 'F64' | 'I8' | 'U8' | 'I16' | 'U16' | 'I32' | 'U32' | 'I64' | 'U64' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -111,37 +113,215 @@ export function readSafetensorsHeader(file: string): StHeader {
   }
 }
 
-export interface StWriteTensor {
+// ---- writing ----
+// One writer for every safetensors file the engine writes (exports, deltas, training state,
+// profile counts, logit dumps): the header first, then each tensor's bytes in header order, so a
+// multi-GB file never sits in one JS Buffer; written to a temp file beside the target and renamed
+// into place on close, so a reader never sees half a file.
+
+export interface StSpec {
   name: string;
   dtype: StDType;
   shape: number[];
+}
+
+export interface StWriteTensor extends StSpec {
   data: Uint8Array; // little-endian bytes, exactly numel * dtype size
 }
 
-/** Header + data of a safetensors file (tensors laid out in the given order, 8-byte aligned header). */
-export function encodeSafetensors(tensors: StWriteTensor[], metadata?: Record<string, string>): { header: Buffer; size: number } {
+function byteSize(s: StSpec): number {
+  return s.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[s.dtype];
+}
+
+/** The header bytes (length prefix + JSON) for tensors laid out in the given order; the JSON is
+ * space-padded so the data section starts 8-byte aligned (as the reference writer does). */
+export function safetensorsHeader(specs: StSpec[], metadata?: Record<string, string>, file?: string): Buffer {
+  const where = file !== undefined ? `${file}: ` : '';
   const header: Record<string, unknown> = {};
   if (metadata) header['__metadata__'] = metadata;
   let off = 0;
-  for (const t of tensors) {
-    const want = t.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== want) {
-      throw new PlastError('ERR_SHAPE', `tensor '${t.name}': shape [${t.shape.join(', ')}] x ${t.dtype} needs ${want} bytes but ${t.data.byteLength} were given`);
+  for (const t of specs) {
+    if (t.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, t.name)) {
+      throw new PlastError('ERR_INVALID', `${where}tensor '${t.name}' listed twice (or a reserved name)`);
     }
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + want] };
-    off += want;
+    if (!(t.dtype in DTYPE_BYTES)) throw new PlastError('ERR_DTYPE', `${where}tensor '${t.name}': unknown dtype ${String(t.dtype)}`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new PlastError('ERR_SHAPE', `${where}tensor '${t.name}': shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+    }
+    const n = byteSize(t);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n] };
+    off += n;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const hb = Buffer.from(json, 'utf8');
   const out = Buffer.alloc(8 + hb.length);
   out.writeBigUInt64LE(BigInt(hb.length), 0);
   hb.copy(out, 8);
-  return { header: out, size: out.length + off };
+  return out;
 }
 
-/** Writes a safetensors file atomically (temp file + rename), streaming tensor by tensor. */
+/**
+ * Writes a safetensors file tensor by tensor, in the order of `specs`. close() fsyncs and renames
+ * the temp file into place; abort() (or a failed close) removes it and leaves any old file as it was.
+ */
+export class SafetensorsWriter {
+  private readonly tmp: string;
+  private fd: number;
+  private next = 0;
+  private done = false;
+
+  constructor(readonly path: string, private readonly specs: StSpec[], metadata?: Record<string, string>) {
+    const header = safetensorsHeader(specs, metadata, path);
+    this.tmp = tempSibling(path);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.fd = openSync(this.tmp, 'w');
+    } catch (err) {
+      throw new PlastError('ERR_IO', `${path}: cannot create (${(err as Error).message})`, { file: path, cause: err });
+    }
+    this.put(header);
+  }
+
+  private put(buf: Uint8Array): void {
+    try {
+      let off = 0;
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (err) {
+      this.abort();
+      throw new PlastError('ERR_IO', `${this.path}: write failed (${(err as Error).message})`, { file: this.path, cause: err });
+    }
+  }
+
+  /** The next tensor's bytes (tensors must come in the order of the specs). */
+  write(name: string, data: Uint8Array): void {
+    if (this.done) throw new PlastError('ERR_INTERNAL', `${this.path}: write of '${name}' after close`);
+    const spec = this.specs[this.next];
+    if (!spec || spec.name !== name) {
+      throw new PlastError('ERR_INTERNAL', `${this.path}: expected tensor '${spec?.name ?? '(none)'}' next but received '${name}'`);
+    }
+    const want = byteSize(spec);
+    if (data.byteLength !== want) {
+      throw new PlastError('ERR_SHAPE', `${this.path}: tensor '${name}' [${spec.shape.join(', ')}] x ${spec.dtype} needs ${want} bytes but received ${data.byteLength}`);
+    }
+    this.put(data);
+    this.next++;
+  }
+
+  /** Completes the file: every tensor must have been written. */
+  close(): void {
+    if (this.done) return;
+    if (this.next !== this.specs.length) {
+      this.abort();
+      throw new PlastError('ERR_INTERNAL', `${this.path}: closed after ${this.next} of ${this.specs.length} tensors`);
+    }
+    this.done = true;
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      renameSync(this.tmp, this.path);
+    } catch (err) {
+      rmSync(this.tmp, { force: true });
+      throw new PlastError('ERR_IO', `${this.path}: cannot complete (${(err as Error).message})`, { file: this.path, cause: err });
+    }
+  }
+
+  /** Drops the partial file (after a failure); the target path is untouched. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      closeSync(this.fd);
+    } finally {
+      rmSync(this.tmp, { force: true });
+    }
+  }
+}
+
+/** Writes a whole safetensors file (atomically) from tensors already in memory. */
 export function writeSafetensors(path: string, tensors: StWriteTensor[], metadata?: Record<string, string>): void {
-  const { header } = encodeSafetensors(tensors, metadata);
-  writeChunksAtomic(path, [header, ...tensors.map((t) => t.data)]);
+  const w = new SafetensorsWriter(path, tensors, metadata);
+  try {
+    for (const t of tensors) w.write(t.name, t.data);
+    w.close();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+}
+
+/** A tensor whose bytes are produced only when it is its turn to be written. */
+export interface StLazyTensor extends StSpec {
+  bytes(): Uint8Array | Promise<Uint8Array>;
+}
+
+/** Writes a safetensors file (atomically) holding at most one tensor's bytes in memory at a time
+ * (e.g. weights read back from the backend one by one). */
+export async function writeSafetensorsStreamed(path: string, tensors: StLazyTensor[], metadata?: Record<string, string>): Promise<void> {
+  const w = new SafetensorsWriter(path, tensors, metadata);
+  try {
+    for (const t of tensors) w.write(t.name, await t.bytes());
+    w.close();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+}
+
+// ---- element encodings ----
+// f32 -> bf16 / f16 with round-to-nearest-even and NaN kept a NaN: the rules of
+// native/include/plast/half.h, so an export holds exactly the weights the backend computes with.
+
+export function bytesOf(a: Float32Array | Uint16Array | Int32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+/** f32 -> bf16 bits, round to nearest even; NaN stays NaN (quiet bit set). */
+export function f32ToBf16(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < u.length; i++) {
+    const v = u[i]!;
+    if ((v & 0x7fffffff) > 0x7f800000) out[i] = (v >>> 16) | 0x40;
+    else out[i] = ((v + 0x7fff + ((v >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return out;
+}
+
+/** f32 -> IEEE half bits, round to nearest even, overflow to inf, subnormals rounded. */
+export function f32ToF16(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < u.length; i++) {
+    const v = u[i]!;
+    const sign = (v >>> 16) & 0x8000;
+    const a = v & 0x7fffffff;
+    if (a > 0x7f800000) out[i] = sign | 0x7e00;
+    else if (a >= 0x477ff000) out[i] = sign | 0x7c00;
+    else if (a < 0x38800000) {
+      if (a < 0x33000000) out[i] = sign;
+      else {
+        const e = a >>> 23;
+        const m = (a & 0x7fffff) | 0x800000;
+        const shift = 126 - e;
+        let r = m >>> shift;
+        const rem = m & ((1 << shift) - 1);
+        const half = 1 << (shift - 1);
+        if (rem > half || (rem === half && (r & 1) === 1)) r++;
+        out[i] = sign | r;
+      }
+    } else {
+      let r = a - 0x38000000;
+      r += 0xfff + ((r >>> 13) & 1);
+      out[i] = sign | (r >>> 13);
+    }
+  }
+  return out;
+}
+
+/** f32 values as the bytes of a checkpoint dtype (F32 as is, BF16/F16 rounded to nearest even). */
+export function encodeAs(dtype: StDType, x: Float32Array): Uint8Array {
+  if (dtype === 'F32') return bytesOf(x);
+  if (dtype === 'BF16') return bytesOf(f32ToBf16(x));
+  if (dtype === 'F16') return bytesOf(f32ToF16(x));
+  throw new PlastError('ERR_DTYPE', `cannot write a trained tensor as ${dtype} (BF16, F16 or F32)`);
 }

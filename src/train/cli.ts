@@ -134,7 +134,7 @@ export function registerTrain(program: Command): void {
           `loss ${summary.firstLoss?.toFixed(4) ?? '-'} -> ${summary.finalLoss?.toFixed(4) ?? '-'} on ${r.data.examples} pairs${bad.length ? `; bad rows skipped: ${bad.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`,
           `checkpoint ${r.checkpoint}`,
           r.export ? `export ${r.export.dir} (+ ${r.export.delta})` : `no export${r.status === 'stopped' ? ` (continue with --resume ${r.out})` : ''}`,
-          `log ${r.out}/train.jsonl, plot ${r.out}/loss.svg, summary ${r.out}/summary.json`,
+          `log ${r.out}/train.jsonl, plot ${r.out}/loss.svg (+ .png), summary ${r.out}/summary.json`,
         ].join('\n') + '\n',
       );
     });

@@ -8,13 +8,13 @@
 //    original dtype (bf16/f16: round to nearest even; f32: as is);
 //  - the index json (if any) is copied as is: same shards, same weight_map.
 // Vision towers and projectors of LLaVA checkpoints are untouched bytes of their shards.
-import { closeSync, copyFileSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { closeSync, copyFileSync, mkdirSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { PlastError } from '../errors';
 import { CheckpointTensor } from '../model/checkpoint';
 import { Model } from '../model/model';
+import { encodeAs, writeSafetensorsStreamed } from '../model/safetensors';
 import { writeDirAtomic } from '../util/atomic';
-import { SafetensorsWriter, encodeAs } from './st-writer';
 
 const WEIGHT_EXT = /\.(safetensors|bin|pt|pth|ckpt|h5|msgpack|gguf)$/;
 const CHUNK = 8 << 20;
@@ -100,26 +100,11 @@ export async function exportCheckpoint(model: Model, dir: string, deltaPath: str
     }
   });
   // The delta: the tuned tensors only, under their names in the source checkpoint.
-  const tmpDelta = join(dirname(deltaPath), `.${basename(deltaPath)}.${process.pid}.${Date.now()}.tmp`);
-  mkdirSync(dirname(deltaPath), { recursive: true });
   const ordered = [...tensors].sort((a, b) => (a.sourceName < b.sourceName ? -1 : 1));
-  try {
-    const w = new SafetensorsWriter(
-      tmpDelta,
-      ordered.map((t) => ({ name: t.sourceName, dtype: t.dtype, shape: t.shape })),
-      { format: 'pt', ...metadata },
-    );
-    try {
-      for (const t of ordered) w.write(t.sourceName, await tunedBytes(model, t));
-      w.close();
-    } catch (err) {
-      w.abort();
-      throw err;
-    }
-    renameSync(tmpDelta, deltaPath);
-  } catch (err) {
-    rmSync(tmpDelta, { force: true });
-    throw err;
-  }
+  await writeSafetensorsStreamed(
+    deltaPath,
+    ordered.map((t) => ({ name: t.sourceName, dtype: t.dtype, shape: t.shape, bytes: () => tunedBytes(model, t) })),
+    { format: 'pt', ...metadata },
+  );
   return { dir, delta: deltaPath, tuned, shards, copied, bytes };
 }

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { Checkpoint } from '../model/checkpoint';
 import { Model } from '../model/model';
-import { readSafetensorsHeader } from '../model/safetensors';
+import { StLazyTensor, bytesOf, readSafetensorsHeader, writeSafetensorsStreamed } from '../model/safetensors';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
-import { SafetensorsWriter, StSpec, bytesOf } from './st-writer';
 
 export const STATE_FORMAT = 'plast-train-state';
 export const STATE_VERSION = 1;
@@ -79,25 +78,15 @@ export function checkpointDirName(step: number): string {
 export async function saveState(model: Model, outDir: string, state: TrainState, order: number[]): Promise<string> {
   const dir = join(outDir, checkpointDirName(state.step));
   await writeDirAtomic(dir, async (tmp) => {
-    const specs: StSpec[] = [];
+    const tensors: StLazyTensor[] = [];
     for (const part of ['master', 'm', 'v'] as const) {
       for (const name of state.trainable) {
         const t = model.checkpoint.tensors.get(name)!;
-        specs.push({ name: `${part}.${name}`, dtype: 'F32', shape: t.shape });
+        tensors.push({ name: `${part}.${name}`, dtype: 'F32', shape: t.shape, bytes: async () => bytesOf(await model.read(name, part)) });
       }
     }
-    specs.push({ name: 'data.order', dtype: 'I32', shape: [order.length] });
-    const w = new SafetensorsWriter(join(tmp, 'state.safetensors'), specs, { format: STATE_FORMAT, step: String(state.step) });
-    try {
-      for (const part of ['master', 'm', 'v'] as const) {
-        for (const name of state.trainable) w.write(`${part}.${name}`, bytesOf(await model.read(name, part)));
-      }
-      w.write('data.order', bytesOf(Int32Array.from(order)));
-      w.close();
-    } catch (err) {
-      w.abort();
-      throw err;
-    }
+    tensors.push({ name: 'data.order', dtype: 'I32', shape: [order.length], bytes: () => bytesOf(Int32Array.from(order)) });
+    await writeSafetensorsStreamed(join(tmp, 'state.safetensors'), tensors, { format: STATE_FORMAT, step: String(state.step) });
     writeJsonAtomic(join(tmp, 'state.json'), state);
   });
   return dir;

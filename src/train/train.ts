@@ -18,7 +18,8 @@ import { join, resolve } from 'node:path';
 import { PlastError, expectPositiveInt, invalid } from '../errors';
 import { Sequence } from '../model/batch';
 import { Model, ModuleSet } from '../model/model';
-import { BadRow, EncodedPair, badCounts, encodePairs, eosIdFor, fileFingerprint, langCounts, loadPairs } from '../data/pairs';
+import { EncodedPair, encodePairs, eosIdFor, fileFingerprint, loadPairs } from '../data/pairs';
+import { BadRow, badCounts, langCounts } from '../data/rows';
 import { TemplateName } from '../data/templates';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { progress } from '../util/progress';
@@ -26,12 +27,12 @@ import { version } from '../version';
 import { DEFAULT_MICRO_TOKENS, microBatches } from './batching';
 import { ExportResult, exportCheckpoint } from './export';
 import { epochOrder } from './rng';
-import { cosineWithWarmup, warmupSteps } from './schedule';
+import { clipCoefficient, cosineWithWarmup, warmupSteps } from './schedule';
 import { RunConfig, STATE_FORMAT, STATE_VERSION, TrainState, baseFingerprint, loadState, saveState } from './state';
-import { lossCurveSvg } from './svg';
+import { writeLossPlot } from './loss-plot';
 
 export interface TrainOptions {
-  /** Output directory: train.jsonl, summary.json, loss.svg, checkpoint-NNNNNN/, model/, delta.safetensors. */
+  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/, delta.safetensors. */
   out: string;
   /** JSONL file(s) of pairs or parallel text (data/pairs.ts). Required unless resuming. */
   data?: string | string[];
@@ -364,6 +365,17 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     savedAt: new Date().toISOString(),
     engine: version,
   });
+  let plotted = -1;
+  const plotLoss = async (): Promise<void> => {
+    if (plotted === losses.length) return;
+    plotted = losses.length;
+    try {
+      await writeLossPlot(join(out, 'loss'), losses, { stepsPerEpoch, subtitle: `layers ${config.layers.join(',')} (${config.modules}) · batch ${config.batch} · lr ${config.lr}` });
+    } catch (err) {
+      // The plot is a by-product: a failure to draw it must not end (or lose) a training run.
+      log(`loss plot not written: ${(err as Error).message}`);
+    }
+  };
   let lastSaved = resumed ? resumed.dir : '';
   let lastSavedStep = resumed ? resumed.state.step : -1;
   const save = async (): Promise<string> => {
@@ -373,7 +385,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     lastSaved = dir;
     lastSavedStep = step;
     for (const old of checkpointDirs(out).slice(0, -keep)) if (join(out, old) !== dir) rmSync(join(out, old), { recursive: true, force: true });
-    writeFileAtomic(join(out, 'loss.svg'), lossCurveSvg(losses));
+    await plotLoss();
     appendLog(logPath, { type: 'checkpoint', step, dir });
     return dir;
   };
@@ -419,7 +431,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
         );
       }
       const lr = cosineWithWarmup(step, warm, totalSteps, config.lr);
-      const clipCoef = config.clip > 0 ? Math.min(1, config.clip / (gradNorm + 1e-6)) : 1;
+      const clipCoef = clipCoefficient(gradNorm, config.clip);
       await model.adamw({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: step + 1, gradScale: clipCoef });
       step++;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -463,7 +475,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     });
     appendLog(logPath, { type: 'export', dir: exported.dir, delta: exported.delta, tuned: exported.tuned.length });
   }
-  writeFileAtomic(join(out, 'loss.svg'), lossCurveSvg(losses));
+  await plotLoss();
   const result: TrainResult = {
     out,
     status: completed ? 'completed' : 'stopped',

@@ -3,6 +3,13 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+let tempSeq = 0;
+
+/** A temp name beside `path` (same directory, so the final rename stays on one file system). */
+export function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${++tempSeq}.tmp`);
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   writeChunksAtomic(path, [typeof data === 'string' ? Buffer.from(data, 'utf8') : data]);
 }
@@ -10,7 +17,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 /** Like writeFileAtomic for data given as a sequence of chunks (large files without one buffer). */
 export function writeChunksAtomic(path: string, chunks: Iterable<Uint8Array>): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = tempSibling(path);
   const fd = openSync(tmp, 'w');
   try {
     for (const buf of chunks) {
@@ -36,7 +43,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
  * reader never sees a partial output directory. An existing target is replaced.
  */
 export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = tempSibling(path);
   mkdirSync(tmp, { recursive: true });
   try {
     await fill(tmp);

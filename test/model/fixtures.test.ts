@@ -1,10 +1,19 @@
 // The CPU reference against HF transformers (fixtures from scripts/make_fixtures.py): logits,
-// gate counts, the masked translation loss, grads of two layers, and 10 AdamW steps.
+// gate counts, the masked translation loss, grads of two layers, and 10 AdamW steps driven the way
+// the trainer drives them (its lr schedule and clipping factor, src/train/schedule.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
 import { resolveBackend } from '../../src/native';
+import { clipCoefficient, cosineWithWarmup } from '../../src/train/schedule';
 import { f32, fixture, relErr, targetSequences } from '../helpers';
+
+/** The trainer's lr for 0-based step i (our schedule, not the recorded one), checked against torch's. */
+function trainerLr(i: number, a: { warmup_steps: number; total_steps: number; lr: number }, torchLr: number): number {
+  const lr = cosineWithWarmup(i, a.warmup_steps, a.total_steps, a.lr);
+  assert.ok(Math.abs(lr - torchLr) <= 1e-15 * a.lr, `step ${i}: lr ${lr} vs torch ${torchLr}`);
+  return lr;
+}
 
 const BACKENDS = (process.env.PLAST_TEST_BACKENDS ?? 'cpu').split(',') as ('cpu' | 'cuda')[];
 // bf16 backends are held to bf16 tolerances (DESIGN.md numerics); the CPU to fp32 ones.
@@ -61,8 +70,7 @@ for (const backend of BACKENDS) {
         for (const n of o.tensors) await model.write(n, 'grad', f32(expected[`optim.grad.${i}.${n}`], n));
         const norm = await model.gradNorm();
         assert.ok(Math.abs(norm - step.grad_norm) / step.grad_norm <= 1e-6, `step ${i}: grad norm ${norm} vs ${step.grad_norm}`);
-        const clip = a.clip / (norm + 1e-6);
-        await model.adamw({ lr: step.lr, beta1: a.beta1, beta2: a.beta2, eps: o.eps, weightDecay: a.weight_decay, step: i + 1, gradScale: clip < 1 ? clip : 1 });
+        await model.adamw({ lr: trainerLr(i, a, step.lr), beta1: a.beta1, beta2: a.beta2, eps: o.eps, weightDecay: a.weight_decay, step: i + 1, gradScale: clipCoefficient(norm, a.clip) });
         for (const n of o.tensors) {
           const err = relErr(await model.read(n, 'master'), f32(expected[`optim.after.${i}.${n}`], n));
           assert.ok(err <= tol.adamw, `step ${i}, ${n}: rel err ${err.toExponential(2)} > ${tol.adamw}`);
@@ -82,8 +90,7 @@ for (const backend of BACKENDS) {
         assert.ok(Math.abs(loss - step.loss) / step.loss <= tol.logits, `step ${i}: loss ${loss} vs ${step.loss}`);
         const norm = await model.gradNorm();
         assert.ok(Math.abs(norm - step.grad_norm) / step.grad_norm <= tol.grads, `step ${i}: grad norm ${norm} vs ${step.grad_norm}`);
-        const clip = a.clip / (norm + 1e-6);
-        await model.adamw({ lr: step.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weightDecay: a.weight_decay, step: i + 1, gradScale: clip < 1 ? clip : 1 });
+        await model.adamw({ lr: trainerLr(i, a, step.lr), beta1: a.beta1, beta2: a.beta2, eps: a.eps, weightDecay: a.weight_decay, step: i + 1, gradScale: clipCoefficient(norm, a.clip) });
       }
       for (const n of meta.trainable) {
         const err = relErr(await model.read(n, 'master'), f32(expected[`after.${n}`], n));

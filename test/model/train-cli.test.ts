@@ -29,7 +29,7 @@ test('plast train: tiny run with --profile, then plast eval on the export', () =
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /trained step 2\/2/);
   assert.match(r.stderr, /layer\(s\) 6,7/);
-  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'delta.safetensors', 'checkpoint-000001/state.json', 'checkpoint-000002/state.safetensors',
+  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'loss.png', 'delta.safetensors', 'checkpoint-000001/state.json', 'checkpoint-000002/state.safetensors',
     'model/config.json', 'model/tokenizer.json', 'model/generation_config.json', 'model/model.safetensors.index.json', 'model/model-00001-of-00002.safetensors', 'model/model-00002-of-00002.safetensors']) {
     assert.ok(existsSync(join(out, f)), `${f} missing`);
   }

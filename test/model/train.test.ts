@@ -11,9 +11,8 @@ import * as assert from 'uvu/assert';
 import { encodePairs, loadPairs } from '../../src/data/pairs';
 import { translationNll } from '../../src/eval/nll';
 import { Model } from '../../src/model/model';
-import { readSafetensorsHeader } from '../../src/model/safetensors';
+import { f32ToBf16, readSafetensorsHeader } from '../../src/model/safetensors';
 import { epochOrder } from '../../src/train/rng';
-import { f32ToBf16 } from '../../src/train/st-writer';
 import { train } from '../../src/train/train';
 import { ASSETS, FIXTURES, rejects } from '../helpers';
 
@@ -54,7 +53,7 @@ function f32Bytes(x: Float32Array): Buffer {
   return Buffer.from(x.buffer, x.byteOffset, x.byteLength);
 }
 
-test('export: reloads with identical logits; tuned tensors = bf16(master); every other tensor and byte identical; delta holds the tuned ones', async () => {
+test('export: reloads with identical logits; tuned tensors = bf16(master); every other tensor bit-identical in memory and in the files, every other byte too; delta holds the tuned ones', async () => {
   const out = join(tmp, 'export');
   const m = await Model.load(MINI, { backend: 'cpu' });
   const r = await train(m, { out, data: SMALL, langs: PAPER_LANGS, limit: 16, layers: [1, 3], batch: 8, epochs: 1, lr: 1e-3, warmup: 0 });
@@ -76,6 +75,15 @@ test('export: reloads with identical logits; tuned tensors = bf16(master); every
 
   const tuned = new Set(m.trainable());
   assert.is(tuned.size, 18);
+  // In memory too: every weight outside the trained layers is still the loaded one, bit for bit.
+  const fresh = await Model.load(MINI, { backend: 'cpu' });
+  let frozen = 0;
+  for (const { name } of m.native.expectedWeights()) {
+    if (tuned.has(name)) continue;
+    assert.ok(f32Bytes(await m.read(name)).equals(f32Bytes(await fresh.read(name))), `${name}: not trained, but changed in memory`);
+    frozen++;
+  }
+  assert.is(frozen, 75 - 18);
   let same = 0;
   let changed = 0;
   for (const f of readdirSync(MINI)) {
@@ -114,7 +122,7 @@ test('export: reloads with identical logits; tuned tensors = bf16(master); every
     const want = f32ToBf16(await m.read(t.name, 'master'));
     assert.ok(bytesEqual(delta.subarray(t.begin, t.end), new Uint8Array(want.buffer)), `delta ${t.name}`);
   }
-  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'checkpoint-000002/state.json', 'checkpoint-000002/state.safetensors']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['train.jsonl', 'summary.json', 'loss.svg', 'loss.png', 'checkpoint-000002/state.json', 'checkpoint-000002/state.safetensors']) assert.ok(existsSync(join(out, f)), f);
 });
 
 test('export of a LLaVA checkpoint (F32, language_model.* names, vision tower): tuned tensors under their source names, everything else byte-identical', async () => {
@@ -240,8 +248,13 @@ test('bad rows: counted per reason in the summary and listed in train.jsonl; --s
   const file = writeLines('bad.jsonl', rows);
   const out = join(tmp, 'bad');
   const m = await Model.load(MINI, { backend: 'cpu' });
-  const r = await train(m, { out, data: file, layers: [7], batch: 2, epochs: 1, maxLen: 64, lr: 1e-4, export: false });
+  const said: string[] = [];
+  const r = await train(m, { out, data: file, layers: [7], batch: 2, epochs: 1, maxLen: 64, lr: 1e-4, export: false, log: (msg) => said.push(msg) });
   assert.is(r.data.examples, 2);
+  // the run says so too (the CLI prints these lines to stderr)
+  const line = said.find((l) => l.startsWith('data: 4 bad row(s) skipped: '));
+  assert.ok(line, said.join('\n'));
+  for (const x of ['missing-field 1', 'empty-target 1', 'unknown-language 1', 'too-long 1', '--strict rejects them']) assert.ok(line!.includes(x), line);
   assert.equal(r.data.bad, { 'missing-field': 1, 'empty-target': 1, 'unknown-language': 1, 'too-long': 1 });
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { data: { bad: Record<string, number> } };
   assert.equal(summary.data.bad, r.data.bad);

@@ -1,18 +1,15 @@
 // Pure parts of training: the HF schedule against the lrs torch recorded in the fixtures, seeded
-// data order, micro-batching, layer lists, bf16/f16 rounding, the streaming safetensors writer,
-// and the loss-curve SVG.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// data order, micro-batching, layer lists, and the loss curve (SVG + PNG).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readSafetensorsHeader } from '../../src/model/safetensors';
 import { microBatches } from '../../src/train/batching';
 import { layersFromProfile, parseLayerList } from '../../src/train/layers';
 import { Mulberry32, epochOrder, mixSeed } from '../../src/train/rng';
 import { cosineWithWarmup, warmupSteps } from '../../src/train/schedule';
-import { SafetensorsWriter, bytesOf, f32ToBf16, f32ToF16 } from '../../src/train/st-writer';
-import { lossCurveSvg } from '../../src/train/svg';
+import { lossChart, writeLossPlot } from '../../src/train/loss-plot';
 import { fixture, rejects } from '../helpers';
 
 test('schedule: reproduces the HF get_cosine_schedule_with_warmup lrs recorded in every fixture (warmup 2, total 10)', () => {
@@ -90,53 +87,35 @@ test('layers: lists, ranges and profile.json selection.selected', async () => {
   }
 });
 
-test('bf16/f16: round to nearest even, NaN kept, overflow to inf', () => {
-  const x = new Float32Array([1, -2.5, 1 + 2 ** -8, 1 + 3 * 2 ** -9, 1 + 2 ** -9, 3.4e38, NaN, 0, -0, 65520, 6e-8, 1 + 2 ** -11]);
-  const b = f32ToBf16(x);
-  assert.is(b[0], 0x3f80);
-  assert.is(b[1], 0xc020);
-  assert.is(b[2], 0x3f80); // 1 + 2^-8 is a tie -> even (1.0)
-  assert.is(b[3], 0x3f81); // 1 + 0.75 ulp -> up
-  assert.is(b[4], 0x3f80); // a quarter ulp -> down
-  assert.is(b[5], 0x7f80); // rounds past the largest bf16 -> inf
-  assert.ok((b[6]! & 0x7f80) === 0x7f80 && (b[6]! & 0x7f) !== 0, 'NaN stays NaN');
-  assert.is(b[8], 0x8000);
-  assert.is(f32ToBf16(new Float32Array([1 + 3 * 2 ** -8]))[0], 0x3f82); // 1.5 ulp: a tie -> even
-  const h = f32ToF16(x);
-  assert.is(h[0], 0x3c00);
-  assert.is(h[1], 0xc100);
-  assert.is(h[9], 0x7c00); // 65520 rounds to inf in f16
-  assert.is(h[10], 0x0001); // 6e-8 -> the smallest subnormal
-  assert.is(h[11], 0x3c00); // 1 + 2^-11 is a tie -> even
-});
-
-test('safetensors writer: streamed file reads back with our reader, in order, 8-byte aligned', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'plast-st-'));
+test('loss curve: loss.svg + loss.png through the shared chart module; both series drawn, non-finite losses left out, epoch rule', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plast-loss-'));
   try {
-    const p = join(dir, 'a.safetensors');
-    const w = new SafetensorsWriter(p, [{ name: 'x', dtype: 'F32', shape: [2, 3] }, { name: 'o', dtype: 'I32', shape: [4] }], { k: 'v' });
-    await rejects(() => w.write('o', new Uint8Array(16)), 'ERR_INTERNAL', /expected tensor 'x'/);
-    w.write('x', bytesOf(new Float32Array([1, 2, 3, 4, 5, 6])));
-    w.write('o', bytesOf(new Int32Array([9, 8, 7, 6])));
-    w.close();
-    const h = readSafetensorsHeader(p);
-    assert.is(h.dataStart % 8, 0);
-    assert.equal(h.metadata, { k: 'v' });
-    const buf = readFileSync(p);
-    const x = h.tensors.get('x')!;
-    assert.equal(Array.from(new Float32Array(buf.buffer.slice(buf.byteOffset + x.begin, buf.byteOffset + x.end))), [1, 2, 3, 4, 5, 6]);
-    const o = h.tensors.get('o')!;
-    assert.equal(Array.from(new Int32Array(buf.buffer.slice(buf.byteOffset + o.begin, buf.byteOffset + o.end))), [9, 8, 7, 6]);
+    const losses = [3, 2.5, NaN, 2, Infinity, 1.5, 1.4, 1.2];
+    const c = lossChart(losses, { stepsPerEpoch: 4 });
+    assert.equal(c.series[0]!.points.map((p) => p.x), [1, 2, 4, 6, 7, 8]);
+    assert.equal(c.series[1]!.points.map((p) => p.x), [1, 2, 4, 6, 7, 8]);
+    assert.ok(Math.abs(c.series[1]!.points[1]!.y - (3 + 0.3 * (2.5 - 3))) < 1e-12, 'EMA');
+    assert.equal(c.markers!.map((m) => [m.value, m.label]), [[4.5, 'epoch 2']]);
+    const r = await writeLossPlot(join(dir, 'loss'), losses, { stepsPerEpoch: 4 });
+    assert.equal(r, { svg: join(dir, 'loss.svg'), png: join(dir, 'loss.png') });
+    const svg = readFileSync(r!.svg, 'utf8');
+    assert.ok(svg.startsWith('<svg'), svg.slice(0, 40));
+    assert.ok(svg.includes('PLAST training loss'));
+    assert.ok(svg.includes('Symbol legend for fill color and stroke color with 2 values: loss, EMA (α = 0.3)'), 'legend of both series');
+    // every finite point of the raw series is a mark (vega's aria labels), no non-finite one
+    const rawMarks = [...svg.matchAll(/aria-label="x: (\d+); y: ([^;]+); s: loss;/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    assert.equal([...new Map(rawMarks.map((p) => [p[0], p])).values()], [[1, 3], [2, 2.5], [4, 2], [6, 1.5], [7, 1.4], [8, 1.2]]);
+    assert.ok((svg.match(/class="mark-line role-mark/g) ?? []).length >= 2, 'a line mark per series group');
+    assert.not.ok(/NaN|Infinity/.test(svg));
+    const png = readFileSync(r!.png);
+    assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'PNG signature');
+    assert.ok(png.length > 10_000, `PNG of ${png.length} bytes`);
+    // nothing finite to draw: no files
+    assert.is(await writeLossPlot(join(dir, 'none'), [NaN]), null);
+    assert.not.ok(existsSync(join(dir, 'none.svg')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('loss curve: an SVG with a path per series, non-finite losses left out', () => {
-  const svg = lossCurveSvg([3, 2.5, NaN, 2, 1.5]);
-  assert.ok(svg.startsWith('<svg'));
-  assert.is((svg.match(/<path /g) ?? []).length, 2);
-  assert.not.ok(svg.includes('NaN'));
 });
 
 test.run();
