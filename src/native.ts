@@ -48,12 +48,16 @@ export interface NativeBatch {
   countMask?: Int32Array;
   logitRows?: Int32Array;
   labels?: Int32Array;
+  /** Forward only: also return every layer's gate_proj output (tests; layers x B*T x intermediate). */
+  wantGates?: boolean;
 }
 
 export interface NativeForwardResult {
   counts: BigInt64Array | null;
   countedTokens: number;
   logits: Float32Array | null;
+  /** With batch.wantGates: gate_proj outputs, layers x B*T x intermediate, as the backend computed them. */
+  gates?: Float32Array;
 }
 
 export interface NativeTrainResult {
