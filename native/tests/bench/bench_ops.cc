@@ -62,7 +62,7 @@ void writeJson(const std::string& path, const std::string& device, const std::ve
     const BenchRow& r = rows[i];
     std::fprintf(f,
                  "    {\"bench\": \"%s\", \"variant\": \"%s\", \"shape\": \"%s\", \"checked\": %s, \"ok\": %s, "
-                 "\"timed\": %s, \"err\": %.4g, \"ms\": %.5f, \"tflops\": %.2f, \"peak_mib\": %.1f, "
+                 "\"timed\": %s, \"err\": %.4g, \"ms\": %.5f, \"tflops\": %.5g, \"peak_mib\": %.1f, "
                  "\"tok_s\": %.1f, \"note\": \"%s\"}%s\n",
                  jsonStr(r.bench).c_str(), jsonStr(r.variant).c_str(), jsonStr(r.shape).c_str(),
                  r.checked ? "true" : "false", r.ok ? "true" : "false", r.timed ? "true" : "false",
@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
     m.onRow = printRow;
     int bad = 0;
     try {
-      for (const BenchRow& r : cuda::runModelBench(m)) bad += !(r.checked && r.ok && r.timed && r.tflops > 0);
+      std::vector<BenchRow> rows = cuda::runModelBench(m);
+      for (const BenchRow& r : rows) bad += !(r.checked && r.ok && r.timed && r.tflops > 0);
+      if (!json.empty()) writeJson(json, "cpu (model harness check, tiny shape)", rows);
     } catch (const std::exception& e) {
       std::printf("plast_bench: error: %s\n", e.what());
       return 1;
