@@ -259,7 +259,7 @@ def model_benches(d, args, res):
     s = Shape(args)
     cfg = LlamaConfig(vocab_size=s.vocab, hidden_size=s.hidden, intermediate_size=s.inter,
                       num_hidden_layers=s.layers, num_attention_heads=s.heads, num_key_value_heads=s.kv,
-                      max_position_embeddings=2048, rms_norm_eps=1e-5, tie_word_embeddings=False)
+                      max_position_embeddings=2048, rms_norm_eps=1e-5, tie_word_embeddings=False, use_cache=False)
     cfg._attn_implementation = "sdpa"
     d.reset_peak()
     t0 = time.perf_counter()
@@ -293,7 +293,7 @@ def model_benches(d, args, res):
 
     def profile():
         with torch.no_grad():
-            model.model(input_ids=ids, attention_mask=am)
+            model.model(input_ids=ids, attention_mask=am, use_cache=False)  # no KV cache: the engine keeps none
 
     d.reset_peak()
     ms = wall_ms(d, profile, 1, args.model_iters)
@@ -327,7 +327,7 @@ def model_benches(d, args, res):
     last = {}
 
     def step():
-        out = model(input_ids=ids, attention_mask=am, labels=labels)
+        out = model(input_ids=ids, attention_mask=am, labels=labels, use_cache=False)
         out.loss.backward()
         for p, m in zip(train, masters):
             m.grad = p.grad.float()
