@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: the native op tests (every op on every available backend against the CPU
-// reference), then every uvu suite under dist/test. Exits non-zero if anything fails.
+// reference), the benchmark harness check, then every uvu suite under dist/test. Exits non-zero
+// if anything fails.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
@@ -17,6 +18,15 @@ if (opTests) {
 } else {
   console.log('\n== native op tests: binary not built (cmake target plast_op_tests); run `npm run build:native`');
   failed = true;
+}
+
+// The benchmark's model workloads (plast_bench, CUDA builds only) at a tiny shape on the CPU:
+// checks the harness (batches, labels, trainable names, sanity checks) without a GPU.
+const bench = ['build/Release/plast_bench', 'build/plast_bench'].map((p) => path.join(root, p)).find(existsSync);
+if (bench) {
+  console.log(`\n== benchmark harness (${path.relative(root, bench)} --model-harness-check)`);
+  const r = spawnSync(bench, ['--model-harness-check'], { stdio: 'inherit' });
+  if (r.status !== 0) failed = true;
 }
 
 const filter = process.argv[2] ?? '\\.test\\.js$';

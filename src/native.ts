@@ -48,12 +48,16 @@ export interface NativeBatch {
   countMask?: Int32Array;
   logitRows?: Int32Array;
   labels?: Int32Array;
+  /** Forward only: also return every layer's gate_proj output (tests; layers x B*T x intermediate). */
+  wantGates?: boolean;
 }
 
 export interface NativeForwardResult {
   counts: BigInt64Array | null;
   countedTokens: number;
   logits: Float32Array | null;
+  /** With batch.wantGates: gate_proj outputs, layers x B*T x intermediate, as the backend computed them. */
+  gates?: Float32Array;
 }
 
 export interface NativeTrainResult {
@@ -91,10 +95,47 @@ export interface NativeModel {
   backendName(): BackendName;
 }
 
+export interface KernelVariantInfo {
+  op: 'gemm' | 'ffn_up' | 'attention' | 'attention_backward';
+  name: string; // "auto" is the default heuristic
+  dtypes: string;
+  archs: string;
+  note: string;
+}
+
+export interface NativeOpBenchOptions {
+  op: 'ffn' | 'linear' | 'attn' | 'attn-bwd';
+  /** Variant names, or ["all"] / absent for every registered variant of the op. */
+  variants?: string[];
+  quick?: boolean;
+  iters?: number;
+  seed?: number;
+  /** When "auto" is benchmarked, also spot-check it at the full shape (default true). */
+  fullCheck?: boolean;
+}
+
+export interface NativeBenchRow {
+  bench: string;
+  variant: string;
+  shape: string;
+  checked: boolean; // compared with the CPU reference
+  ok: boolean; // ... and passed
+  timed: boolean; // a variant that fails its check is not timed
+  err: number;
+  ms: number;
+  tflops: number;
+  peakMiB: number;
+  note: string;
+}
+
 interface Addon {
   backends(): BackendInfo[];
   threads(): number;
   cudaCompiled: boolean;
+  /** The CUDA kernel-variant registry; throws ERR_NO_DEVICE in a build without CUDA. */
+  kernelVariants(): KernelVariantInfo[];
+  /** Checks then times kernel variants (native/src/cuda/opbench.h); ERR_NO_DEVICE without a device. */
+  opBench(o: NativeOpBenchOptions): Promise<NativeBenchRow[]>;
   NativeModel: new (backend: BackendName, config: NativeConfig) => NativeModel;
 }
 

@@ -1,6 +1,7 @@
 // Module registration only; each wrapped class lives in its own file.
 #include <napi.h>
 
+#include "addon/bench_wrap.h"
 #include "addon/model_wrap.h"
 #include "addon/task.h"
 #include "common/threadpool.h"
@@ -37,6 +38,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, backends));
   exports.Set("threads", Napi::Function::New(env, threads));
   exports.Set("NativeModel", ModelWrap::define(env));
+  registerBench(env, exports);
 #ifdef PLAST_WITH_CUDA
   exports.Set("cudaCompiled", Napi::Boolean::New(env, true));
 #else

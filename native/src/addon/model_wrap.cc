@@ -32,6 +32,7 @@ Batch readBatch(const Napi::Object& o) {
   b.countMask = getI32(o, "countMask", false);
   b.logitRows = getI32(o, "logitRows", false);
   b.labels = getI32(o, "labels", false);
+  b.wantGates = getBool(o, "wantGates");
   return b;
 }
 
@@ -183,6 +184,7 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
           }
           r.Set("countedTokens", Napi::Number::New(env, double(out->countedTokens)));
           r.Set("logits", out->logits.empty() ? env.Null() : Napi::Value(toJs(env, out->logits)));
+          if (!out->gates.empty()) r.Set("gates", toJs(env, out->gates));
           return r;
         });
   });

@@ -178,7 +178,8 @@ LlamaModel::Inputs LlamaModel::upload(const Batch& b, bool counts, bool labels) 
   return in;
 }
 
-void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* s) {
+void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* s,
+                              Tensor* gates) {
   const LlamaConfig& c = cfg_;
   const Layer& L = layers_[li];
   DType A = be_->activationDType();
@@ -217,8 +218,11 @@ void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* count
   if (counts) countRow = counts->rows(li, li + 1).view({c.inter});
   const Tensor* cm = counts ? &in.countMask : nullptr;
   Tensor* cr = counts ? &countRow : nullptr;
+  // gates (optional, tests): this layer's rows of a [layers, N, inter] tensor receive g.
+  Tensor gRow;
+  if (gates) gRow = gates->rows(li, li + 1).view({N, c.inter});
   if (c.mlpBias) {
-    S.g = be_->empty({N, c.inter}, A);
+    S.g = gates ? gRow : be_->empty({N, c.inter}, A);
     S.u = be_->empty({N, c.inter}, A);
     be_->linear(S.h2, L.wg, &L.bg, S.g);
     be_->linear(S.h2, L.wu, &L.bu, S.u);
@@ -228,7 +232,7 @@ void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* count
     S.u = be_->empty({N, c.inter}, A);
     be_->ffnUp(S.h2, L.wg, L.wu, cm, cr, S.m, &S.g, &S.u);
   } else {
-    be_->ffnUp(S.h2, L.wg, L.wu, cm, cr, S.m, nullptr, nullptr);
+    be_->ffnUp(S.h2, L.wg, L.wu, cm, cr, S.m, gates ? &gRow : nullptr, nullptr);
   }
   Tensor d = be_->empty({N, H}, A);
   be_->linear(S.m, L.wd, L.bd.defined() ? &L.bd : nullptr, d);
@@ -314,14 +318,25 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
   DType A = be_->activationDType();
   Tensor x = be_->empty({in.N, c.hidden}, A);
   be_->embedding(embed_, in.ids, x);
-  Tensor cnt;
+  Tensor cnt, gates;
   if (counts) cnt = be_->zeros({c.layers, c.inter}, DType::I64);
-  for (int li = 0; li < c.layers; ++li) layerForward(li, x, in, counts ? &cnt : nullptr, nullptr);
+  if (b.wantGates) gates = be_->empty({c.layers, in.N, c.inter}, A);
+  for (int li = 0; li < c.layers; ++li)
+    layerForward(li, x, in, counts ? &cnt : nullptr, nullptr, b.wantGates ? &gates : nullptr);
   ForwardResult r;
   if (counts) {
     r.counts.resize(static_cast<size_t>(c.layers * c.inter));
     be_->download(cnt, r.counts.data());
     r.countedTokens = in.counted;
+  }
+  if (b.wantGates) {
+    Tensor gf = gates;
+    if (A != DType::F32) {
+      gf = be_->empty(gates.shape, DType::F32);
+      be_->cast(gates, gf);
+    }
+    r.gates.resize(static_cast<size_t>(gf.numel()));
+    be_->download(gf, r.gates.data());
   }
   if (!b.logitRows.empty()) {  // the LM head only where logits are asked for
     int64_t P = static_cast<int64_t>(b.logitRows.size());

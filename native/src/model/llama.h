@@ -29,12 +29,16 @@ struct Batch {
   std::vector<int32_t> countMask;                // B*T, or empty: no counting
   std::vector<int32_t> logitRows;                // flat rows whose logits are wanted
   std::vector<int32_t> labels;                   // one per logit row (training), -100 = ignore
+  bool wantGates = false;  // forward: also return every layer's gate_proj output (tests)
 };
 
 struct ForwardResult {
   std::vector<int64_t> counts;  // layers * inter, empty when not counted
   int64_t countedTokens = 0;
   std::vector<float> logits;  // logitRows.size() * vocab
+  // layers * B*T * inter gate_proj outputs as the backend computed them (bf16 values widened on
+  // a bf16 backend), when Batch::wantGates: the values the counts must agree with exactly.
+  std::vector<float> gates;
 };
 
 struct TrainResult {
@@ -87,7 +91,8 @@ class LlamaModel {
 
   Tensor* slot(const std::string& name);
   Inputs upload(const Batch& b, bool counts, bool labels);
-  void layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* saved);
+  void layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* saved,
+                    Tensor* gates = nullptr);
   void layerBackward(int li, const Saved& s, const Inputs& in, Tensor& dy, bool needDx);
   Param* paramFor(const Tensor& t);
   const Tensor& lmHead() const;

@@ -1,0 +1,287 @@
+// The engine's model tests on the CUDA backend: logits, gate counts, loss, grads, AdamW and
+// training steps of the HF fixture models (test/fixtures/{llama,mistral,qwen2}), mini-ml's NLL, and
+// stories260K's greedy ids.
+//
+// Tolerances. On CUDA the weights live in bf16 (fp32 checkpoints are rounded on load) and every
+// activation is bf16 with fp32 accumulation, so results are held to DESIGN.md's rule: "within 2x
+// the error PyTorch bf16 shows against fp32 on the same inputs". That error was measured once by
+// scripts/bf16_reference.py (HF models cast to bf16, same inputs, same fp32 references) and is
+// committed as test/fixtures/bf16-reference.json; each bound below is 2x the largest value it
+// shows over the three fixture models (one noise level for models of this size and shape; per
+// tensor name for grads and parameters). Every measured error is printed with its bound.
+//  - logits, loss, grads, grad norms, parameters after 10 steps, mini-ml NLL: as above.
+//  - AdamW alone (torch's own fp32 gradients written in, fp32 masters and moments): no bf16 is
+//    involved, so DESIGN.md's fp32 tolerance applies: 1e-5.
+//  - gate counts: exact where the math allows it. The forward returns the gate values the backend
+//    computed (batch.wantGates) and the counts must equal the counts of those values (> 0 on the
+//    counted tokens) exactly. Against HF's fp32 counts exact equality is not achievable: bf16
+//    weights and activations move gate values near 0 across the sign. So (a) the fraction of
+//    counted (token, neuron) decisions that differ, summed |count - HF count| / decisions, is held
+//    to 2x the flip fraction PyTorch bf16 shows (about 0.2% there), and (b) per neuron, |count - HF
+//    count| may not exceed the number of counted tokens whose gate lies within delta of 0, delta =
+//    2x PyTorch bf16's largest gate error (in units of the layer's gate rms): a decision can only
+//    flip where the gate is that close to 0.
+//  - stories260K: greedy ids from BOS must equal the 40 recorded ids exactly (PyTorch bf16 does:
+//    the smallest fp32 top-1/top-2 margin over those steps is 0.13, see the JSON); its
+//    teacher-forced logits are compared with the CPU backend's.
+//
+// Without a usable CUDA device every test is skipped (uvu's "Skipped" total; the suite's name says
+// SKIPPED and the reason from the native backend list is printed). PLAST_CUDA_TEST_BACKEND=cpu runs
+// the same suite on the CPU backend with the same bounds, which checks the test itself on a machine
+// without a GPU.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { packBatch } from '../../src/model/batch';
+import { generateGreedy } from '../../src/model/generate';
+import { Model } from '../../src/model/model';
+import { call, listBackends } from '../../src/native';
+import { ASSETS, FIXTURES, f32, fixture, readTensors, relErr, targetSequences } from '../helpers';
+
+type Backend = 'cpu' | 'cuda';
+
+interface ModelRef {
+  logits_rel: number;
+  gate_rel: number;
+  gate_absmax_over_rms: number;
+  count_flips: number;
+  count_decisions: number;
+  loss_rel: number;
+  grads_rel: Record<string, number>;
+  steps_loss_rel: number;
+  steps_grad_norm_rel: number;
+  after_rel: Record<string, number>;
+}
+
+interface Bf16Reference {
+  torch: string;
+  models: Record<string, ModelRef>;
+  'mini-ml': { nll_rel: number; last_logits_rel: number };
+  stories260K: { fp32_ids: number[]; bf16_ids: number[]; fp32_min_margin: number; teacher_logits_rel: number };
+}
+
+/** The backend to test on, or the reason the suite is skipped. */
+function target(): { backend: Backend; skip?: string } {
+  const forced = process.env.PLAST_CUDA_TEST_BACKEND;
+  if (forced === 'cpu') return { backend: 'cpu' };
+  try {
+    const info = listBackends().find((b) => b.name === 'cuda');
+    if (!info) return { backend: 'cuda', skip: 'the native addon lists no cuda backend' };
+    if (!info.available) return { backend: 'cuda', skip: (info.reason ?? 'unavailable').replace(/^no CUDA device:\s*/, '') };
+    return { backend: 'cuda' };
+  } catch (err) {
+    return { backend: 'cuda', skip: (err as Error).message };
+  }
+}
+
+const { backend, skip } = target();
+const REF = JSON.parse(readFileSync(join(FIXTURES, 'bf16-reference.json'), 'utf8')) as Bf16Reference;
+const MODELS = ['llama', 'mistral', 'qwen2'];
+const refs = MODELS.map((m) => REF.models[m]!);
+const twiceMax = (xs: number[]): number => 2 * Math.max(...xs);
+const perTensor = (key: 'grads_rel' | 'after_rel', name: string): number => {
+  const xs = refs.filter((r) => name in r[key]).map((r) => r[key][name]!);
+  if (xs.length === 0) throw new Error(`bf16-reference.json has no ${key} for ${name}; rerun scripts/bf16_reference.py`);
+  return twiceMax(xs);
+};
+
+const TOL = {
+  logits: twiceMax(refs.map((r) => r.logits_rel)),
+  loss: twiceMax(refs.map((r) => r.loss_rel)),
+  flipFraction: twiceMax(refs.map((r) => r.count_flips / r.count_decisions)),
+  gateErrOverRms: twiceMax(refs.map((r) => r.gate_absmax_over_rms)),
+  stepsLoss: twiceMax(refs.map((r) => r.steps_loss_rel)),
+  stepsGradNorm: twiceMax(refs.map((r) => r.steps_grad_norm_rel)),
+  grad: (name: string) => perTensor('grads_rel', name),
+  // k_proj biases get analytically zero gradients (softmax is shift invariant), so Adam steps them
+  // on rounding noise alone, which no two bf16 implementations share (fixtures.test.ts holds them
+  // 100x looser on the CPU for the same reason): 5x PyTorch's instead of 2x.
+  after: (name: string) => (name.endsWith('k_proj.bias') ? 2.5 : 1) * perTensor('after_rel', name),
+  adamwAlone: 1e-5, // fp32 end to end (DESIGN.md: fp32 <= 1e-5)
+  gradNormAlone: 1e-6, // a sum of squares of fp32 values, accumulated in double
+  miniNll: 2 * REF['mini-ml'].nll_rel,
+  miniLast: 2 * REF['mini-ml'].last_logits_rel,
+  storiesLogits: 2 * REF.stories260K.teacher_logits_rel,
+};
+
+function within(what: string, value: number, bound: number): void {
+  const ok = value <= bound;
+  console.log(`    ${ok ? 'ok  ' : 'FAIL'} ${what}: ${value.toExponential(2)} (bound ${bound.toExponential(2)})`);
+  assert.ok(ok, `${what}: ${value.toExponential(3)} > ${bound.toExponential(3)}`);
+}
+
+const title = skip ? `model tests on CUDA: SKIPPED (no CUDA device)` : `model tests on ${backend}`;
+const s = suite(title);
+const add = (name: string, fn: () => Promise<void>): void => {
+  if (skip) s.skip(name, fn);
+  else s(name, fn);
+};
+if (skip) console.log(`  skip: no CUDA device (${skip})`);
+else if (backend === 'cpu') console.log('  PLAST_CUDA_TEST_BACKEND=cpu: the CUDA model tests run on the CPU backend (a check of the test itself)');
+
+for (const name of MODELS) {
+  const { dir, meta, expected } = fixture(name);
+
+  add(`${name}: logits vs HF fp32; counts == counts of the returned gates; counts near HF's`, async () => {
+    const model = await Model.load(dir, { backend });
+    const seqs = meta.ids.map((ids, b) => ({ ids, count: meta.count_mask[b]!, logitAt: ids.map((_, t) => t) }));
+    const batch = packBatch(seqs, model.padId());
+    batch.wantGates = true;
+    const r = await call(() => model.native.forward(batch));
+    const V = model.config.vocabSize;
+    batch.logitSpans.forEach(([s0, e0], b) => {
+      const got = r.logits!.subarray(s0 * V, e0 * V);
+      within(`${name} sequence ${b} logits rel err`, relErr(got, f32(expected[`logits.${b}`], `logits.${b}`)), TOL.logits);
+    });
+    assert.is(r.countedTokens, meta.counted_tokens);
+    const L = model.config.numLayers;
+    const I = model.config.intermediateSize;
+    const N = batch.B * batch.T;
+    const gates = r.gates;
+    assert.ok(gates && gates.length === L * N * I, `expected ${L} x ${N} x ${I} gate values`);
+    const counts = r.counts!;
+    const hf = expected['counts'] as BigInt64Array;
+    const cm = batch.countMask!;
+    let selfDiff = 0;
+    let hfDiff = 0;
+    let unexplained = 0;
+    for (let l = 0; l < L; l++) {
+      let ss = 0;
+      let real = 0;
+      for (let n = 0; n < N; n++) {
+        if (!batch.keyMask[n]) continue;
+        real++;
+        for (let j = 0; j < I; j++) ss += gates[(l * N + n) * I + j]! ** 2;
+      }
+      const delta = TOL.gateErrOverRms * Math.sqrt(ss / (real * I));
+      for (let j = 0; j < I; j++) {
+        let pos = 0;
+        let near = 0;
+        for (let n = 0; n < N; n++) {
+          if (!cm[n]) continue;
+          const g = gates[(l * N + n) * I + j]!;
+          if (g > 0) pos++;
+          if (Math.abs(g) <= delta) near++;
+        }
+        const c = Number(counts[l * I + j]);
+        if (c !== pos) selfDiff++;
+        const d = Math.abs(c - Number(hf[l * I + j]));
+        hfDiff += d;
+        if (d > near) unexplained++;
+      }
+    }
+    console.log(`    ${name}: ${selfDiff} neuron counts differ from the counts of the returned gates (must be 0)`);
+    assert.is(selfDiff, 0, `${selfDiff} neuron counts differ from the counts of the gate values the ${backend} backend computed`);
+    within(`${name} gate decisions differing from HF fp32 (fraction of ${L * I * meta.counted_tokens})`, hfDiff / (L * I * meta.counted_tokens), TOL.flipFraction);
+    console.log(`    ${name}: ${unexplained} neurons whose count differs from HF's by more than their near-zero gates (must be 0)`);
+    assert.is(unexplained, 0, `${unexplained} neurons differ from HF by more than their near-zero (|g| <= ${TOL.gateErrOverRms.toFixed(3)} rms) tokens`);
+  });
+
+  add(`${name}: masked translation loss and grads of layers ${meta.train_layers.join(',')} vs HF fp32`, async () => {
+    const model = await Model.load(dir, { backend });
+    await model.setTrainable(meta.trainable);
+    const r = await model.forwardBackward(targetSequences(meta), 1 / meta.label_tokens);
+    assert.is(r.labelTokens, meta.label_tokens);
+    within(`${name} loss rel err`, Math.abs(r.lossSum / r.labelTokens - meta.loss) / meta.loss, TOL.loss);
+    for (const n of meta.trainable) {
+      within(`${name} grad ${n}`, relErr(await model.read(n, 'grad'), f32(expected[`grad.${n}`], n)), TOL.grad(n));
+    }
+  });
+
+  add(`${name}: AdamW (warmup + cosine, clipping) on torch's gradients, fp32 masters`, async () => {
+    const model = await Model.load(dir, { backend });
+    const o = meta.optim;
+    const a = meta.adamw;
+    await model.setTrainable(o.tensors);
+    for (const n of o.tensors) await model.write(n, 'master', f32(expected[`optim.init.${n}`], n));
+    let worst = 0;
+    let worstNorm = 0;
+    for (const [i, step] of o.steps.entries()) {
+      for (const n of o.tensors) await model.write(n, 'grad', f32(expected[`optim.grad.${i}.${n}`], n));
+      const norm = await model.gradNorm();
+      const normErr = Math.abs(norm - step.grad_norm) / step.grad_norm;
+      worstNorm = Math.max(worstNorm, normErr);
+      assert.ok(normErr <= TOL.gradNormAlone, `step ${i}: grad norm ${norm} vs ${step.grad_norm}`);
+      const clip = a.clip / (norm + 1e-6);
+      await model.adamw({ lr: step.lr, beta1: a.beta1, beta2: a.beta2, eps: o.eps, weightDecay: a.weight_decay, step: i + 1, gradScale: clip < 1 ? clip : 1 });
+      for (const n of o.tensors) {
+        const err = relErr(await model.read(n, 'master'), f32(expected[`optim.after.${i}.${n}`], n));
+        worst = Math.max(worst, err);
+        assert.ok(err <= TOL.adamwAlone, `step ${i}, ${n}: rel err ${err.toExponential(2)} > ${TOL.adamwAlone}`);
+      }
+    }
+    within(`${name} AdamW grad norm (clipping input), worst over 10 steps`, worstNorm, TOL.gradNormAlone);
+    within(`${name} AdamW masters, worst over 10 steps`, worst, TOL.adamwAlone);
+  });
+
+  add(`${name}: 10 training steps (own grads, clipping, AdamW on fp32 masters) track torch`, async () => {
+    const model = await Model.load(dir, { backend });
+    await model.setTrainable(meta.trainable);
+    const a = meta.adamw;
+    const seqs = targetSequences(meta);
+    let worstLoss = 0;
+    let worstNorm = 0;
+    for (const [i, step] of meta.steps.entries()) {
+      await model.zeroGrad();
+      const r = await model.forwardBackward(seqs, 1 / meta.label_tokens);
+      worstLoss = Math.max(worstLoss, Math.abs(r.lossSum / r.labelTokens - step.loss) / step.loss);
+      const norm = await model.gradNorm();
+      worstNorm = Math.max(worstNorm, Math.abs(norm - step.grad_norm) / step.grad_norm);
+      const clip = a.clip / (norm + 1e-6);
+      await model.adamw({ lr: step.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weightDecay: a.weight_decay, step: i + 1, gradScale: clip < 1 ? clip : 1 });
+    }
+    within(`${name} loss per step, worst rel err`, worstLoss, TOL.stepsLoss);
+    within(`${name} grad norm per step, worst rel err`, worstNorm, TOL.stepsGradNorm);
+    for (const n of meta.trainable) {
+      within(`${name} after 10 steps ${n}`, relErr(await model.read(n, 'master'), f32(expected[`after.${n}`], n)), TOL.after(n));
+    }
+  });
+}
+
+add('mini-ml (bf16 weights): per-token NLL and last logits vs HF fp32', async () => {
+  const meta = JSON.parse(readFileSync(join(FIXTURES, 'mini-ml-ref', 'expected.json'), 'utf8')) as { prompts: string[]; ids: number[][] };
+  const expected = readTensors(join(FIXTURES, 'mini-ml-ref', 'expected.safetensors'));
+  const model = await Model.load(join(ASSETS, 'mini-ml'), { backend });
+  const V = model.config.vocabSize;
+  for (const [b, ids] of meta.ids.entries()) {
+    const r = await model.forward([{ ids, logitAt: ids.map((_, t) => t) }]);
+    const logits = r.logits[0]!;
+    const nll = new Float32Array(ids.length - 1);
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const row = logits.subarray(t * V, (t + 1) * V);
+      let mx = -Infinity;
+      for (const v of row) mx = Math.max(mx, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - mx);
+      nll[t] = mx + Math.log(sum) - row[ids[t + 1]!]!;
+    }
+    within(`mini-ml prompt ${b} NLL rel err`, relErr(nll, f32(expected[`nll.${b}`], 'nll')), TOL.miniNll);
+    within(`mini-ml prompt ${b} last logits rel err`, relErr(logits.subarray((ids.length - 1) * V), f32(expected[`last.${b}`], 'last')), TOL.miniLast);
+  }
+});
+
+function recordedIds(dir: string): number[] {
+  const src = readFileSync(join(dir, 'SOURCE.md'), 'utf8');
+  const m = /First 40 greedy token ids after `<s>` \(id 1\):\s*`\[([0-9, ]+)\]`/.exec(src);
+  if (!m) throw new Error('SOURCE.md no longer lists the first 40 greedy ids');
+  return m[1]!.split(',').map((x) => Number(x.trim()));
+}
+
+add('stories260K: greedy ids from BOS equal the 40 recorded ids; logits near the CPU backend', async () => {
+  const dir = join(ASSETS, 'stories260K');
+  const want = recordedIds(dir);
+  assert.equal(want, REF.stories260K.fp32_ids, 'SOURCE.md and bf16-reference.json agree on the ids');
+  const model = await Model.load(dir, { backend });
+  const ids = await generateGreedy(model, [1], { maxNewTokens: 40, stopIds: [1, 2] });
+  const first = ids.findIndex((id, i) => id !== want[i]);
+  console.log(`    stories260K: ${first < 0 && ids.length === 40 ? 'all 40 greedy ids match' : `first difference at step ${first} of ${ids.length}`}`);
+  assert.equal(ids, want);
+  const cpu = backend === 'cpu' ? model : await Model.load(dir, { backend: 'cpu' });
+  const seq = [{ ids: [1, ...want], logitAt: [1, ...want].map((_, t) => t) }];
+  const [a, b] = [await model.forward(seq), await cpu.forward(seq)];
+  within('stories260K teacher-forced logits vs the CPU backend', relErr(a.logits[0]!, b.logits[0]!), TOL.storiesLogits);
+  assert.is(model.tokenizer.decode(ids), model.tokenizer.decode(want));
+});
+
+s.run();
