@@ -152,8 +152,9 @@ export function lineChartSpec(c: LineChart): Record<string, unknown> {
     });
     if (b.label) {
       layers.push({
-        data: { values: [{ x: (b.from + b.to) / 2, label: b.label }] },
-        mark: { type: 'text', baseline: 'bottom', dy: -4, fontSize: 12, fontWeight: 'bold', color: '#3b6a8f' },
+        // Starts at the band's left edge: a narrow band at layer 0 would push a centred label past the axis.
+        data: { values: [{ x: b.from, label: b.label }] },
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 3, dy: -4, fontSize: 12, fontWeight: 'bold', color: '#3b6a8f' },
         encoding: { x: { field: 'x', type: 'quantitative' }, y: { value: c.height ?? 300 }, text: { field: 'label' } },
       });
     }

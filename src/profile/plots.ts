@@ -67,3 +67,53 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
   }
   return out;
 }
+
+/**
+ * Before and after training on the same questions (the paper's Fig. 6): the average overlap of
+ * the non-English languages with English per layer, and the MSD of R per layer. Written as
+ * DIR/plot-compare-overlap and DIR/plot-compare-msd (SVG + PNG).
+ */
+export async function writeComparePlots(dir: string, before: ProfileJson, after: ProfileJson, layersTrained: number[]): Promise<string[]> {
+  const sub = `${basename(before.model.dir)} · ${before.questions} questions · scope ${before.params.scope} · trained layers ${layersTrained.join(', ') || 'none'}`;
+  const line = (p: ProfileJson, f: (s: ProfileJson['layers'][number]) => number) => p.layers.map((s) => ({ x: s.layer, y: f(s) }));
+  const trained: Band[] = layersTrained.length > 0 ? [{ from: Math.max(0, Math.min(...layersTrained) - 0.3), to: Math.max(...layersTrained) + 0.3, label: 'trained' }] : [];
+  const charts: [string, LineChart][] = [
+    [
+      'plot-compare-overlap',
+      {
+        title: 'Average overlap with English, before and after training',
+        subtitle: sub,
+        xLabel: 'layer (0-based)',
+        yLabel: 'mean O over non-English languages',
+        xInteger: true,
+        series: [
+          { label: 'before', dashed: true, points: line(before, (s) => s.overlapAvg) },
+          { label: 'after', points: line(after, (s) => s.overlapAvg) },
+        ],
+        bands: trained,
+      },
+    ],
+    [
+      'plot-compare-msd',
+      {
+        title: 'MSD of R across languages, before and after training',
+        subtitle: sub,
+        xLabel: 'layer (0-based)',
+        yLabel: 'MSD',
+        xInteger: true,
+        yZero: true,
+        series: [
+          { label: 'before', dashed: true, points: line(before, (s) => s.msd) },
+          { label: 'after', points: line(after, (s) => s.msd) },
+        ],
+        bands: trained,
+      },
+    ],
+  ];
+  const out: string[] = [];
+  for (const [name, chart] of charts) {
+    await writeLineChart(join(dir, name), chart);
+    out.push(`${name}.svg`, `${name}.png`);
+  }
+  return out;
+}

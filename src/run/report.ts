@@ -12,6 +12,8 @@ import type { RunState, TrainSummary } from './run';
 export interface ReportInput {
   state: RunState;
   profile: ProfileJson;
+  /** The same profile of the tuned checkpoint (null when the run stopped before it). */
+  profileAfter: ProfileJson | null;
   train: TrainSummary;
   layers: number[];
   evalBefore: EvalReport[];
@@ -81,7 +83,19 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
   const plots = [
     ...r.profile.files.plots.filter((p) => p.endsWith('.png')).map((p) => join('profile', p)),
     ...['train/loss.png', 'train/loss.svg'].filter((p) => existsSync(join(out, p))).slice(0, 1),
+    ...(r.profileAfter ? ['plot-compare-overlap.png', 'plot-compare-msd.png'].map((p) => join('profile-after', p)).filter((p) => existsSync(join(out, p))) : []),
   ];
+  const after = r.profileAfter;
+  const compare = after
+    ? r.profile.layers.map((l, i) => ({
+        layer: l.layer,
+        trained: r.layers.includes(l.layer),
+        overlapBefore: l.overlapAvg,
+        overlapAfter: after.layers[i]!.overlapAvg,
+        msdBefore: l.msd,
+        msdAfter: after.layers[i]!.msd,
+      }))
+    : null;
   const stageSeconds = Object.fromEntries(Object.entries(r.state.stages).map(([k, v]) => [k, v?.seconds ?? null]));
   const json = {
     format: 'plast-report',
@@ -98,6 +112,7 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
       layers: r.profile.layers.map((l) => ({ layer: l.layer, R: l.R, overlapAvg: l.overlapAvg, msd: l.msd, inK: l.inK })),
       selection: sel,
     },
+    profileAfter: compare,
     train: { layers: r.layers, layersFrom: c.layers ? '--layers' : 'profile selection', ...r.train },
     eval: evals,
     plots,
@@ -140,13 +155,27 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
     md.push(`${e.metric} (${e.better} is better) on \`${relative(out, e.file) || e.file}\`:`, '');
     md.push(table(['language', 'n', 'before', 'after', 'change'], e.rows.map((x) => [x.lang, x.n, f4(x.before), f4(x.after), `${x.delta > 0 ? '+' : ''}${f4(x.delta)}`])), '');
   }
+  if (compare) {
+    md.push('## Profile after training', '');
+    md.push(
+      'The same questions profiled on the tuned checkpoint. The paper (Fig. 6) reports that after PLAST the overlap with English rises and the MSD falls in the shallow layers:',
+      '',
+    );
+    md.push(
+      table(
+        ['layer', 'mean O before', 'after', 'MSD before', 'after', ''],
+        compare.map((x) => [x.layer, f4(x.overlapBefore), f4(x.overlapAfter), sci(x.msdBefore), sci(x.msdAfter), x.trained ? 'trained' : '']),
+      ),
+      '',
+    );
+  }
   if (plots.length) {
     md.push('## Plots', '');
     for (const p of plots) md.push(`![${p}](${p})`, '');
   }
   md.push('## Time', '');
   md.push(table(['stage', 'seconds'], Object.entries(stageSeconds).map(([k, v]) => [k, v === null ? '-' : v.toFixed(1)])), '');
-  md.push('Files: `profile/` (profile.json, counts.safetensors, lape.json, plots), `train/` (train.jsonl, summary.json, loss plot, checkpoint, export), `data/` (the split), `eval-before.json`, `eval-after.json`, `report.json`, `run.json`.', '');
+  md.push('Files: `profile/` (profile.json, counts.safetensors, lape.json, plots), `profile-after/` (the same for the tuned checkpoint, with the before/after plots), `train/` (train.jsonl, summary.json, loss plot, checkpoint, export), `data/` (the split), `eval-before.json`, `eval-after.json`, `report.json`, `run.json`.', '');
   const mdFile = join(out, 'report.md');
   writeFileAtomic(mdFile, md.join('\n'));
   return { json: jsonFile, markdown: mdFile };

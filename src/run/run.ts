@@ -1,7 +1,8 @@
 // `plast run`: the whole PLAST method in one resumable job.
 //
 //   data split -> profile (counts, R, O, K, MSD, selection) -> eval before -> train the selected
-//   layers -> eval after (on the exported checkpoint, reloaded) -> report (JSON + Markdown + plots)
+//   layers -> eval after and profile after (on the exported checkpoint, reloaded) -> report (JSON +
+//   Markdown + plots)
 //
 // Every stage writes its outputs atomically under --out and is recorded in run.json when it is
 // done; running the same command again skips finished stages and resumes an interrupted training
@@ -13,7 +14,8 @@ import { parseLanguageList } from '../data/languages';
 import { TemplateName } from '../data/templates';
 import { Model, ModuleSet } from '../model/model';
 import { BackendChoice } from '../native';
-import { Scope, profileLanguages, runProfile, writeProfile, ProfileJson } from '../profile/profile';
+import { ProfileJson, ProfileOptions, Scope, profileLanguages, runProfile, writeProfile } from '../profile/profile';
+import { writeComparePlots } from '../profile/plots';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { train, TrainResult } from '../train/train';
 import { progress, Progress } from '../util/progress';
@@ -107,8 +109,8 @@ export interface RunConfig {
   evalData: string[];
 }
 
-export type StageName = 'split' | 'profile' | 'evalBefore' | 'train' | 'evalAfter' | 'report';
-export const STAGES: StageName[] = ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'report'];
+export type StageName = 'split' | 'profile' | 'evalBefore' | 'train' | 'evalAfter' | 'profileAfter' | 'report';
+export const STAGES: StageName[] = ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter', 'report'];
 
 export interface StageRecord {
   done: boolean;
@@ -220,7 +222,7 @@ function configDiff(a: RunConfig, b: RunConfig): string[] {
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} -> ${JSON.stringify(b[k])}`);
 }
 
-const RUN_ENTRIES = [STATE_FILE, 'data', 'profile', 'train', 'eval-before.json', 'eval-after.json', 'report.json', 'report.md'];
+const RUN_ENTRIES = [STATE_FILE, 'data', 'profile', 'profile-after', 'train', 'eval-before.json', 'eval-after.json', 'report.json', 'report.md'];
 
 function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -304,21 +306,23 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
   log(`  backend ${model.backend}`);
 
   const profileDir = join(out, 'profile');
+  // The profile before training and the one after it use the same questions and settings.
+  const profileOptions = (): ProfileOptions => ({
+    data: config.profileData,
+    langs: config.langs,
+    scope: config.scope,
+    template: config.profileTemplate,
+    ...(config.profileLimit !== null ? { limit: config.profileLimit } : {}),
+    ...(config.tau !== null ? { tau: config.tau } : {}),
+    ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
+    ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
+    ...(o.progress !== undefined ? { progress: o.progress } : {}),
+  });
   const profile = await stage(
     'profile',
     async () => {
       log(`  ${config.profileData}: ${config.profileReason}`);
-      const p = await runProfile(model, {
-        data: config.profileData,
-        langs: config.langs,
-        scope: config.scope,
-        template: config.profileTemplate,
-        ...(config.profileLimit !== null ? { limit: config.profileLimit } : {}),
-        ...(config.tau !== null ? { tau: config.tau } : {}),
-        ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
-        ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
-        ...(o.progress !== undefined ? { progress: o.progress } : {}),
-      });
+      const p = await runProfile(model, profileOptions());
       await writeProfile(profileDir, p, { plots: true });
       const sel = p.json.selection;
       log(`  selected layers ${sel.selected.join(',') || '(none)'} (overlap peak at layer ${sel.peakLayer}, θ ${sel.theta === null ? '-' : sel.theta.toExponential(3)})`);
@@ -393,25 +397,44 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
     () => !stopped,
   );
   if (stopped) {
-    return { out, status: 'stopped', state: st, profile, train: trainSummary, layers, evalBefore, evalAfter: [], report: { json: '', markdown: '' }, skipped };
+    return { out, status: 'stopped', state: st, profile, profileAfter: null, train: trainSummary, layers, evalBefore, evalAfter: [], report: { json: '', markdown: '' }, skipped };
   }
 
+  // The exported checkpoint, reloaded: what a user takes away is what is scored and profiled.
+  let tunedModel: Model | undefined;
+  const tuned = async (): Promise<Model> => (tunedModel ??= await Model.load(join(trainDir, 'model'), { backend: config.backend }));
   const evalAfter = await stage(
     'evalAfter',
     async () => {
-      // The exported checkpoint, reloaded: what a user takes away is what is scored.
-      const tuned = await Model.load(join(trainDir, 'model'), { backend: config.backend });
-      const r = await runEvals(tuned, 'eval after');
+      const r = await runEvals(await tuned(), 'eval after');
       writeJsonAtomic(join(out, 'eval-after.json'), r);
       return r;
     },
     () => readJson<EvalReport[]>(join(out, 'eval-after.json')),
   );
 
+  const profileAfterDir = join(out, 'profile-after');
+  const profileAfter = await stage(
+    'profileAfter',
+    async () => {
+      const p = await runProfile(await tuned(), profileOptions());
+      await writeProfile(profileAfterDir, p, { plots: true });
+      try {
+        await writeComparePlots(profileAfterDir, profile, p.json, layers);
+      } catch (err) {
+        log(`  the before/after plots could not be drawn: ${(err as Error).message}`);
+      }
+      const mean = (q: ProfileJson, ls: number[]): number => ls.reduce((a, i) => a + q.layers[i]!.overlapAvg, 0) / Math.max(1, ls.length);
+      log(`  mean overlap with English over the trained layers ${mean(profile, layers).toFixed(4)} -> ${mean(p.json, layers).toFixed(4)}`);
+      return p.json;
+    },
+    () => readJson<ProfileJson>(join(profileAfterDir, 'profile.json')),
+  );
+
   const report = await stage(
     'report',
-    async () => writeReport(out, { state: st, profile, train: { ...trainSummary, totalParams: model.parameterCount() }, layers, evalBefore, evalAfter }),
+    async () => writeReport(out, { state: st, profile, profileAfter, train: { ...trainSummary, totalParams: model.parameterCount() }, layers, evalBefore, evalAfter }),
     () => ({ json: join(out, 'report.json'), markdown: join(out, 'report.md') }),
   );
-  return { out, status: 'completed', state: st, profile, train: trainSummary, layers, evalBefore, evalAfter, report, skipped };
+  return { out, status: 'completed', state: st, profile, profileAfter, train: trainSummary, layers, evalBefore, evalAfter, report, skipped };
 }

@@ -77,11 +77,12 @@ test('run: every stage, the report, before/after per language', async () => {
   first = r;
   console.log(`  run: ${((Date.now() - t0) / 1000).toFixed(1)} s; layers ${r.layers.join(',')}; loss ${r.train.firstLoss?.toFixed(4)} -> ${r.train.finalLoss?.toFixed(4)}`);
   assert.is(r.status, 'completed');
-  assert.equal(Object.keys(r.state.stages), ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'report']);
+  assert.equal(Object.keys(r.state.stages), ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter', 'report']);
   assert.ok(r.layers.length > 0);
   assert.equal(r.layers, r.profile.selection.selected, 'trains the selection');
   for (const f of ['run.json', 'data/train.jsonl', 'data/heldout.jsonl', 'profile/profile.json', 'profile/counts.safetensors', 'profile/plot-msd.png',
-    'train/summary.json', 'train/model/config.json', 'train/delta.safetensors', 'eval-before.json', 'eval-after.json', 'report.json', 'report.md']) {
+    'train/summary.json', 'train/model/config.json', 'train/delta.safetensors', 'eval-before.json', 'eval-after.json',
+    'profile-after/profile.json', 'profile-after/plot-compare-overlap.png', 'profile-after/plot-compare-msd.png', 'report.json', 'report.md']) {
     assert.ok(existsSync(join(r.out, f)), f);
   }
   const rep = readJson(join(r.out, 'report.json'));
@@ -97,11 +98,19 @@ test('run: every stage, the report, before/after per language', async () => {
   assert.match(md, /Selected layers \(0-based\)/);
   assert.match(md, /\| all \| 12 \|/);
   assert.match(md, /!\[profile\/plot-R\.png\]/);
+  // The profile after training ran the tuned export: same questions and tokens, other counts.
+  assert.ok(r.profileAfter);
+  assert.equal(r.profileAfter!.languages, r.profile.languages);
+  assert.not.equal(r.profileAfter!.layers.map((l) => l.msd), r.profile.layers.map((l) => l.msd), 'the tuned layers count differently');
+  const trained = rep.profileAfter.filter((x: any) => x.trained).map((x: any) => x.layer);
+  assert.equal(trained, r.layers);
+  assert.match(md, /## Profile after training/);
+  assert.match(md, /!\[profile-after\/plot-compare-overlap\.png\]/);
 });
 
 test('run: the same command again reuses every stage; another configuration is refused', async () => {
   const r = await runPlast(small('a'));
-  assert.equal(r.skipped, ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'report']);
+  assert.equal(r.skipped, ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter', 'report']);
   assert.equal(r.evalAfter, first.evalAfter);
   await rejects(runPlast(small('a', { lr: 2e-3 })), 'ERR_MISMATCH', /lr: 0\.001 -> 0\.002/);
   writeFileSync(join(tmp, 'stranger.txt'), 'x');
