@@ -41,7 +41,14 @@ const tauOption = (): Option =>
   );
 const minOption = (): Option =>
   new Option('--min-layers <n>', `select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`).argParser(intOption('--min-layers', 0));
-const maxOption = (): Option => new Option('--max-layers <n>', 'select at most n layers (default: no limit)').argParser(intOption('--max-layers', 1));
+// "none" lifts a limit that `plast select` would otherwise carry over from the saved profile.
+// Parsed to 0 (commander turns a parser's null into ""), then to null by maxLayersOf.
+const NO_MAX_LAYERS = 0;
+const maxOption = (): Option =>
+  new Option('--max-layers <n>', 'select at most n layers; "none" for no limit (default: no limit)').argParser((v: string): number =>
+    v === 'none' ? NO_MAX_LAYERS : intOption('--max-layers', 1)(v),
+  );
+const maxLayersOf = (v: number | undefined): { maxLayers?: number | null } => (v === undefined ? {} : { maxLayers: v === NO_MAX_LAYERS ? null : v });
 
 function print(text: string): void {
   process.stdout.write(text + '\n');
@@ -85,7 +92,7 @@ export function registerProfile(program: Command): void {
         ...(shard ? { shard } : {}),
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
-        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+        ...maxLayersOf(o.maxLayers),
       });
       p.json.run['loadSeconds'] = loadSeconds;
       await writeProfile(out, p, { plots: o.plots });
@@ -110,7 +117,7 @@ export function registerProfile(program: Command): void {
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
-        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+        ...maxLayersOf(o.maxLayers),
         plots: o.plots,
       });
       print(`merged ${inputs.length} profiles into ${out}`);
@@ -131,7 +138,7 @@ export function registerProfile(program: Command): void {
       const p = await reselect(o.profile, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
-        ...(o.maxLayers !== undefined ? { maxLayers: o.maxLayers } : {}),
+        ...maxLayersOf(o.maxLayers),
         ...(o.out !== undefined ? { out: o.out } : {}),
         plots: o.plots,
       });

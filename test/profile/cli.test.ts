@@ -119,6 +119,14 @@ test('plast select (CLI): recomputes and prints the reasoning; --json prints the
   assert.is(sel.minLayers, 2);
   assert.equal(sel.selected, saved.selection.selected);
   assert.ok(sel.reasoning.length >= 3);
+  // A saved --max-layers is carried over until "none" lifts it.
+  assert.is(plast('select', '--profile', base, '--max-layers', '2', '--no-plots').code, 0);
+  assert.is(readProfile(base).json.stats.maxLayers, 2);
+  assert.is(plast('select', '--profile', base, '--no-plots').code, 0);
+  assert.is(readProfile(base).json.stats.maxLayers, 2);
+  const none = plast('select', '--profile', base, '--max-layers', 'none', '--no-plots');
+  assert.is(none.code, 0, none.err);
+  assert.is(readProfile(base).json.stats.maxLayers, null);
 });
 
 test('exit codes: usage errors 2, ERR_INVALID 2, other PlastErrors 1', () => {
