@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'ERR_DATA'
   | 'ERR_LANG'
   | 'ERR_NUMERIC'
-  | 'ERR_MISMATCH';
+  | 'ERR_MISMATCH'
+  | 'ERR_INTERRUPTED';
 
 export interface ErrorDetails {
   file?: string;

@@ -11,6 +11,7 @@ import { floatOption, intOption } from '../cli/common';
 import { backendOption } from '../cli/core';
 import { DEFAULT_LANGS, runPlast, RunOptions } from './run';
 import { compareEvals } from './report';
+import { onInterrupt } from '../util/interrupt';
 
 interface RunCli {
   model?: string;
@@ -96,9 +97,17 @@ export function registerRun(program: Command): void {
       };
       for (const k of ['model', 'data', 'profileData', 'backend', 'tau', 'minLayers', 'maxLayers', 'profileLimit', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'trainLimit', 'evalPerLang', 'heldout', 'evalData', 'overwrite', 'stopAfter'] as const) copy(k);
       if (o.layers !== undefined) opts.layers = parseLayerList(o.layers);
-      const r = await runPlast(opts);
+      const interrupt = onInterrupt();
+      let r: Awaited<ReturnType<typeof runPlast>>;
+      try {
+        r = await runPlast({ ...opts, signal: interrupt.signal });
+      } finally {
+        interrupt.dispose();
+      }
       if (r.status === 'stopped') {
-        process.stdout.write(`training stopped at step ${r.train.step} of ${r.train.totalSteps}; run the same command without --stop-after to continue\n`);
+        const how = interrupt.signal.aborted ? 'run the same command again' : 'run the same command without --stop-after';
+        process.stdout.write(`training stopped at step ${r.train.step} of ${r.train.totalSteps}; ${how} to continue\n`);
+        if (interrupt.signal.aborted) process.exitCode = 130;
         return;
       }
       if (o.json) {

@@ -72,6 +72,9 @@ export interface RunOptions {
   stopAfter?: number;
   /** Start again in an --out that holds a different run. */
   overwrite?: boolean;
+  /** Aborted: the training stops after its current step with a checkpoint (status 'stopped'); a
+   * later stage does not start (ERR_INTERRUPTED). The same call again continues. */
+  signal?: AbortSignal;
   progress?: boolean;
   log?: (msg: string) => void;
 }
@@ -267,6 +270,9 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
       log(`[${name}] done in an earlier run; reusing its output`);
       return load();
     }
+    if (o.signal?.aborted) {
+      throw new PlastError('ERR_INTERRUPTED', `interrupted before the ${name} stage; the finished stages are kept in ${out}: run the same command again to continue`, { file: out });
+    }
     log(`[${name}]`);
     const t0 = Date.now();
     const v = await fn();
@@ -384,6 +390,7 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
               overwrite: true,
             }),
         ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
         ...(o.progress !== undefined ? { progress: o.progress } : {}),
         log: (m) => log(`  ${m}`),
       });

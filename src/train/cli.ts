@@ -10,6 +10,7 @@ import { registerEval } from '../eval/cli';
 import { layersFromProfile, parseLayerList } from './layers';
 import { loadState } from './state';
 import { TrainOptions, train } from './train';
+import { onInterrupt } from '../util/interrupt';
 
 interface TrainCliOptions {
   model?: string;
@@ -107,7 +108,14 @@ export function registerTrain(program: Command): void {
         ...(o.strict ? { strict: true } : {}),
         ...(o.overwrite ? { overwrite: true } : {}),
       };
-      const r = await train(model, opts);
+      const interrupt = onInterrupt();
+      let r: Awaited<ReturnType<typeof train>>;
+      try {
+        r = await train(model, { ...opts, signal: interrupt.signal });
+      } finally {
+        interrupt.dispose();
+      }
+      if (interrupt.signal.aborted) process.exitCode = 130;
       const tokens = r.records.reduce((a, x) => a + x.tokens, 0);
       const secs = r.records.reduce((a, x) => a + x.seconds, 0);
       const summary = {

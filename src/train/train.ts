@@ -64,6 +64,8 @@ export interface TrainOptions {
   resume?: string;
   /** Stop after this many optimizer steps in total (checkpoint, no export); continue with resume. */
   stopAfter?: number;
+  /** Aborted: stop after the current step as with stopAfter (a checkpoint, no export). */
+  signal?: AbortSignal;
   /** Write the HF export + delta at the end (default true). */
   export?: boolean;
   /** Replace an --out that already holds a run. */
@@ -395,7 +397,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   bar.update(step);
   const records: StepRecord[] = [];
   try {
-    while (step < stopAt) {
+    while (step < stopAt && !opts.signal?.aborted) {
       const t0 = process.hrtime.bigint();
       const e = Math.floor(step / stepsPerEpoch);
       if (e !== epoch) {

@@ -134,6 +134,23 @@ test('run: --stop-after, then the same command continues to the losses of an uni
   assert.equal(c.evalAfter[0]!.nll, straight.evalAfter[0]!.nll);
 });
 
+test('run: an abort (Ctrl-C in the CLI) stops the training at a step or refuses the next stage; the same call continues', async () => {
+  const opts = small('d', { trainLimit: 32, batch: 4 });
+  // Aborted while the profile runs: the profile finishes (written atomically), the next stage does not start.
+  const early = new AbortController();
+  await rejects(runPlast({ ...opts, signal: early.signal, log: (m) => m.startsWith('[profile]') && early.abort() }), 'ERR_INTERRUPTED', /before the evalBefore stage.*run the same command again/);
+  // Aborted once training has started: it stops after the current step with a checkpoint.
+  const mid = new AbortController();
+  const s = await runPlast({ ...opts, signal: mid.signal, log: (m) => /training \d+ tensors/.test(m) && mid.abort() });
+  assert.is(s.status, 'stopped');
+  assert.equal(s.skipped, ['split', 'profile']);
+  assert.ok(s.train.step < s.train.totalSteps);
+  const c = await runPlast(opts);
+  assert.is(c.status, 'completed');
+  assert.is(c.train.step, c.train.totalSteps);
+  assert.equal(c.evalAfter[0]!.nll, (await runPlast(small('c', { trainLimit: 32, batch: 4 }))).evalAfter[0]!.nll, 'the same result as the uninterrupted run');
+});
+
 test('plast run CLI: bad arguments exit 2; an unknown language names itself', () => {
   const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   const run = (...a: string[]) => spawnSync(process.execPath, [cli, 'run', ...a], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });

@@ -1,7 +1,7 @@
 // The CLI end to end: `plast train` (layers from a profile.json) on a tiny run -> exit 0 and every
 // output file; `plast eval` on the export; `--strict` on a bad file -> exit 1 with ERR_DATA and
 // the line; bad arguments -> exit 2.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,37 @@ test('plast train: tiny run with --profile, then plast eval on the export', () =
   const rep = JSON.parse(e.stdout) as { kind: string; nll: { perLang: Record<string, { nll: number }> } };
   assert.is(rep.kind, 'pairs');
   assert.equal(Object.keys(rep.nll.perLang), ['ar', 'ru']);
+});
+
+test('plast train: Ctrl-C stops after the current step with a checkpoint (exit 130); --resume finishes the run', async () => {
+  const out = join(tmp, 'sigint');
+  const args = [CLI, 'train', '--model', join(ASSETS, 'mini-ml'), '--data', join(ASSETS, 'data', 'xquad_questions_train.jsonl'), '--langs', 'ar,zh',
+    '--limit', '200', '--batch', '4', '--epochs', '1', '--layers', '7', '--backend', 'cpu', '--out', out];
+  const child = spawn(process.execPath, args, { env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Interrupt once the first step is in the log: a real SIGINT, as from a terminal.
+  const log = join(out, 'train.jsonl');
+  const timer = setInterval(() => {
+    if (existsSync(log) && readFileSync(log, 'utf8').includes('"type":"step"')) {
+      clearInterval(timer);
+      child.kill('SIGINT');
+    }
+  }, 50);
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  clearInterval(timer);
+  assert.is(code, 130, stderr);
+  assert.match(stderr, /interrupted: stopping at the next safe point/);
+  const sum = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { status: string; step: number; totalSteps: number };
+  assert.is(sum.status, 'stopped');
+  assert.ok(sum.step >= 1 && sum.step < sum.totalSteps, JSON.stringify(sum));
+  assert.ok(existsSync(join(out, `checkpoint-${String(sum.step).padStart(6, '0')}`, 'state.json')), 'a checkpoint at the step it stopped');
+  assert.not.ok(existsSync(join(out, 'model')), 'no export from a stopped run');
+  const r = plast('train', '--model', join(ASSETS, 'mini-ml'), '--resume', out, '--backend', 'cpu', '--out', out);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`trained step ${sum.totalSteps}/${sum.totalSteps}`));
+  const steps = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number }).filter((x) => x.type === 'step').map((x) => x.step);
+  assert.equal(steps, Array.from({ length: sum.totalSteps }, (_, i) => i + 1), 'every step once');
 });
 
 test('plast train: --strict on a bad file exits 1 with ERR_DATA and the line; bad arguments exit 2', () => {
