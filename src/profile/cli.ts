@@ -11,6 +11,7 @@ import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, SCOPES, Scope, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
+import { onInterrupt } from '../util/interrupt';
 
 interface ProfileCliOptions {
   model?: string;
@@ -82,7 +83,9 @@ export function registerProfile(program: Command): void {
       const t0 = Date.now();
       const m = await Model.load(model, o.backend ? { backend: o.backend as BackendChoice } : {});
       const loadSeconds = (Date.now() - t0) / 1000;
+      const interrupt = onInterrupt();
       const p = await runProfile(m, {
+        signal: interrupt.signal,
         data,
         langs,
         scope: o.scope,
@@ -93,7 +96,7 @@ export function registerProfile(program: Command): void {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
         ...maxLayersOf(o.maxLayers),
-      });
+      }).finally(() => interrupt.dispose());
       p.json.run['loadSeconds'] = loadSeconds;
       await writeProfile(out, p, { plots: o.plots });
       if (o.json) return print(JSON.stringify(p.json, null, 2));

@@ -72,6 +72,8 @@ export interface ProfileOptions extends SelectOptions {
   progress?: boolean;
   /** Called after each batch. */
   onBatch?: (info: { done: number; total: number; tokens: number; seconds: number }) => void;
+  /** Aborted: stop before the next batch with ERR_INTERRUPTED (a profile is all or nothing). */
+  signal?: AbortSignal;
 }
 
 export interface LanguageSummary {
@@ -286,6 +288,9 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
       for (const idx of lb) {
         const seqs = idx.map((i) => prompts[lang]![i]!);
         const want = seqs.reduce((a, s) => a + s.counted, 0);
+        if (opts.signal?.aborted) {
+          throw new PlastError('ERR_INTERRUPTED', `profile interrupted after ${done} of ${totalPrompts} prompts; nothing was written`);
+        }
         const r = await model.forward(seqs.map((s) => ({ ids: s.ids, count: s.count })));
         if (r.countedTokens !== want) {
           throw new PlastError('ERR_INTERNAL', `the forward pass counted ${r.countedTokens} tokens where the masks mark ${want}`);

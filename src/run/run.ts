@@ -73,7 +73,8 @@ export interface RunOptions {
   /** Start again in an --out that holds a different run. */
   overwrite?: boolean;
   /** Aborted: the training stops after its current step with a checkpoint (status 'stopped'); a
-   * later stage does not start (ERR_INTERRUPTED). The same call again continues. */
+   * profile stops before its next batch and a later stage does not start (ERR_INTERRUPTED). The
+   * same call again continues. */
   signal?: AbortSignal;
   progress?: boolean;
   log?: (msg: string) => void;
@@ -323,6 +324,7 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
     ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
     ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
     ...(o.progress !== undefined ? { progress: o.progress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
   const profile = await stage(
     'profile',

@@ -136,9 +136,13 @@ test('run: --stop-after, then the same command continues to the losses of an uni
 
 test('run: an abort (Ctrl-C in the CLI) stops the training at a step or refuses the next stage; the same call continues', async () => {
   const opts = small('d', { trainLimit: 32, batch: 4 });
-  // Aborted while the profile runs: the profile finishes (written atomically), the next stage does not start.
+  // Aborted while the profile runs: it stops before its next batch and writes nothing.
   const early = new AbortController();
-  await rejects(runPlast({ ...opts, signal: early.signal, log: (m) => m.startsWith('[profile]') && early.abort() }), 'ERR_INTERRUPTED', /before the evalBefore stage.*run the same command again/);
+  await rejects(runPlast({ ...opts, signal: early.signal, log: (m) => m.startsWith('[profile]') && early.abort() }), 'ERR_INTERRUPTED', /profile interrupted after 0 of \d+ prompts; nothing was written/);
+  assert.not.ok(existsSync(join(opts.out, 'profile')));
+  // Aborted between stages: the next stage does not start.
+  const between = new AbortController();
+  await rejects(runPlast({ ...opts, signal: between.signal, log: (m) => /selected layers/.test(m) && between.abort() }), 'ERR_INTERRUPTED', /before the evalBefore stage.*run the same command again/);
   // Aborted once training has started: it stops after the current step with a checkpoint.
   const mid = new AbortController();
   const s = await runPlast({ ...opts, signal: mid.signal, log: (m) => /training \d+ tensors/.test(m) && mid.abort() });
