@@ -32,3 +32,8 @@ export { lapeNeurons, LapeOptions, LapeResult } from './profile/lape';
 export { readCounts, writeCounts, CountsFile } from './profile/counts';
 export { formatProfile } from './profile/report';
 export { lineChartSvg, lineChartSpec, svgToPng, writeLineChart, LineChart, LineSeries, Marker, Band, Highlight, Point } from './plot/chart';
+export { writeProfilePlots, writeComparePlots } from './profile/plots';
+export { runPlast, resolveRunConfig, RunOptions, RunResult, RunState, RunConfig as PlastRunConfig, StageName, STAGES } from './run/run';
+export { compareEvals, writeReport, EvalComparison } from './run/report';
+export { chooseData, dataFiles, splitPairs } from './run/data';
+export { onInterrupt, Interrupt } from './util/interrupt';
