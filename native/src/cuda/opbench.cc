@@ -16,6 +16,7 @@
 #include "cuda/variants.h"
 #include "model/llama.h"
 #include "plast/backend.h"
+#include "plast/compare.h"
 #include "plast/half.h"
 
 namespace plast {
@@ -47,30 +48,6 @@ Tensor randomDev(Backend* gpu, const Shape& s, uint64_t seed, float sd) {
   Tensor t = gpu->empty(s, DType::BF16);
   fillNormal(t, seed, 0.f, sd);
   return t;
-}
-
-std::vector<float> download(Backend* be, const Tensor& t) {
-  size_t n = static_cast<size_t>(t.numel());
-  std::vector<float> out(n);
-  if (t.dtype == DType::F32) {
-    be->download(t, out.data());
-  } else {
-    std::vector<uint16_t> h(n);
-    be->download(t, h.data());
-    for (size_t i = 0; i < n; ++i) out[i] = bf16ToF32(h[i]);
-  }
-  return out;
-}
-
-double relErr(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isinf(b[i]) && a[i] == b[i]) continue;
-    if (!std::isfinite(a[i])) return INFINITY;
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
 void cudaOk(cudaError_t e, const char* what) {
@@ -229,8 +206,8 @@ bool checkFfn(Ctx& c, double* errOut, std::string* note) {
   cpu->upload(mc, mask.data());
   Tensor cc = cpu->zeros({I}, DType::I64), hc = cpu->empty({N, I}, DType::F32);
   cpu->ffnUp(xc, gwc, uwc, &mc, &cc, hc, nullptr, nullptr);
-  double e = relErr(download(gpu, hg), download(cpu, hc));
-  auto gH = download(gpu, gg);
+  double e = relErr(toHost(gpu, hg), toHost(cpu, hc));
+  auto gH = toHost(gpu, gg);
   std::vector<int64_t> want(I, 0), got(I);
   for (int64_t n = 0; n < N; ++n)
     if (mask[n])
@@ -295,7 +272,7 @@ void benchFfn(Ctx& c, const std::vector<std::string>& variants) {
   Tensor c2 = gpu->zeros({I}, DType::I64);
   gpu->ffnUp(x, wg, wu, &mask, &c2, h, &g, nullptr);
   gpu->linear(h, wd, nullptr, y);
-  auto gH = download(gpu, g);
+  auto gH = toHost(gpu, g);
   std::vector<int64_t> want(I, 0), got(I);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t j = 0; j < I; ++j) want[j] += gH[size_t(n) * I + j] > 0.f;
@@ -304,16 +281,16 @@ void benchFfn(Ctx& c, const std::vector<std::string>& variants) {
   gpu->download(c2, got.data());
   std::vector<int64_t> pick(8);
   for (auto& p : pick) p = static_cast<int64_t>(c.rng() % N);
-  auto xH = download(gpu, x), hH = download(gpu, h), yH = download(gpu, y);
+  auto xH = toHost(gpu, x), hH = toHost(gpu, h), yH = toHost(gpu, y);
   std::vector<float> xs(8 * K), hs(8 * I), ys(8 * K);
   for (int r = 0; r < 8; ++r) {
     std::copy(xH.begin() + pick[r] * K, xH.begin() + (pick[r] + 1) * K, xs.begin() + r * K);
     std::copy(hH.begin() + pick[r] * I, hH.begin() + (pick[r] + 1) * I, hs.begin() + r * I);
     std::copy(yH.begin() + pick[r] * K, yH.begin() + (pick[r] + 1) * K, ys.begin() + r * K);
   }
-  Tensor xc = upload(cpu, xs, {8, K}, DType::F32), gwc = upload(cpu, download(gpu, wg), {I, K}, DType::F32),
-         uwc = upload(cpu, download(gpu, wu), {I, K}, DType::F32),
-         wdc = upload(cpu, download(gpu, wd), {K, I}, DType::F32);
+  Tensor xc = upload(cpu, xs, {8, K}, DType::F32), gwc = upload(cpu, toHost(gpu, wg), {I, K}, DType::F32),
+         uwc = upload(cpu, toHost(gpu, wu), {I, K}, DType::F32),
+         wdc = upload(cpu, toHost(gpu, wd), {K, I}, DType::F32);
   Tensor hc = cpu->empty({8, I}, DType::F32), yc = cpu->empty({8, K}, DType::F32);
   cpu->ffnUp(xc, gwc, uwc, nullptr, nullptr, hc, nullptr, nullptr);
   Tensor hsc = upload(cpu, hs, {8, I}, DType::F32);  // the down projection of the GPU's own h
@@ -323,7 +300,7 @@ void benchFfn(Ctx& c, const std::vector<std::string>& variants) {
   r.variant = "auto";
   r.shape = shape;
   r.checked = true;
-  double eh = relErr(hs, download(cpu, hc)), ey = relErr(ys, download(cpu, yc));
+  double eh = relErr(hs, toHost(cpu, hc)), ey = relErr(ys, toHost(cpu, yc));
   r.err = std::max(eh, ey);
   r.ok = eh < 1e-2 && ey < 1e-2 && got == want;
   std::ostringstream os;
@@ -354,7 +331,7 @@ void benchLinear(Ctx& c, const std::vector<std::string>& variants) {
     Tensor xc = upload(cpu, xs, {n, k}, DType::F32), wc = upload(cpu, ws, {m, k}, DType::F32),
            yc = cpu->empty({n, m}, DType::F32);
     cpu->linear(xc, wc, nullptr, yc);
-    *e = relErr(download(gpu, yg), download(cpu, yc));
+    *e = relErr(toHost(gpu, yg), toHost(cpu, yc));
     return *e < 1e-2;
   };
   eachVariant(
@@ -384,18 +361,18 @@ bool checkAttention(Ctx& c, bool backward, double* errOut) {
   if (!backward) {
     Tensor oc = cpu->empty(qs, DType::F32), lc = cpu->empty({B, Hq, T}, DType::F32);
     cpu->attention(qc, kc, vc, mc, scale, 0, oc, &lc);
-    *errOut = std::max(relErr(download(gpu, og), download(cpu, oc)), relErr(download(gpu, lg), download(cpu, lc)));
+    *errOut = std::max(relErr(toHost(gpu, og), toHost(cpu, oc)), relErr(toHost(gpu, lg), toHost(cpu, lc)));
     return *errOut < 1e-2;
   }
   Tensor dg = upload(gpu, dout, qs, DType::BF16);
   Tensor dq = gpu->empty(qs, DType::BF16), dk = gpu->empty(ks, DType::BF16), dv = gpu->empty(ks, DType::BF16);
   gpu->attentionBackward(dg, qg, kg, vg, mg, og, lg, scale, 0, dq, dk, dv);
-  Tensor oc = upload(cpu, download(gpu, og), qs, DType::F32), lc = upload(cpu, download(gpu, lg), {B, Hq, T}, DType::F32);
+  Tensor oc = upload(cpu, toHost(gpu, og), qs, DType::F32), lc = upload(cpu, toHost(gpu, lg), {B, Hq, T}, DType::F32);
   Tensor dc = upload(cpu, dout, qs, DType::F32);
   Tensor dqc = cpu->empty(qs, DType::F32), dkc = cpu->empty(ks, DType::F32), dvc = cpu->empty(ks, DType::F32);
   cpu->attentionBackward(dc, qc, kc, vc, mc, oc, lc, scale, 0, dqc, dkc, dvc);
-  *errOut = std::max({relErr(download(gpu, dq), download(cpu, dqc)), relErr(download(gpu, dk), download(cpu, dkc)),
-                      relErr(download(gpu, dv), download(cpu, dvc))});
+  *errOut = std::max({relErr(toHost(gpu, dq), toHost(cpu, dqc)), relErr(toHost(gpu, dk), toHost(cpu, dkc)),
+                      relErr(toHost(gpu, dv), toHost(cpu, dvc))});
   return *errOut < 2e-2;
 }
 
@@ -445,7 +422,7 @@ void benchAttention(Ctx& c, const std::vector<std::string>& variants, bool backw
   if (backward || !withAuto || !c.o.fullCheck) return;
   // Full-shape spot check of the default forward: 16 sampled (b, h, i) rows against float64.
   fwd();
-  auto qH = download(gpu, q), kH = download(gpu, k), vH = download(gpu, v), oH = download(gpu, o);
+  auto qH = toHost(gpu, q), kH = toHost(gpu, k), vH = toHost(gpu, v), oH = toHost(gpu, o);
   double num = 0, den = 0;
   for (int s = 0; s < 16; ++s) {
     int64_t b = c.rng() % B, h = c.rng() % Hh, i = c.rng() % T;
