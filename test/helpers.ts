@@ -45,6 +45,22 @@ export function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
+/** log softmax(row)[label], computed independently of the engine (a test's reference). */
+export function logSoftmax(row: Float32Array, label: number): number {
+  let mx = -Infinity;
+  for (const v of row) mx = Math.max(mx, v);
+  let s = 0;
+  for (const v of row) s += Math.exp(v - mx);
+  return row[label]! - mx - Math.log(s);
+}
+
+/** Per-position next-token NLL of `ids` from logits at every position ([T x V], row-major). */
+export function nextTokenNll(logits: Float32Array, ids: number[], V: number): Float32Array {
+  const nll = new Float32Array(ids.length - 1);
+  for (let t = 0; t + 1 < ids.length; t++) nll[t] = -logSoftmax(logits.subarray(t * V, (t + 1) * V), ids[t + 1]!);
+  return nll;
+}
+
 export function f32(t: Float32Array | BigInt64Array | undefined, name: string): Float32Array {
   if (!(t instanceof Float32Array)) throw new Error(`fixture tensor ${name} missing or not F32`);
   return t;

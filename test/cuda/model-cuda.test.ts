@@ -37,7 +37,7 @@ import { packBatch } from '../../src/model/batch';
 import { generateGreedy } from '../../src/model/generate';
 import { Model } from '../../src/model/model';
 import { call, listBackends } from '../../src/native';
-import { ASSETS, FIXTURES, f32, fixture, readTensors, relErr, targetSequences } from '../helpers';
+import { ASSETS, FIXTURES, f32, fixture, nextTokenNll, readTensors, relErr, targetSequences } from '../helpers';
 
 type Backend = 'cpu' | 'cuda';
 
@@ -247,15 +247,7 @@ add('mini-ml (bf16 weights): per-token NLL and last logits vs HF fp32', async ()
   for (const [b, ids] of meta.ids.entries()) {
     const r = await model.forward([{ ids, logitAt: ids.map((_, t) => t) }]);
     const logits = r.logits[0]!;
-    const nll = new Float32Array(ids.length - 1);
-    for (let t = 0; t + 1 < ids.length; t++) {
-      const row = logits.subarray(t * V, (t + 1) * V);
-      let mx = -Infinity;
-      for (const v of row) mx = Math.max(mx, v);
-      let sum = 0;
-      for (const v of row) sum += Math.exp(v - mx);
-      nll[t] = mx + Math.log(sum) - row[ids[t + 1]!]!;
-    }
+    const nll = nextTokenNll(logits, ids, V);
     within(`mini-ml prompt ${b} NLL rel err`, relErr(nll, f32(expected[`nll.${b}`], 'nll')), TOL.miniNll);
     within(`mini-ml prompt ${b} last logits rel err`, relErr(logits.subarray((ids.length - 1) * V), f32(expected[`last.${b}`], 'last')), TOL.miniLast);
   }

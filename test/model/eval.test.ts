@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { evaluate, formatReport } from '../../src/eval/evaluate';
 import { LETTER_INSTRUCTION } from '../../src/eval/mcq';
 import { Model } from '../../src/model/model';
-import { ASSETS } from '../helpers';
+import { ASSETS, logSoftmax } from '../helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'plast-eval-'));
 const MINI = join(ASSETS, 'mini-ml');
@@ -23,14 +23,6 @@ const ROWS: [string, string, string, string, string, string, string][] = [
   ['5', 'en', 'What is shown in the picture?', 'A dog', 'A rocket', 'B', 'iVBORw0KGgoAAAANSUhEUg=='],
   ['6', 'ru', 'Без ответа?', 'да', 'нет', '', ''],
 ];
-
-function logSoftmax(row: Float32Array, label: number): number {
-  let mx = -Infinity;
-  for (const v of row) mx = Math.max(mx, v);
-  let s = 0;
-  for (const v of row) s += Math.exp(v - mx);
-  return row[label]! - mx - Math.log(s);
-}
 
 test('mcq: letter logits and continuation likelihood match hand-built prompts; image and bad rows reported', async () => {
   const tsv = join(tmp, 'mmb.tsv');

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
 import { readSafetensorsHeader, writeSafetensors } from '../../src/model/safetensors';
-import { ASSETS, FIXTURES, f32, readTensors, relErr } from '../helpers';
+import { ASSETS, FIXTURES, f32, nextTokenNll, readTensors, relErr } from '../helpers';
 
 test('llava: text-only logits through a LLaVA checkpoint match HF', async () => {
   const dir = join(FIXTURES, 'llava');
@@ -62,15 +62,7 @@ test('mini-ml (bf16, two shards): per-token NLL and last logits match HF float32
     const r = await model.forward([{ ids, logitAt: ids.map((_, t) => t) }]);
     const V = model.config.vocabSize;
     const logits = r.logits[0]!;
-    const nll = new Float32Array(ids.length - 1);
-    for (let t = 0; t + 1 < ids.length; t++) {
-      const row = logits.subarray(t * V, (t + 1) * V);
-      let mx = -Infinity;
-      for (const v of row) mx = Math.max(mx, v);
-      let s = 0;
-      for (const v of row) s += Math.exp(v - mx);
-      nll[t] = mx + Math.log(s) - row[ids[t + 1]!]!;
-    }
+    const nll = nextTokenNll(logits, ids, V);
     const e1 = relErr(nll, f32(expected[`nll.${b}`], 'nll'));
     const e2 = relErr(logits.subarray((ids.length - 1) * V), f32(expected[`last.${b}`], 'last'));
     assert.ok(e1 <= 1e-5 && e2 <= 1e-5, `prompt ${b}: nll rel err ${e1}, logits rel err ${e2}`);
