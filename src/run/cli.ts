@@ -2,10 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
-import { TEMPLATES, TemplateName } from '../data/templates';
-import { ModuleSet } from '../model/model';
-import { BackendChoice } from '../native';
-import { SCOPES, Scope } from '../profile/profile';
+import { TEMPLATES } from '../data/templates';
+import { SCOPES } from '../profile/profile';
 import { parseLayerList } from '../train/layers';
 import { floatOption, intOption } from '../cli/common';
 import { backendOption } from '../cli/core';
@@ -13,37 +11,10 @@ import { DEFAULT_LANGS, runPlast, RunOptions } from './run';
 import { compareEvals } from './report';
 import { onInterrupt } from '../util/interrupt';
 
-interface RunCli {
-  model?: string;
-  data?: string;
-  profileData?: string;
-  langs: string;
-  backend?: BackendChoice;
-  template: TemplateName;
-  profileTemplate: TemplateName;
-  scope: Scope;
-  tau?: number;
-  minLayers?: number;
-  maxLayers?: number;
-  profileLimit?: number;
-  layers?: string;
-  modules: ModuleSet;
-  epochs?: number;
-  lr?: number;
-  batch?: number;
-  microBatch?: number;
-  maxLen?: number;
-  warmup?: number;
-  seed?: number;
-  trainLimit?: number;
-  evalPerLang?: number;
-  heldout?: number;
-  evalData?: string[];
-  out: string;
-  overwrite?: boolean;
-  stopAfter?: number;
-  json?: boolean;
-}
+// What commander parses: RunOptions as typed on the command line (lists as text; the choices have
+// defaults), plus --json.
+type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'profileTemplate' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
+  Required<Pick<RunOptions, 'template' | 'profileTemplate' | 'scope' | 'modules'>> & { langs: string; layers?: string; json?: boolean };
 
 export function registerRun(program: Command): void {
   program
@@ -83,20 +54,13 @@ export function registerRun(program: Command): void {
     .option('--overwrite', 'discard a different run in --out and start again')
     .option('--json', 'print report.json at the end')
     .action(async (o: RunCli) => {
+      const { langs, layers, json, ...given } = o;
       const opts: RunOptions = {
-        out: o.out,
-        langs: parseLanguageList(o.langs),
-        template: o.template,
-        profileTemplate: o.profileTemplate,
-        scope: o.scope,
-        modules: o.modules,
+        ...given,
+        langs: parseLanguageList(langs),
+        ...(layers !== undefined ? { layers: parseLayerList(layers) } : {}),
         log: (m) => process.stderr.write(m + '\n'),
       };
-      const copy = <K extends keyof RunOptions & keyof RunCli>(k: K): void => {
-        if (o[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = o[k];
-      };
-      for (const k of ['model', 'data', 'profileData', 'backend', 'tau', 'minLayers', 'maxLayers', 'profileLimit', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'trainLimit', 'evalPerLang', 'heldout', 'evalData', 'overwrite', 'stopAfter'] as const) copy(k);
-      if (o.layers !== undefined) opts.layers = parseLayerList(o.layers);
       const interrupt = onInterrupt();
       let r: Awaited<ReturnType<typeof runPlast>>;
       try {
@@ -110,7 +74,7 @@ export function registerRun(program: Command): void {
         if (interrupt.signal.aborted) process.exitCode = 130;
         return;
       }
-      if (o.json) {
+      if (json) {
         process.stdout.write(readFileSync(r.report.json, 'utf8') + '\n');
         return;
       }

@@ -163,6 +163,17 @@ test('plast run CLI: bad arguments exit 2; an unknown language names itself', ()
   assert.match(bad.stderr, /ERR_LANG.*xx/);
   const r = run('--lr', 'abc', '--out', join(tmp, 'cli'));
   assert.is(r.status, 2, r.stderr);
+  // Every option reaches the run's configuration, lists parsed.
+  const out = join(tmp, 'cli-config');
+  const ok = run('--model', join(ASSETS, 'mini-ml'), '--langs', 'en,ar', '--profile-limit', '8', '--train-limit', '8', '--eval-per-lang', '2', '--batch', '4',
+    '--epochs', '1', '--lr', '1e-3', '--layers', '6-7', '--modules', 'mlp', '--template', 'plain', '--seed', '5', '--stop-after', '1', '--backend', 'cpu', '--out', out);
+  assert.is(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /training stopped at step 1 of 2; run the same command without --stop-after to continue/);
+  const c = readJson(join(out, 'run.json')).config;
+  assert.equal(
+    [c.langs, c.profileLimit, c.trainLimit, c.evalPerLang, c.batch, c.epochs, c.lr, c.layers, c.modules, c.template, c.seed, c.backend, c.bundledModel],
+    [['en', 'ar'], 8, 8, 2, 4, 1, 1e-3, [6, 7], 'mlp', 'plain', 5, 'cpu', false],
+  );
 });
 
 test.run();
