@@ -398,7 +398,7 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
       });
       if (r.status !== 'completed') {
         stopped = true;
-        log(`  stopped after step ${r.step} of ${r.totalSteps} (checkpoint ${r.checkpoint}); run the same command again to continue`);
+        log(`  stopped after step ${r.step} of ${r.totalSteps} (checkpoint ${r.checkpoint})`);
       }
       return readJson<TrainSummary>(join(trainDir, 'summary.json'));
     },
