@@ -6,7 +6,9 @@
       "target_name": "plast",
       "sources": [
         "<!@(node -p \"require('fs').readdirSync('native/src/common').filter(f=>f.endsWith('.cc')).map(f=>'native/src/common/'+f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/src/ops').filter(f=>f.endsWith('.cc')).map(f=>'native/src/ops/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/src/cpu').filter(f=>f.endsWith('.cc')).map(f=>'native/src/cpu/'+f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/src/registry').filter(f=>f.endsWith('.cc')).map(f=>'native/src/registry/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/src/model').filter(f=>f.endsWith('.cc')).map(f=>'native/src/model/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/src/addon').filter(f=>f.endsWith('.cc')).map(f=>'native/src/addon/'+f).join(' ')\")"
       ],

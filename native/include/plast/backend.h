@@ -1,12 +1,10 @@
 // The backend interface. The CPU backend (float32 math) is the reference; others are checked
-// against it op by op (native/tests). Shapes are validated by the caller-facing wrappers in
-// src/common/checks; backends may assume well-formed, contiguous tensors of their own.
+// against it op by op (native/tests).
 //
-// Conventions
-//  - activations use activationDType() (f32 on CPU, bf16 on CUDA); weights may be bf16/f16/f32;
-//    weight gradients, masters and moments are f32; saved statistics (rstd, lse) are f32.
-//  - "accumulate" outputs add into what is there; others overwrite.
-//  - ids, positions, masks, labels are i32; counts are i64.
+// The ops are listed once, in plast/ops.def. Callers use the public methods (`rmsnorm`, ...),
+// which check shapes, dtypes, the tensors' backend and index ranges (native/src/ops/) and then
+// run the backend's `...Impl` (native/src/cpu, native/src/cuda): an implementation may assume
+// well-formed, contiguous tensors of its own, and checks only limits of its own kernels.
 #pragma once
 #include <memory>
 #include <string>
@@ -26,74 +24,40 @@ class Backend {
   virtual bool supportsOp(Op op, DType dtype) const = 0;
   virtual DType activationDType() const = 0;
 
+  // The weight dtypes this backend's kernel for `op` takes (default: any float dtype).
+  virtual bool supportsWeight(Op op, DType dtype) const { return isFloat(dtype); }
+
   // --- memory ---
   virtual Tensor empty(const Shape& shape, DType dtype) = 0;
   Tensor zeros(const Shape& shape, DType dtype);
-  virtual void zero(Tensor& t) = 0;
-  virtual void upload(Tensor& dst, const void* host) = 0;          // dst.nbytes() from host
-  virtual void download(const Tensor& src, void* host) = 0;        // src.nbytes() to host
+  void zero(Tensor& t);
+  // dst.nbytes() from host. For i32 data covering the whole storage, records the range of the
+  // values (Storage::indices) so that ops can check indices without reading them back.
+  void upload(Tensor& dst, const void* host);
+  void download(const Tensor& src, void* host);  // src.nbytes() to host
   // A weight from host memory (e.g. an mmapped checkpoint). `keepAlive` owns that memory; a
   // backend may reference it without copying (CPU) or upload and convert it (CUDA: to bf16).
   virtual Tensor loadWeight(const void* host, const Shape& shape, DType dtype,
                             std::shared_ptr<void> keepAlive) = 0;
-  virtual void cast(const Tensor& src, Tensor& dst) = 0;  // same numel, any float dtypes
   virtual void synchronize() {}
   virtual size_t bytesInUse() const = 0;
   virtual size_t peakBytes() const = 0;
   virtual void resetPeak() = 0;
+  // The range of an i32 tensor's values: as recorded at upload when there is a record, else read
+  // back (a device-to-host copy: the slow path, for tensors not written by upload).
+  IndexStats indexStats(const Tensor& t);
 
-  // --- ops ---
-  // out[n,:] = table[ids[n],:]
-  virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
-  // y = x / sqrt(mean(x^2) + eps) * w ; rstd[n] = 1/sqrt(mean(x^2)+eps)
-  virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& y, Tensor* rstd) = 0;
-  // dx (= or += when accumulateDx), dw += (f32)
-  virtual void rmsnormBackward(const Tensor& dy, const Tensor& x, const Tensor& w,
-                               const Tensor& rstd, Tensor& dx, bool accumulateDx, Tensor* dw) = 0;
-  // y[N,M] = x[N,K] · w[M,K]^T (+ bias[M])
-  virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) = 0;
-  // dx[N,K] (= or +=) dy[N,M] · w[M,K]
-  virtual void linearBackwardInput(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                   bool accumulate) = 0;
-  // dw[M,K] += dy^T · x (f32); dbias[M] += sum_n dy (f32)
-  virtual void linearBackwardWeight(const Tensor& dy, const Tensor& x, Tensor& dw,
-                                    Tensor* dbias) = 0;
-  // In place on x[N,H,D]: HF rotate_half RoPE at positions[N] with invFreq[D/2] (f32), outputs
-  // scaled by attnScaling. inverse=true applies the transpose (the backward pass).
-  virtual void rope(Tensor& x, const Tensor& positions, const Tensor& invFreq, float attnScaling,
-                    bool inverse) = 0;
-  // Causal attention, GQA (Hq % Hkv == 0). q[B,T,Hq,D], k/v[B,T,Hkv,D], keyMask[B,T] (0 = pad
-  // key), window > 0 limits to keys with i - j < window. out[B,T,Hq,D], lse[B,Hq,T] (f32, natural
-  // log of the softmax denominator of scaled scores; -inf where a query sees no key, out = 0).
-  virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& keyMask,
-                         float scale, int window, Tensor& out, Tensor* lse) = 0;
-  virtual void attentionBackward(const Tensor& dout, const Tensor& q, const Tensor& k,
-                                 const Tensor& v, const Tensor& keyMask, const Tensor& out,
-                                 const Tensor& lse, float scale, int window, Tensor& dq,
-                                 Tensor& dk, Tensor& dv) = 0;
-  // h = silu(g) * u. counts[I] (i64) += number of rows n with countMask[n] != 0 and g[n,j] > 0.
-  virtual void swiglu(const Tensor& g, const Tensor& u, const Tensor* countMask, Tensor* counts,
-                      Tensor& h) = 0;
-  virtual void swigluBackward(const Tensor& dh, const Tensor& g, const Tensor& u, Tensor& dg,
-                              Tensor& du) = 0;
-  // Fused FFN up-projection: g = x·wg^T, u = x·wu^T, h = swiglu(g, u) with counting.
-  // gOut/uOut (optional) receive g and u for the backward pass. Default: composed from the above.
-  virtual void ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor* countMask,
-                     Tensor* counts, Tensor& h, Tensor* gOut, Tensor* uOut);
-  // Per-row cross-entropy of logits[P,V] against labels[P] (-100 = ignored: loss 0, grad 0).
-  // losses[P] f32; dlogits (optional, act dtype) = (softmax - onehot) * gradScale.
-  virtual void crossEntropy(const Tensor& logits, const Tensor& labels, float gradScale,
-                            Tensor& losses, Tensor* dlogits) = 0;
-  // out = a + b (out may alias a or b)
-  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
-  // out[p,:] = x[idx[p],:]
-  virtual void gather(const Tensor& x, const Tensor& idx, Tensor& out) = 0;
-  // dx[idx[p],:] += dy[p,:]
-  virtual void scatterAdd(const Tensor& dy, const Tensor& idx, Tensor& dx) = 0;
-  // One AdamW update over many tensors (multi-tensor on CUDA).
-  virtual void adamw(const std::vector<AdamWSlot>& slots, const AdamWParams& p) = 0;
-  // Sum of squares over all elements of all tensors, accumulated in double where possible.
-  virtual double sumSquares(const std::vector<Tensor>& xs) = 0;
+  // --- ops (plast/ops.def): checked, then run by the backend's implementation ---
+#define PLAST_OP(E, name, R, method, params) R method params;
+#include "plast/ops.def"
+
+ protected:
+  virtual void zeroImpl(Tensor& t) = 0;
+  virtual void uploadImpl(Tensor& dst, const void* host) = 0;
+  virtual void downloadImpl(const Tensor& src, void* host) = 0;
+#define PLAST_OP(E, name, R, method, params) virtual R method##Impl params = 0;
+#define PLAST_OP_COMPOSED(E, name, R, method, params) virtual R method##Impl params;
+#include "plast/ops.def"
 };
 
 struct BackendInfo {

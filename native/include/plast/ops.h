@@ -1,4 +1,5 @@
-// The op families every backend implements. One file per family under src/cpu and src/cuda.
+// The op list (generated from plast/ops.def) and the AdamW parameter types the ops take.
+// One file per op family under src/ops (the checks), src/cpu and src/cuda (the kernels).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -7,26 +8,10 @@
 
 namespace plast {
 
+// One enumerator per line of plast/ops.def, in its order.
 enum class Op : int32_t {
-  Embedding,
-  RmsNorm,
-  RmsNormBackward,
-  Linear,
-  LinearBackwardInput,
-  LinearBackwardWeight,
-  Rope,
-  Attention,
-  AttentionBackward,
-  Swiglu,
-  SwigluBackward,
-  FfnUp,
-  CrossEntropy,
-  Add,
-  Cast,
-  Gather,
-  ScatterAdd,
-  AdamW,
-  SumSquares,
+#define PLAST_OP(E, name, R, method, params) E,
+#include "plast/ops.def"
   Count_,
 };
 

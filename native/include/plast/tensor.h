@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,12 +22,24 @@ bool isFloat(DType t);
 
 class Backend;
 
+// What Backend::upload saw in i32 data: ops range-check index tensors against this instead of
+// copying them back from the device. Code that writes an i32 tensor by any other means must
+// reset Storage::indices (Backend::zero and the ops do; none of them writes i32 data).
+constexpr int32_t kIgnoreIndex = -100;  // a label that is not scored (torch's ignore_index)
+struct IndexStats {
+  int32_t min = 0, max = -1;          // over all values; max < min: no elements
+  int32_t minKept = 0, maxKept = -1;  // over the values other than kIgnoreIndex
+  bool distinct = true;               // no value repeats
+};
+IndexStats computeIndexStats(const int32_t* v, int64_t n);
+
 // One allocation. `release` frees it (cudaFree, free, munmap bookkeeping, ...).
 struct Storage {
   Backend* backend = nullptr;
   void* ptr = nullptr;
   size_t bytes = 0;
   std::function<void(void*)> release;
+  std::optional<IndexStats> indices;  // set by upload() of i32 data covering the whole storage
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

@@ -1,13 +1,33 @@
+// The parts of Backend that every backend shares: zero/upload (which keep the index record of
+// i32 tensors), index statistics, and the composed default of FfnUp.
 #include "plast/backend.h"
 
-#include <mutex>
+#include <algorithm>
+#include <vector>
 
-#include "cpu/cpu_backend.h"
-#ifdef PLAST_WITH_CUDA
-#include "cuda/cuda_backend.h"
-#endif
+#include "common/checks.h"
 
 namespace plast {
+
+IndexStats computeIndexStats(const int32_t* v, int64_t n) {
+  IndexStats s;
+  if (n <= 0) return s;
+  s.min = s.max = v[0];
+  bool anyKept = false;
+  for (int64_t i = 0; i < n; ++i) {
+    s.min = std::min(s.min, v[i]);
+    s.max = std::max(s.max, v[i]);
+    if (v[i] == kIgnoreIndex) continue;
+    if (!anyKept) s.minKept = s.maxKept = v[i];
+    anyKept = true;
+    s.minKept = std::min(s.minKept, v[i]);
+    s.maxKept = std::max(s.maxKept, v[i]);
+  }
+  std::vector<int32_t> sorted(v, v + n);
+  std::sort(sorted.begin(), sorted.end());
+  s.distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+  return s;
+}
 
 Tensor Backend::zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
@@ -15,61 +35,45 @@ Tensor Backend::zeros(const Shape& shape, DType dtype) {
   return t;
 }
 
-void Backend::ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor* countMask,
-                    Tensor* counts, Tensor& h, Tensor* gOut, Tensor* uOut) {
+void Backend::zero(Tensor& t) {
+  OpArgs(this, "zero").on(t, "tensor");
+  zeroImpl(t);
+  if (t.dtype == DType::I32 && t.offset == 0 && t.nbytes() == t.storage->bytes)
+    t.storage->indices = IndexStats{0, 0, 0, 0, t.numel() <= 1};
+  else
+    t.storage->indices.reset();
+}
+
+void Backend::upload(Tensor& dst, const void* host) {
+  OpArgs(this, "upload").on(dst, "dst");
+  uploadImpl(dst, host);
+  if (dst.dtype == DType::I32 && dst.offset == 0 && dst.nbytes() == dst.storage->bytes)
+    dst.storage->indices = computeIndexStats(static_cast<const int32_t*>(host), dst.numel());
+  else
+    dst.storage->indices.reset();
+}
+
+void Backend::download(const Tensor& src, void* host) {
+  OpArgs(this, "download").on(src, "src");
+  downloadImpl(src, host);
+}
+
+IndexStats Backend::indexStats(const Tensor& t) {
+  if (t.storage && t.storage->indices) return *t.storage->indices;  // covers a view's values too
+  std::vector<int32_t> h(static_cast<size_t>(t.numel()));
+  download(t, h.data());
+  return computeIndexStats(h.data(), t.numel());
+}
+
+void Backend::ffnUpImpl(const Tensor& x, const Tensor& wg, const Tensor& wu,
+                        const Tensor* countMask, Tensor* counts, Tensor& h, Tensor* gOut,
+                        Tensor* uOut) {
   Shape s{x.dim(0), wg.dim(0)};
   Tensor g = gOut ? *gOut : empty(s, activationDType());
   Tensor u = uOut ? *uOut : empty(s, activationDType());
   linear(x, wg, nullptr, g);
   linear(x, wu, nullptr, u);
   swiglu(g, u, countMask, counts, h);
-}
-
-namespace {
-
-struct Registry {
-  std::mutex mu;
-  bool probed = false;
-  std::vector<BackendInfo> infos;
-  Backend* cuda = nullptr;
-};
-
-Registry& registry() {
-  static Registry r;
-  std::lock_guard<std::mutex> lk(r.mu);
-  if (!r.probed) {
-    r.probed = true;
-    BackendInfo cpu{"cpu", true, "", cpuBackend()->deviceDescription()};
-    r.infos.push_back(cpu);
-#ifdef PLAST_WITH_CUDA
-    std::string why;
-    r.cuda = createCudaBackend(&why);
-    BackendInfo ci{"cuda", r.cuda != nullptr, r.cuda ? "" : why,
-                   r.cuda ? r.cuda->deviceDescription() : ""};
-    r.infos.push_back(ci);
-#else
-    r.infos.push_back({"cuda", false, "this build has no CUDA backend (nvcc was not found when it was compiled)", ""});
-#endif
-  }
-  return r;
-}
-
-}  // namespace
-
-std::vector<BackendInfo> listBackends() { return registry().infos; }
-
-Backend* getBackend(const std::string& name) {
-  Registry& r = registry();
-  if (name == "cpu") return cpuBackend();
-  if (name == "cuda" || name == "auto") {
-    if (r.cuda) return r.cuda;
-    if (name == "auto") return cpuBackend();
-    std::string why;
-    for (auto& i : r.infos)
-      if (i.name == "cuda") why = i.reason;
-    PLAST_FAIL(Code::NoDevice, "the cuda backend is not available: " << why);
-  }
-  PLAST_FAIL(Code::Invalid, "unknown backend '" << name << "'; expected one of cpu, cuda, auto");
 }
 
 }  // namespace plast

@@ -63,16 +63,10 @@ Tensor Tensor::view(const Shape& s) const {
 }
 
 const char* opName(Op op) {
-  static const char* names[] = {"embedding",        "rmsnorm",
-                                "rmsnorm_backward", "linear",
-                                "linear_backward_input", "linear_backward_weight",
-                                "rope",             "attention",
-                                "attention_backward", "swiglu",
-                                "swiglu_backward",  "ffn_up",
-                                "cross_entropy",    "add",
-                                "cast",             "gather",
-                                "scatter_add",      "adamw",
-                                "sum_squares"};
+  static const char* names[] = {
+#define PLAST_OP(E, name, R, method, params) name,
+#include "plast/ops.def"
+  };
   int i = static_cast<int>(op);
   return (i >= 0 && i < static_cast<int>(Op::Count_)) ? names[i] : "?";
 }

@@ -4,7 +4,6 @@
 #include <limits>
 #include <vector>
 
-#include "common/checks.h"
 #include "common/threadpool.h"
 #include "cpu/cpu_backend.h"
 
@@ -15,20 +14,8 @@ struct Dims {
   int64_t B, T, Hq, Hkv, D;
 };
 
-Dims checkAttention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
-                    const Tensor& keyMask) {
-  checkRank(q, 4, op, "q");
-  checkRank(k, 4, op, "k");
-  Dims d{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
-  checkShape(k, {d.B, d.T, d.Hkv, d.D}, op, "k");
-  checkShape(v, {d.B, d.T, d.Hkv, d.D}, op, "v");
-  PLAST_CHECK(d.Hkv > 0 && d.Hq % d.Hkv == 0, Code::Shape,
-              op << ": query heads (" << d.Hq << ") must be a multiple of key/value heads ("
-                 << d.Hkv << ")");
-  checkShape(keyMask, {d.B, d.T}, op, "keyMask");
-  checkDType(keyMask, {DType::I32}, op, "keyMask");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&q, &k, &v}) checkDType(*t, {DType::F32}, op, "q/k/v");
-  return d;
+Dims dims(const Tensor& q, const Tensor& k) {
+  return Dims{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
 }
 
 inline bool allowed(int64_t i, int64_t j, const int32_t* mask, int window) {
@@ -37,17 +24,10 @@ inline bool allowed(int64_t i, int64_t j, const int32_t* mask, int window) {
 
 }  // namespace
 
-void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
+void CpuBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v,
                            const Tensor& keyMask, float scale, int window, Tensor& out,
                            Tensor* lse) {
-  const char* op = "attention";
-  Dims d = checkAttention(op, q, k, v, keyMask);
-  checkShape(out, q.shape, op, "out");
-  checkDType(out, {DType::F32}, op, "out");
-  if (lse) {
-    checkShape(*lse, {d.B, d.Hq, d.T}, op, "lse");
-    checkDType(*lse, {DType::F32}, op, "lse");
-  }
+  Dims d = dims(q, k);
   const float *qp = q.ptr<float>(), *kp = k.ptr<float>(), *vp = v.ptr<float>();
   float* op_ = out.ptr<float>();
   float* lp = lse ? lse->ptr<float>() : nullptr;
@@ -95,20 +75,11 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
   });
 }
 
-void CpuBackend::attentionBackward(const Tensor& dout, const Tensor& q, const Tensor& k,
+void CpuBackend::attentionBackwardImpl(const Tensor& dout, const Tensor& q, const Tensor& k,
                                    const Tensor& v, const Tensor& keyMask, const Tensor& out,
                                    const Tensor& lse, float scale, int window, Tensor& dq,
                                    Tensor& dk, Tensor& dv) {
-  const char* op = "attention_backward";
-  Dims d = checkAttention(op, q, k, v, keyMask);
-  checkShape(dout, q.shape, op, "dout");
-  checkShape(out, q.shape, op, "out");
-  checkShape(lse, {d.B, d.Hq, d.T}, op, "lse");
-  checkShape(dq, q.shape, op, "dq");
-  checkShape(dk, k.shape, op, "dk");
-  checkShape(dv, v.shape, op, "dv");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dout, &out, &lse, &dq, &dk, &dv})
-    checkDType(*t, {DType::F32}, op, "gradients");
+  Dims d = dims(q, k);
   const float *qp = q.ptr<float>(), *kp = k.ptr<float>(), *vp = v.ptr<float>();
   const float *dop = dout.ptr<float>(), *oup = out.ptr<float>(), *lp = lse.ptr<float>();
   float *dqp = dq.ptr<float>(), *dkp = dk.ptr<float>(), *dvp = dv.ptr<float>();

@@ -1,4 +1,4 @@
-// CPU backend: memory, transfers and casts. The ops live in one file per family beside this one.
+// CPU backend: memory and transfers. The ops live in one file per family beside this one.
 #include <cstdlib>
 #include <fstream>
 #include <new>
@@ -27,9 +27,10 @@ std::string CpuBackend::deviceDescription() const {
   return os.str();
 }
 
+// The kernels compute in f32 on f32 activations; weights of any float dtype are widened as they
+// are read (supportsWeight), and casts convert between any float dtypes.
 bool CpuBackend::supportsOp(Op op, DType dtype) const {
-  (void)op;
-  return dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16;
+  return op == Op::Cast ? isFloat(dtype) : dtype == DType::F32;
 }
 
 Tensor CpuBackend::empty(const Shape& shape, DType dtype) {
@@ -59,11 +60,11 @@ Tensor CpuBackend::empty(const Shape& shape, DType dtype) {
   return t;
 }
 
-void CpuBackend::zero(Tensor& t) { std::memset(t.data(), 0, t.nbytes()); }
+void CpuBackend::zeroImpl(Tensor& t) { std::memset(t.data(), 0, t.nbytes()); }
 
-void CpuBackend::upload(Tensor& dst, const void* host) { std::memcpy(dst.data(), host, dst.nbytes()); }
+void CpuBackend::uploadImpl(Tensor& dst, const void* host) { std::memcpy(dst.data(), host, dst.nbytes()); }
 
-void CpuBackend::download(const Tensor& src, void* host) {
+void CpuBackend::downloadImpl(const Tensor& src, void* host) {
   std::memcpy(host, src.data(), src.nbytes());
 }
 
@@ -86,24 +87,6 @@ Tensor CpuBackend::loadWeight(const void* host, const Shape& shape, DType dtype,
   Tensor t = empty(shape, dtype);
   std::memcpy(t.data(), host, t.nbytes());
   return t;
-}
-
-void CpuBackend::cast(const Tensor& src, Tensor& dst) {
-  PLAST_CHECK(src.numel() == dst.numel(), Code::Shape,
-              "cast: " << src.describe() << " and " << dst.describe() << " differ in size");
-  PLAST_CHECK(isFloat(src.dtype) && isFloat(dst.dtype), Code::DType,
-              "cast: expected float tensors but received " << src.describe() << " -> "
-                                                           << dst.describe());
-  if (src.dtype == dst.dtype) {
-    if (src.data() != dst.data()) std::memmove(dst.data(), src.data(), src.nbytes());
-    return;
-  }
-  const void* s = src.data();
-  void* d = dst.data();
-  DType st = src.dtype, dt = dst.dtype;
-  parallelFor(src.numel(), 1 << 14, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) storeF32(d, dt, i, loadF32(s, st, i));
-  });
 }
 
 CpuBackend* cpuBackend() {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "common/checks.h"
 #include "common/threadpool.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/float_access.h"
@@ -149,23 +148,11 @@ void gemmF32(int64_t I, int64_t J, int64_t P, const MatRef& A, const MatRef& B, 
   }
 }
 
-void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
-  const char* op = "linear";
-  checkRank(x, 2, op, "x");
-  checkRank(w, 2, op, "w");
-  checkDType(x, {DType::F32}, op, "x");
-  checkFloat(w, op, "w");
+void CpuBackend::linearImpl(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
   int64_t N = x.dim(0), K = x.dim(1), M = w.dim(0);
-  PLAST_CHECK(w.dim(1) == K, Code::Shape,
-              "linear: x is " << shapeStr(x.shape) << " but w is " << shapeStr(w.shape)
-                              << " (inner dimensions must match)");
-  checkShape(y, {N, M}, op, "y");
-  checkDType(y, {DType::F32}, op, "y");
   gemmF32(N, M, K, MatRef{x.data(), x.dtype, K, 1}, MatRef{w.data(), w.dtype, 1, K},
           y.ptr<float>(), M, false);
   if (bias) {
-    checkShape(*bias, {M}, op, "bias");
-    checkFloat(*bias, op, "bias");
     float* yp = y.ptr<float>();
     const void* bp = bias->data();
     DType bt = bias->dtype;
@@ -176,39 +163,19 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Te
   }
 }
 
-void CpuBackend::linearBackwardInput(const Tensor& dy, const Tensor& w, Tensor& dx,
+void CpuBackend::linearBackwardInputImpl(const Tensor& dy, const Tensor& w, Tensor& dx,
                                      bool accumulate) {
-  const char* op = "linear_backward_input";
-  checkRank(dy, 2, op, "dy");
-  checkRank(w, 2, op, "w");
-  checkDType(dy, {DType::F32}, op, "dy");
-  checkFloat(w, op, "w");
   int64_t N = dy.dim(0), M = dy.dim(1), K = w.dim(1);
-  PLAST_CHECK(w.dim(0) == M, Code::Shape,
-              op << ": dy is " << shapeStr(dy.shape) << " but w is " << shapeStr(w.shape));
-  checkShape(dx, {N, K}, op, "dx");
-  checkDType(dx, {DType::F32}, op, "dx");
   gemmF32(N, K, M, MatRef{dy.data(), dy.dtype, M, 1}, MatRef{w.data(), w.dtype, K, 1},
           dx.ptr<float>(), K, accumulate);
 }
 
-void CpuBackend::linearBackwardWeight(const Tensor& dy, const Tensor& x, Tensor& dw,
+void CpuBackend::linearBackwardWeightImpl(const Tensor& dy, const Tensor& x, Tensor& dw,
                                       Tensor* dbias) {
-  const char* op = "linear_backward_weight";
-  checkRank(dy, 2, op, "dy");
-  checkRank(x, 2, op, "x");
-  checkDType(dy, {DType::F32}, op, "dy");
-  checkDType(x, {DType::F32}, op, "x");
   int64_t N = dy.dim(0), M = dy.dim(1), K = x.dim(1);
-  PLAST_CHECK(x.dim(0) == N, Code::Shape,
-              op << ": dy is " << shapeStr(dy.shape) << " but x is " << shapeStr(x.shape));
-  checkShape(dw, {M, K}, op, "dw");
-  checkDType(dw, {DType::F32}, op, "dw");
   gemmF32(M, K, N, MatRef{dy.data(), dy.dtype, 1, M}, MatRef{x.data(), x.dtype, K, 1},
           dw.ptr<float>(), K, true);
   if (dbias) {
-    checkShape(*dbias, {M}, op, "dbias");
-    checkDType(*dbias, {DType::F32}, op, "dbias");
     const float* d = dy.ptr<float>();
     float* db = dbias->ptr<float>();
     parallelFor(M, 64, [&](int64_t b, int64_t e) {

@@ -1,26 +1,14 @@
 // RMSNorm forward and backward (HF LlamaRMSNorm: normalise in f32, then scale by the weight).
 #include <cmath>
 
-#include "common/checks.h"
 #include "common/threadpool.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/float_access.h"
 
 namespace plast {
 
-void CpuBackend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& y, Tensor* rstd) {
-  const char* op = "rmsnorm";
-  checkRank(x, 2, op, "x");
-  checkDType(x, {DType::F32}, op, "x");
+void CpuBackend::rmsnormImpl(const Tensor& x, const Tensor& w, float eps, Tensor& y, Tensor* rstd) {
   int64_t N = x.dim(0), D = x.dim(1);
-  checkShape(w, {D}, op, "w");
-  checkFloat(w, op, "w");
-  checkShape(y, {N, D}, op, "y");
-  checkDType(y, {DType::F32}, op, "y");
-  if (rstd) {
-    checkShape(*rstd, {N}, op, "rstd");
-    checkDType(*rstd, {DType::F32}, op, "rstd");
-  }
   const float* xp = x.ptr<float>();
   float* yp = y.ptr<float>();
   float* rp = rstd ? rstd->ptr<float>() : nullptr;
@@ -39,20 +27,9 @@ void CpuBackend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& y,
   });
 }
 
-void CpuBackend::rmsnormBackward(const Tensor& dy, const Tensor& x, const Tensor& w,
+void CpuBackend::rmsnormBackwardImpl(const Tensor& dy, const Tensor& x, const Tensor& w,
                                  const Tensor& rstd, Tensor& dx, bool accumulateDx, Tensor* dw) {
-  const char* op = "rmsnorm_backward";
-  checkRank(x, 2, op, "x");
   int64_t N = x.dim(0), D = x.dim(1);
-  checkShape(dy, {N, D}, op, "dy");
-  checkShape(w, {D}, op, "w");
-  checkShape(rstd, {N}, op, "rstd");
-  checkShape(dx, {N, D}, op, "dx");
-  checkDType(x, {DType::F32}, op, "x");
-  checkDType(dy, {DType::F32}, op, "dy");
-  checkDType(dx, {DType::F32}, op, "dx");
-  checkDType(rstd, {DType::F32}, op, "rstd");
-  checkFloat(w, op, "w");
   const float* xp = x.ptr<float>();
   const float* dyp = dy.ptr<float>();
   const float* rp = rstd.ptr<float>();
@@ -75,8 +52,6 @@ void CpuBackend::rmsnormBackward(const Tensor& dy, const Tensor& x, const Tensor
     }
   });
   if (dw) {
-    checkShape(*dw, {D}, op, "dw");
-    checkDType(*dw, {DType::F32}, op, "dw");
     float* dwp = dw->ptr<float>();
     parallelFor(D, 16, [&](int64_t b, int64_t e) {
       for (int64_t j = b; j < e; ++j) {

@@ -4,23 +4,14 @@
 #include <cmath>
 #include <vector>
 
-#include "common/checks.h"
 #include "common/threadpool.h"
 #include "cpu/cpu_backend.h"
 
 namespace plast {
 
-void CpuBackend::rope(Tensor& x, const Tensor& positions, const Tensor& invFreq,
+void CpuBackend::ropeImpl(Tensor& x, const Tensor& positions, const Tensor& invFreq,
                       float attnScaling, bool inverse) {
-  const char* op = "rope";
-  checkRank(x, 3, op, "x");
-  checkDType(x, {DType::F32}, op, "x");
   int64_t N = x.dim(0), H = x.dim(1), D = x.dim(2);
-  PLAST_CHECK(D % 2 == 0, Code::Shape, "rope: head dim must be even but is " << D);
-  checkShape(positions, {N}, op, "positions");
-  checkDType(positions, {DType::I32}, op, "positions");
-  checkShape(invFreq, {D / 2}, op, "invFreq");
-  checkDType(invFreq, {DType::F32}, op, "invFreq");
   float* xp = x.ptr<float>();
   const int32_t* pos = positions.ptr<int32_t>();
   const float* f = invFreq.ptr<float>();

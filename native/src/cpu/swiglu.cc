@@ -4,28 +4,14 @@
 #include <mutex>
 #include <vector>
 
-#include "common/checks.h"
 #include "common/threadpool.h"
 #include "cpu/cpu_backend.h"
 
 namespace plast {
 
-void CpuBackend::swiglu(const Tensor& g, const Tensor& u, const Tensor* countMask, Tensor* counts,
+void CpuBackend::swigluImpl(const Tensor& g, const Tensor& u, const Tensor* countMask, Tensor* counts,
                         Tensor& h) {
-  const char* op = "swiglu";
-  checkRank(g, 2, op, "g");
   int64_t N = g.dim(0), I = g.dim(1);
-  checkShape(u, g.shape, op, "u");
-  checkShape(h, g.shape, op, "h");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&g, &u, &h}) checkDType(*t, {DType::F32}, op, "g/u/h");
-  PLAST_CHECK((countMask == nullptr) == (counts == nullptr), Code::Invalid,
-              "swiglu: countMask and counts must be given together");
-  if (counts) {
-    checkShape(*countMask, {N}, op, "countMask");
-    checkDType(*countMask, {DType::I32}, op, "countMask");
-    checkShape(*counts, {I}, op, "counts");
-    checkDType(*counts, {DType::I64}, op, "counts");
-  }
   const float *gp = g.ptr<float>(), *up = u.ptr<float>();
   float* hp = h.ptr<float>();
   const int32_t* mp = counts ? countMask->ptr<int32_t>() : nullptr;
@@ -48,12 +34,8 @@ void CpuBackend::swiglu(const Tensor& g, const Tensor& u, const Tensor* countMas
   });
 }
 
-void CpuBackend::swigluBackward(const Tensor& dh, const Tensor& g, const Tensor& u, Tensor& dg,
+void CpuBackend::swigluBackwardImpl(const Tensor& dh, const Tensor& g, const Tensor& u, Tensor& dg,
                                 Tensor& du) {
-  const char* op = "swiglu_backward";
-  checkRank(g, 2, op, "g");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dh, &u, &dg, &du}) checkShape(*t, g.shape, op, "dh/u/dg/du");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dh, &g, &u, &dg, &du}) checkDType(*t, {DType::F32}, op, "tensors");
   const float *dhp = dh.ptr<float>(), *gp = g.ptr<float>(), *up = u.ptr<float>();
   float *dgp = dg.ptr<float>(), *dup = du.ptr<float>();
   parallelFor(g.numel(), 1 << 14, [&](int64_t b, int64_t e) {

@@ -711,23 +711,10 @@ struct Dims {
   int64_t B, T, Hq, Hkv, D;
 };
 
-Dims checkAttention(const CudaBackend* be, const char* op, const Tensor& q, const Tensor& k,
-                    const Tensor& v, const Tensor& keyMask) {
-  be->own(q, op, "q");
-  be->own(k, op, "k");
-  be->own(v, op, "v");
-  be->own(keyMask, op, "keyMask");
-  checkRank(q, 4, op, "q");
-  checkRank(k, 4, op, "k");
+// The shapes were checked by the caller (native/src/ops/attention.cc); these are the limits of
+// this backend's kernels.
+Dims dims(const char* op, const Tensor& q, const Tensor& k) {
   Dims d{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
-  checkShape(k, {d.B, d.T, d.Hkv, d.D}, op, "k");
-  checkShape(v, {d.B, d.T, d.Hkv, d.D}, op, "v");
-  PLAST_CHECK(d.Hkv > 0 && d.Hq % d.Hkv == 0, Code::Shape,
-              op << ": query heads (" << d.Hq << ") must be a multiple of key/value heads ("
-                 << d.Hkv << ")");
-  checkShape(keyMask, {d.B, d.T}, op, "keyMask");
-  checkDType(keyMask, {DType::I32}, op, "keyMask");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&q, &k, &v}) checkDType(*t, {DType::BF16}, op, "q/k/v");
   PLAST_CHECK(d.D <= 32 * kGenMaxPerLane, Code::Unsupported,
               op << ": head dim " << d.D << " is above the CUDA backend's limit of " << 32 * kGenMaxPerLane);
   PLAST_CHECK(d.B < 65536 && d.Hq < 65536 && d.T < (1ll << 30), Code::Shape, op << ": shape too large");
@@ -758,18 +745,9 @@ AttnParams makeParams(const Dims& d, const Tensor& q, const Tensor& k, const Ten
 
 using namespace cuda;
 
-void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& keyMask,
+void CudaBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& keyMask,
                             float scale, int window, Tensor& out, Tensor* lse) {
-  const char* op = "attention";
-  Dims d = checkAttention(this, op, q, k, v, keyMask);
-  own(out, op, "out");
-  checkShape(out, q.shape, op, "out");
-  checkDType(out, {DType::BF16}, op, "out");
-  if (lse) {
-    own(*lse, op, "lse");
-    checkShape(*lse, {d.B, d.Hq, d.T}, op, "lse");
-    checkDType(*lse, {DType::F32}, op, "lse");
-  }
+  Dims d = dims("attention", q, k);
   if (d.B == 0 || d.T == 0 || d.Hq == 0 || d.D == 0) return;
   AttnParams p = makeParams(d, q, k, v, keyMask, scale, window);
   p.o = out.ptr<bf16>();
@@ -792,23 +770,11 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   checkLaunch("attention (generic)");
 }
 
-void CudaBackend::attentionBackward(const Tensor& dout, const Tensor& q, const Tensor& k,
+void CudaBackend::attentionBackwardImpl(const Tensor& dout, const Tensor& q, const Tensor& k,
                                     const Tensor& v, const Tensor& keyMask, const Tensor& out,
                                     const Tensor& lse, float scale, int window, Tensor& dq,
                                     Tensor& dk, Tensor& dv) {
-  const char* op = "attention_backward";
-  Dims d = checkAttention(this, op, q, k, v, keyMask);
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dout, &out, &lse, &dq, &dk, &dv})
-    own(*t, op, "gradients");
-  checkShape(dout, q.shape, op, "dout");
-  checkShape(out, q.shape, op, "out");
-  checkShape(lse, {d.B, d.Hq, d.T}, op, "lse");
-  checkShape(dq, q.shape, op, "dq");
-  checkShape(dk, k.shape, op, "dk");
-  checkShape(dv, v.shape, op, "dv");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dout, &out, &dq, &dk, &dv})
-    checkDType(*t, {DType::BF16}, op, "dout/out/dq/dk/dv");
-  checkDType(lse, {DType::F32}, op, "lse");
+  Dims d = dims("attention_backward", q, k);
   if (d.B == 0 || d.T == 0 || d.Hq == 0 || d.D == 0) return;
   AttnParams p = makeParams(d, q, k, v, keyMask, scale, window);
   p.dout = dout.ptr<bf16>();

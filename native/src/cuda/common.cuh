@@ -1,6 +1,7 @@
-// Shared pieces of the CUDA backend: the backend class, error helpers (every CUDA runtime failure
-// becomes a plast::Error with Code::Device naming the call), argument checks for device tensors,
-// and the small PTX wrappers the tensor-core kernels use (cp.async, ldmatrix, mma.sync).
+// Shared device-side pieces of the CUDA backend: error helpers (every CUDA runtime failure becomes
+// a plast::Error with Code::Device naming the call), launch helpers, and the small PTX wrappers
+// the tensor-core kernels use (cp.async, ldmatrix, mma.sync). The backend class is in
+// cuda/cuda_backend.h.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -146,75 +147,6 @@ struct Swz {
 };
 
 }  // namespace cuda
-
-// ---- the backend ------------------------------------------------------------------------------
-
-class CudaBackend : public Backend {
- public:
-  CudaBackend();
-  std::string name() const override { return "cuda"; }
-  std::string deviceDescription() const override;
-  bool supportsOp(Op op, DType dtype) const override;
-  DType activationDType() const override { return DType::BF16; }
-
-  Tensor empty(const Shape& shape, DType dtype) override;
-  void zero(Tensor& t) override;
-  void upload(Tensor& dst, const void* host) override;
-  void download(const Tensor& src, void* host) override;
-  Tensor loadWeight(const void* host, const Shape& shape, DType dtype,
-                    std::shared_ptr<void> keepAlive) override;
-  void cast(const Tensor& src, Tensor& dst) override;
-  void synchronize() override;
-  size_t bytesInUse() const override { return inUse_.load(); }
-  size_t peakBytes() const override { return peak_.load(); }
-  void resetPeak() override { peak_.store(inUse_.load()); }
-
-  void embedding(const Tensor& table, const Tensor& ids, Tensor& out) override;
-  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& y, Tensor* rstd) override;
-  void rmsnormBackward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& rstd,
-                       Tensor& dx, bool accumulateDx, Tensor* dw) override;
-  void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) override;
-  void linearBackwardInput(const Tensor& dy, const Tensor& w, Tensor& dx,
-                           bool accumulate) override;
-  void linearBackwardWeight(const Tensor& dy, const Tensor& x, Tensor& dw,
-                            Tensor* dbias) override;
-  void rope(Tensor& x, const Tensor& positions, const Tensor& invFreq, float attnScaling,
-            bool inverse) override;
-  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& keyMask,
-                 float scale, int window, Tensor& out, Tensor* lse) override;
-  void attentionBackward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
-                         const Tensor& keyMask, const Tensor& out, const Tensor& lse, float scale,
-                         int window, Tensor& dq, Tensor& dk, Tensor& dv) override;
-  void swiglu(const Tensor& g, const Tensor& u, const Tensor* countMask, Tensor* counts,
-              Tensor& h) override;
-  void swigluBackward(const Tensor& dh, const Tensor& g, const Tensor& u, Tensor& dg,
-                      Tensor& du) override;
-  void ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor* countMask,
-             Tensor* counts, Tensor& h, Tensor* gOut, Tensor* uOut) override;
-  void crossEntropy(const Tensor& logits, const Tensor& labels, float gradScale, Tensor& losses,
-                    Tensor* dlogits) override;
-  void add(const Tensor& a, const Tensor& b, Tensor& out) override;
-  void gather(const Tensor& x, const Tensor& idx, Tensor& out) override;
-  void scatterAdd(const Tensor& dy, const Tensor& idx, Tensor& dx) override;
-  void adamw(const std::vector<AdamWSlot>& slots, const AdamWParams& p) override;
-  double sumSquares(const std::vector<Tensor>& xs) override;
-
-  // Frees the cached (unused) device blocks; returns the bytes given back to the driver.
-  size_t releaseCache();
-  // The tensor must live on this backend (a host pointer would fault the whole context).
-  void own(const Tensor& t, const char* op, const char* what) const;
-  // Downloads a small i32 tensor (indices to validate on the host).
-  std::vector<int32_t> hostI32(const Tensor& t);
-
- private:
-  void* allocRaw(size_t bytes, size_t* rounded);
-  void freeRaw(void* p, size_t rounded);
-
-  mutable std::mutex mu_;
-  std::multimap<size_t, void*> free_;  // cached blocks by size
-  size_t cached_ = 0;
-  std::atomic<size_t> inUse_{0}, peak_{0};
-};
 
 // Kernel-variant selection (see cuda/variants.h).
 namespace cuda {

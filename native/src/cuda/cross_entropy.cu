@@ -57,35 +57,15 @@ __global__ void __launch_bounds__(kCeThreads)
 
 using namespace cuda;
 
-void CudaBackend::crossEntropy(const Tensor& logits, const Tensor& labels, float gradScale,
+void CudaBackend::crossEntropyImpl(const Tensor& logits, const Tensor& labels, float gradScale,
                                Tensor& losses, Tensor* dlogits) {
-  const char* op = "cross_entropy";
-  own(logits, op, "logits");
-  own(labels, op, "labels");
-  own(losses, op, "losses");
-  checkRank(logits, 2, op, "logits");
-  checkDType(logits, {DType::BF16}, op, "logits");
   int64_t P = logits.dim(0), V = logits.dim(1);
-  checkShape(labels, {P}, op, "labels");
-  checkDType(labels, {DType::I32}, op, "labels");
-  checkShape(losses, {P}, op, "losses");
-  checkDType(losses, {DType::F32}, op, "losses");
-  if (dlogits) {
-    own(*dlogits, op, "dlogits");
-    checkShape(*dlogits, logits.shape, op, "dlogits");
-    checkDType(*dlogits, {DType::BF16}, op, "dlogits");
-  }
-  std::vector<int32_t> h = hostI32(labels);
-  for (int64_t p = 0; p < P; ++p)
-    PLAST_CHECK(h[p] == -100 || (h[p] >= 0 && h[p] < V), Code::Invalid,
-                "cross_entropy: label " << h[p] << " at row " << p << " is neither -100 nor in [0, "
-                                        << V << ")");
   if (P == 0) return;
   PLAST_CHECK(P <= 0x7fffffff, Code::Shape, "cross_entropy: too many rows (" << P << ")");
   crossEntropyKernel<<<static_cast<unsigned>(P), kCeThreads>>>(
       logits.ptr<bf16>(), labels.ptr<int32_t>(), gradScale, losses.ptr<float>(),
       dlogits ? dlogits->ptr<bf16>() : nullptr, V);
-  checkLaunch(op);
+  checkLaunch("cross_entropy");
 }
 
 }  // namespace plast

@@ -89,23 +89,8 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 
 using namespace cuda;
 
-void CudaBackend::embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
-  const char* op = "embedding";
-  own(table, op, "table");
-  own(ids, op, "ids");
-  own(out, op, "out");
-  checkRank(table, 2, op, "table");
-  checkFloat(table, op, "table");
-  checkRank(ids, 1, op, "ids");
-  checkDType(ids, {DType::I32}, op, "ids");
-  int64_t N = ids.dim(0), V = table.dim(0), D = table.dim(1);
-  checkShape(out, {N, D}, op, "out");
-  checkFloat(out, op, "out");
-  std::vector<int32_t> h = hostI32(ids);
-  for (int64_t n = 0; n < N; ++n)
-    PLAST_CHECK(h[n] >= 0 && h[n] < V, Code::Invalid,
-                "embedding: token id " << h[n] << " at position " << n
-                                       << " is outside the vocabulary [0, " << V << ")");
+void CudaBackend::embeddingImpl(const Tensor& table, const Tensor& ids, Tensor& out) {
+  int64_t N = ids.dim(0), D = table.dim(1);
   if (N == 0 || D == 0) return;
   size_t es = dtypeSize(out.dtype);
   if (table.dtype == out.dtype && (D * es) % 16 == 0 && aligned16(table.data()) && aligned16(out.data())) {
@@ -117,25 +102,11 @@ void CudaBackend::embedding(const Tensor& table, const Tensor& ids, Tensor& out)
                                                   ids.ptr<int32_t>(), out.data(),
                                                   static_cast<int>(out.dtype), N, D);
   }
-  checkLaunch(op);
+  checkLaunch("embedding");
 }
 
-void CudaBackend::gather(const Tensor& x, const Tensor& idx, Tensor& out) {
-  const char* op = "gather";
-  own(x, op, "x");
-  own(idx, op, "idx");
-  own(out, op, "out");
-  checkRank(x, 2, op, "x");
-  checkFloat(x, op, "x");
-  checkRank(idx, 1, op, "idx");
-  checkDType(idx, {DType::I32}, op, "idx");
-  int64_t N = x.dim(0), D = x.dim(1), P = idx.dim(0);
-  checkShape(out, {P, D}, op, "out");
-  checkDType(out, {x.dtype}, op, "out");
-  std::vector<int32_t> h = hostI32(idx);
-  for (int64_t p = 0; p < P; ++p)
-    PLAST_CHECK(h[p] >= 0 && h[p] < N, Code::Invalid,
-                "gather: row " << h[p] << " is outside [0, " << N << ")");
+void CudaBackend::gatherImpl(const Tensor& x, const Tensor& idx, Tensor& out) {
+  int64_t D = x.dim(1), P = idx.dim(0);
   if (P == 0 || D == 0) return;
   size_t es = dtypeSize(x.dtype);
   if ((D * es) % 16 == 0 && aligned16(x.data()) && aligned16(out.data())) {
@@ -146,51 +117,23 @@ void CudaBackend::gather(const Tensor& x, const Tensor& idx, Tensor& out) {
     embeddingKernel<<<gridFor(P * D, 256), 256>>>(x.data(), static_cast<int>(x.dtype), idx.ptr<int32_t>(),
                                                   out.data(), static_cast<int>(out.dtype), P, D);
   }
-  checkLaunch(op);
+  checkLaunch("gather");
 }
 
-void CudaBackend::scatterAdd(const Tensor& dy, const Tensor& idx, Tensor& dx) {
-  const char* op = "scatter_add";
-  own(dy, op, "dy");
-  own(idx, op, "idx");
-  own(dx, op, "dx");
-  checkRank(dy, 2, op, "dy");
-  checkRank(dx, 2, op, "dx");
-  checkFloat(dy, op, "dy");
-  checkDType(dx, {dy.dtype}, op, "dx");
-  checkRank(idx, 1, op, "idx");
-  checkDType(idx, {DType::I32}, op, "idx");
-  int64_t P = dy.dim(0), D = dy.dim(1), N = dx.dim(0);
-  checkShape(idx, {P}, op, "idx");
-  PLAST_CHECK(dx.dim(1) == D, Code::Shape, "scatter_add: dy is " << shapeStr(dy.shape)
-                                               << " but dx is " << shapeStr(dx.shape));
-  std::vector<int32_t> h = hostI32(idx);
-  for (int64_t p = 0; p < P; ++p)
-    PLAST_CHECK(h[p] >= 0 && h[p] < N, Code::Invalid,
-                "scatter_add: row " << h[p] << " is outside [0, " << N << ")");
+void CudaBackend::scatterAddImpl(const Tensor& dy, const Tensor& idx, Tensor& dx) {
+  int64_t P = dy.dim(0), D = dy.dim(1);
   if (P == 0 || D == 0) return;
-  std::vector<int32_t> s = h;
-  std::sort(s.begin(), s.end());
-  bool distinct = std::adjacent_find(s.begin(), s.end()) == s.end();
-  if (distinct)
+  // Distinct rows (recorded at upload) can be added in parallel without atomics.
+  if (indexStats(idx).distinct)
     scatterAddKernel<<<gridFor(P * D, 256), 256>>>(dy.data(), idx.ptr<int32_t>(), dx.data(),
                                                    static_cast<int>(dx.dtype), P, D);
   else
     scatterAddSerialKernel<<<static_cast<int>(ceilDiv(D, 128)), 128>>>(
         dy.data(), idx.ptr<int32_t>(), dx.data(), static_cast<int>(dx.dtype), P, D);
-  checkLaunch(op);
+  checkLaunch("scatter_add");
 }
 
-void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
-  const char* op = "add";
-  own(a, op, "a");
-  own(b, op, "b");
-  own(out, op, "out");
-  checkShape(b, a.shape, op, "b");
-  checkShape(out, a.shape, op, "out");
-  checkFloat(a, op, "a");
-  checkDType(b, {a.dtype}, op, "b");
-  checkDType(out, {a.dtype}, op, "out");
+void CudaBackend::addImpl(const Tensor& a, const Tensor& b, Tensor& out) {
   int64_t n = a.numel();
   if (n == 0) return;
   if (a.dtype == DType::BF16 && n % 8 == 0 && aligned16(a.data()) && aligned16(b.data()) &&
@@ -200,7 +143,7 @@ void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
                                             static_cast<uint4*>(out.data()), n / 8);
   else
     addKernel<<<gridFor(n, 256), 256>>>(a.data(), b.data(), out.data(), static_cast<int>(a.dtype), n);
-  checkLaunch(op);
+  checkLaunch("add");
 }
 
 }  // namespace plast

@@ -73,27 +73,12 @@ void colSumAdd(const bf16* x, int64_t N, int64_t M, float* out) {
 
 using namespace cuda;
 
-void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
+void CudaBackend::linearImpl(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
   const char* op = "linear";
-  own(x, op, "x");
-  own(w, op, "w");
-  own(y, op, "y");
-  checkRank(x, 2, op, "x");
-  checkRank(w, 2, op, "w");
-  checkDType(x, {DType::BF16}, op, "x");
-  checkDType(w, {DType::BF16}, op, "w");
   int64_t N = x.dim(0), K = x.dim(1), M = w.dim(0);
-  PLAST_CHECK(w.dim(1) == K, Code::Shape,
-              "linear: x is " << shapeStr(x.shape) << " but w is " << shapeStr(w.shape)
-                              << " (inner dimensions must match)");
-  checkShape(y, {N, M}, op, "y");
-  checkDType(y, {DType::BF16}, op, "y");
   checkDims(N, M, K, op);
   Tensor biasF;
   if (bias) {
-    own(*bias, op, "bias");
-    checkShape(*bias, {M}, op, "bias");
-    checkFloat(*bias, op, "bias");
     biasF = *bias;
     if (bias->dtype != DType::F32) {
       biasF = empty({M}, DType::F32);
@@ -121,20 +106,9 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, T
   dispatch<true, true, Epi::Bf16>(p, op);
 }
 
-void CudaBackend::linearBackwardInput(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate) {
+void CudaBackend::linearBackwardInputImpl(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate) {
   const char* op = "linear_backward_input";
-  own(dy, op, "dy");
-  own(w, op, "w");
-  own(dx, op, "dx");
-  checkRank(dy, 2, op, "dy");
-  checkRank(w, 2, op, "w");
-  checkDType(dy, {DType::BF16}, op, "dy");
-  checkDType(w, {DType::BF16}, op, "w");
   int64_t N = dy.dim(0), M = dy.dim(1), K = w.dim(1);
-  PLAST_CHECK(w.dim(0) == M, Code::Shape,
-              op << ": dy is " << shapeStr(dy.shape) << " but w is " << shapeStr(w.shape));
-  checkShape(dx, {N, K}, op, "dx");
-  checkDType(dx, {DType::BF16}, op, "dx");
   checkDims(N, M, K, op);
   GemmParams p{};
   p.A = dy.ptr<bf16>();
@@ -150,26 +124,10 @@ void CudaBackend::linearBackwardInput(const Tensor& dy, const Tensor& w, Tensor&
   dispatch<true, false, Epi::Bf16>(p, op);
 }
 
-void CudaBackend::linearBackwardWeight(const Tensor& dy, const Tensor& x, Tensor& dw, Tensor* dbias) {
+void CudaBackend::linearBackwardWeightImpl(const Tensor& dy, const Tensor& x, Tensor& dw, Tensor* dbias) {
   const char* op = "linear_backward_weight";
-  own(dy, op, "dy");
-  own(x, op, "x");
-  own(dw, op, "dw");
-  checkRank(dy, 2, op, "dy");
-  checkRank(x, 2, op, "x");
-  checkDType(dy, {DType::BF16}, op, "dy");
-  checkDType(x, {DType::BF16}, op, "x");
   int64_t N = dy.dim(0), M = dy.dim(1), K = x.dim(1);
-  PLAST_CHECK(x.dim(0) == N, Code::Shape,
-              op << ": dy is " << shapeStr(dy.shape) << " but x is " << shapeStr(x.shape));
-  checkShape(dw, {M, K}, op, "dw");
-  checkDType(dw, {DType::F32}, op, "dw");
   checkDims(N, M, K, op);
-  if (dbias) {
-    own(*dbias, op, "dbias");
-    checkShape(*dbias, {M}, op, "dbias");
-    checkDType(*dbias, {DType::F32}, op, "dbias");
-  }
   GemmParams p{};
   p.A = dy.ptr<bf16>();
   p.lda = M;

@@ -62,6 +62,11 @@ void fillUniformInt(Tensor& t, uint64_t seed, int32_t lo, int32_t hi) {
   fillUniformIntKernel<<<gridFor(n, 256), 256>>>(t.ptr<int32_t>(), n, seed, lo,
                                                    static_cast<uint32_t>(hi - lo));
   checkLaunch(op);
+  // What ops check indices against (plast/tensor.h): the bounds, without reading the values.
+  if (t.offset == 0 && t.nbytes() == t.storage->bytes)
+    t.storage->indices = IndexStats{lo, hi - 1, lo, hi - 1, n <= 1};
+  else
+    t.storage->indices.reset();
 }
 
 }  // namespace cuda

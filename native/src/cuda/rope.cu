@@ -32,26 +32,15 @@ __global__ void ropeKernel(bf16* x, const int32_t* __restrict__ pos, const float
 
 using namespace cuda;
 
-void CudaBackend::rope(Tensor& x, const Tensor& positions, const Tensor& invFreq, float attnScaling,
+void CudaBackend::ropeImpl(Tensor& x, const Tensor& positions, const Tensor& invFreq, float attnScaling,
                        bool inverse) {
-  const char* op = "rope";
-  own(x, op, "x");
-  own(positions, op, "positions");
-  own(invFreq, op, "invFreq");
-  checkRank(x, 3, op, "x");
-  checkDType(x, {DType::BF16}, op, "x");
   int64_t N = x.dim(0), H = x.dim(1), D = x.dim(2);
-  PLAST_CHECK(D % 2 == 0, Code::Shape, "rope: head dim must be even but is " << D);
-  checkShape(positions, {N}, op, "positions");
-  checkDType(positions, {DType::I32}, op, "positions");
-  checkShape(invFreq, {D / 2}, op, "invFreq");
-  checkDType(invFreq, {DType::F32}, op, "invFreq");
   int64_t total = N * H * (D / 2);
   if (total == 0) return;
   ropeKernel<<<gridFor(total, 256), 256>>>(x.ptr<bf16>(), positions.ptr<int32_t>(), invFreq.ptr<float>(),
                                            attnScaling, inverse ? -1.f : 1.f, N, static_cast<int>(H),
                                            static_cast<int>(D / 2));
-  checkLaunch(op);
+  checkLaunch("rope");
 }
 
 }  // namespace plast

@@ -50,89 +50,36 @@ using FfnCfgSmall = TileCfg<64, 64, 32, 2, 2, 3, 2>;
 
 using namespace cuda;
 
-namespace {
-void checkCounts(const CudaBackend* be, const char* op, const Tensor* countMask, const Tensor* counts,
-                 int64_t N, int64_t I) {
-  PLAST_CHECK((countMask == nullptr) == (counts == nullptr), Code::Invalid,
-              op << ": countMask and counts must be given together");
-  if (counts) {
-    be->own(*countMask, op, "countMask");
-    be->own(*counts, op, "counts");
-    checkShape(*countMask, {N}, op, "countMask");
-    checkDType(*countMask, {DType::I32}, op, "countMask");
-    checkShape(*counts, {I}, op, "counts");
-    checkDType(*counts, {DType::I64}, op, "counts");
-  }
-}
-}  // namespace
 
-void CudaBackend::swiglu(const Tensor& g, const Tensor& u, const Tensor* countMask, Tensor* counts,
+void CudaBackend::swigluImpl(const Tensor& g, const Tensor& u, const Tensor* countMask, Tensor* counts,
                          Tensor& h) {
-  const char* op = "swiglu";
-  own(g, op, "g");
-  own(u, op, "u");
-  own(h, op, "h");
-  checkRank(g, 2, op, "g");
   int64_t N = g.dim(0), I = g.dim(1);
-  checkShape(u, g.shape, op, "u");
-  checkShape(h, g.shape, op, "h");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&g, &u, &h})
-    checkDType(*t, {DType::BF16}, op, "g/u/h");
-  checkCounts(this, op, countMask, counts, N, I);
   if (N == 0 || I == 0) return;
   int64_t rowsPer = std::max<int64_t>(32, ceilDiv(N, 1024));
   dim3 grid(static_cast<unsigned>(ceilDiv(I, 128)), static_cast<unsigned>(ceilDiv(N, rowsPer)));
   swigluKernel<<<grid, 128>>>(g.ptr<bf16>(), u.ptr<bf16>(), counts ? countMask->ptr<int32_t>() : nullptr,
                               counts ? counts->ptr<unsigned long long>() : nullptr, h.ptr<bf16>(), N, I,
                               rowsPer);
-  checkLaunch(op);
+  checkLaunch("swiglu");
 }
 
-void CudaBackend::swigluBackward(const Tensor& dh, const Tensor& g, const Tensor& u, Tensor& dg,
+void CudaBackend::swigluBackwardImpl(const Tensor& dh, const Tensor& g, const Tensor& u, Tensor& dg,
                                  Tensor& du) {
-  const char* op = "swiglu_backward";
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dh, &g, &u, &dg, &du}) own(*t, op, "tensors");
-  checkRank(g, 2, op, "g");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dh, &u, &dg, &du})
-    checkShape(*t, g.shape, op, "dh/u/dg/du");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dh, &g, &u, &dg, &du})
-    checkDType(*t, {DType::BF16}, op, "tensors");
   int64_t n = g.numel();
   if (n == 0) return;
   swigluBwdKernel<<<gridFor(n, 256), 256>>>(dh.ptr<bf16>(), g.ptr<bf16>(), u.ptr<bf16>(), dg.ptr<bf16>(),
                                             du.ptr<bf16>(), n);
-  checkLaunch(op);
+  checkLaunch("swiglu_backward");
 }
 
-void CudaBackend::ffnUp(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor* countMask,
+void CudaBackend::ffnUpImpl(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor* countMask,
                         Tensor* counts, Tensor& h, Tensor* gOut, Tensor* uOut) {
   const char* op = "ffn_up";
-  own(x, op, "x");
-  own(wg, op, "wg");
-  own(wu, op, "wu");
-  own(h, op, "h");
-  checkRank(x, 2, op, "x");
-  checkRank(wg, 2, op, "wg");
-  checkDType(x, {DType::BF16}, op, "x");
-  checkDType(wg, {DType::BF16}, op, "wg");
-  checkDType(wu, {DType::BF16}, op, "wu");
   int64_t N = x.dim(0), K = x.dim(1), I = wg.dim(0);
-  PLAST_CHECK(wg.dim(1) == K, Code::Shape,
-              op << ": x is " << shapeStr(x.shape) << " but wg is " << shapeStr(wg.shape));
-  checkShape(wu, wg.shape, op, "wu");
-  checkShape(h, {N, I}, op, "h");
-  checkDType(h, {DType::BF16}, op, "h");
-  for (Tensor* t : {gOut, uOut})
-    if (t) {
-      own(*t, op, "gOut/uOut");
-      checkShape(*t, {N, I}, op, "gOut/uOut");
-      checkDType(*t, {DType::BF16}, op, "gOut/uOut");
-    }
-  checkCounts(this, op, countMask, counts, N, I);
   PLAST_CHECK(N < (1ll << 31) && K < (1ll << 31) && I < (1ll << 31), Code::Shape,
               op << ": dimensions must be below 2^31");
   int v = variantIndex("ffn_up");  // 0 auto, 1 fused s4, 2 fused s3, 3 unfused, 4 wgmma 128x128x2, 5 wgmma 128x64x2
-  if (v == 3) return Backend::ffnUp(x, wg, wu, countMask, counts, h, gOut, uOut);
+  if (v == 3) return Backend::ffnUpImpl(x, wg, wu, countMask, counts, h, gOut, uOut);
   GemmParams p{};
   p.A = x.ptr<bf16>();
   p.lda = K;

@@ -1,0 +1,31 @@
+// Elementwise ops: the residual add and dtype casts.
+#include <cstring>
+
+#include "common/threadpool.h"
+#include "cpu/cpu_backend.h"
+#include "cpu/float_access.h"
+
+namespace plast {
+
+void CpuBackend::addImpl(const Tensor& a, const Tensor& b, Tensor& out) {
+  const float *ap = a.ptr<float>(), *bp = b.ptr<float>();
+  float* o = out.ptr<float>();
+  parallelFor(a.numel(), 1 << 15, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) o[i] = ap[i] + bp[i];
+  });
+}
+
+void CpuBackend::castImpl(const Tensor& src, Tensor& dst) {
+  if (src.dtype == dst.dtype) {
+    if (src.data() != dst.data()) std::memmove(dst.data(), src.data(), src.nbytes());
+    return;
+  }
+  const void* s = src.data();
+  void* d = dst.data();
+  DType st = src.dtype, dt = dst.dtype;
+  parallelFor(src.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) storeF32(d, dt, i, loadF32(s, st, i));
+  });
+}
+
+}  // namespace plast
