@@ -1,4 +1,5 @@
 // plast_op_tests: the native op tests.
+//   0. The op contract: the op list, argument checks, index ranges recorded at upload.
 //   1. The CPU reference against float64 (forward) and float64 central differences (backward).
 //   2. Every op on the CUDA backend against the CPU reference, when a CUDA device is available;
 //      otherwise a "skipped: <reason>" line.
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   h.verbose = verbose;
   auto t0 = std::chrono::steady_clock::now();
   try {
+    test::runContractChecks(h);
     test::runGradChecks(h);
     Backend* cuda = nullptr;
     std::string why;

@@ -126,6 +126,7 @@ inline Tensor poisoned(Backend* be, const Shape& s, DType dt) {
 }
 
 int runGradChecks(Harness& h);
+int runContractChecks(Harness& h);
 int runParity(Harness& h, Backend* cuda);
 
 }  // namespace test

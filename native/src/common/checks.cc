@@ -49,7 +49,9 @@ const Tensor& OpArgs::on(const Tensor& t, const char* what) const {
   PLAST_CHECK(t.defined(), Code::Invalid, name_ << ": " << what << " is missing");
   PLAST_CHECK(t.backend() == be_, Code::Invalid,
               name_ << ": " << what << " must be a " << be_->name() << " tensor but lives on "
-                    << (t.backend() ? t.backend()->name() : std::string("no backend")));
+                    << (!t.backend()                        ? std::string("no backend")
+                        : t.backend()->name() == be_->name() ? "another " + be_->name() + " backend"
+                                                             : t.backend()->name()));
   return t;
 }
 
