@@ -1,5 +1,5 @@
-// CUDA backend: registration, device memory (a caching allocator), transfers, casts and weight
-// upload. The ops live in one file per family beside this one (gemm.cu, attention.cu, ...).
+// CUDA backend: registration, device memory (a caching allocator), transfers and weight upload.
+// The ops live in one file per family beside this one (gemm.cu, attention.cu, ...).
 #include <cstdlib>
 #include <sstream>
 
@@ -9,13 +9,6 @@ namespace plast {
 namespace cuda {
 
 // ================================ kernels ================================
-
-__global__ void castKernel(const void* __restrict__ src, int st, void* __restrict__ dst, int dt,
-                           int64_t n) {
-  int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (; i < n; i += stride) stF(dst, dt, i, ldF(src, st, i));
-}
 
 __global__ void probeKernel(int* out) { *out = 42; }
 
@@ -62,12 +55,6 @@ const DeviceInfo& deviceInfo() {
     return d;
   }();
   return info;
-}
-
-void castDevice(const void* src, DType st, void* dst, DType dt, int64_t n) {
-  if (n == 0) return;
-  castKernel<<<gridFor(n, 256), 256>>>(src, static_cast<int>(st), dst, static_cast<int>(dt), n);
-  checkLaunch("cast");
 }
 
 }  // namespace cuda
@@ -272,15 +259,6 @@ Tensor CudaBackend::loadWeight(const void* host, const Shape& shape, DType dtype
     castDevice(tmp.data(), dtype, t.data(), DType::BF16, t.numel());
   }
   return t;
-}
-
-void CudaBackend::castImpl(const Tensor& src, Tensor& dst) {
-  if (src.dtype == dst.dtype) {
-    if (src.data() != dst.data() && src.nbytes())
-      PLAST_CUDA(cudaMemcpyAsync(dst.data(), src.data(), src.nbytes(), cudaMemcpyDeviceToDevice));
-    return;
-  }
-  castDevice(src.data(), src.dtype, dst.data(), dst.dtype, src.numel());
 }
 
 }  // namespace plast

@@ -57,7 +57,8 @@ inline int gridFor(int64_t n, int threads) {
   int64_t b = (n + threads - 1) / threads;
   return static_cast<int>(b < 1 ? 1 : (b > 65535 * 8 ? 65535 * 8 : b));
 }
-// dst[i] = src[i] converted between float dtypes, on the device.
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+// dst[i] = src[i] converted between float dtypes, on the device (cuda/elementwise.cu).
 void castDevice(const void* src, DType st, void* dst, DType dt, int64_t n);
 
 // ---- device helpers -------------------------------------------------------------------------

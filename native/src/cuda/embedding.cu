@@ -1,5 +1,6 @@
-// Embedding lookup, row gather/scatter (logits only where needed) and the residual add.
-// Indices are validated on the host first: an out-of-range index would fault the device context.
+// Embedding lookup and the row gather/scatter (logits only where needed). Indices were
+// range-checked by the caller (native/src/ops/embedding.cc) against the range recorded at upload:
+// an out-of-range index would fault the device context.
 #include <algorithm>
 
 #include "cuda/common.cuh"
@@ -54,36 +55,8 @@ __global__ void scatterAddSerialKernel(const void* __restrict__ dy, const int32_
   }
 }
 
-__global__ void addKernel(const void* __restrict__ a, const void* __restrict__ b, void* out, int dt,
-                          int64_t n) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    stF(out, dt, i, ldF(a, dt, i) + ldF(b, dt, i));
-}
-
-// bf16, 8 elements per thread (16-byte loads)
-__global__ void addBf16x8(const uint4* __restrict__ a, const uint4* __restrict__ b, uint4* out,
-                          int64_t n8) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n8;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    uint4 x = a[i], y = b[i], r;
-    const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&x);
-    const __nv_bfloat162* yp = reinterpret_cast<const __nv_bfloat162*>(&y);
-    __nv_bfloat162* rp = reinterpret_cast<__nv_bfloat162*>(&r);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      float2 fx = __bfloat1622float2(xp[k]), fy = __bfloat1622float2(yp[k]);
-      rp[k] = __floats2bfloat162_rn(fx.x + fy.x, fx.y + fy.y);
-    }
-    out[i] = r;
-  }
-}
-
 // ================================ launchers ================================
 
-namespace {
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-}  // namespace
 
 }  // namespace cuda
 
@@ -131,19 +104,6 @@ void CudaBackend::scatterAddImpl(const Tensor& dy, const Tensor& idx, Tensor& dx
     scatterAddSerialKernel<<<static_cast<int>(ceilDiv(D, 128)), 128>>>(
         dy.data(), idx.ptr<int32_t>(), dx.data(), static_cast<int>(dx.dtype), P, D);
   checkLaunch("scatter_add");
-}
-
-void CudaBackend::addImpl(const Tensor& a, const Tensor& b, Tensor& out) {
-  int64_t n = a.numel();
-  if (n == 0) return;
-  if (a.dtype == DType::BF16 && n % 8 == 0 && aligned16(a.data()) && aligned16(b.data()) &&
-      aligned16(out.data()))
-    addBf16x8<<<gridFor(n / 8, 256), 256>>>(static_cast<const uint4*>(a.data()),
-                                            static_cast<const uint4*>(b.data()),
-                                            static_cast<uint4*>(out.data()), n / 8);
-  else
-    addKernel<<<gridFor(n, 256), 256>>>(a.data(), b.data(), out.data(), static_cast<int>(a.dtype), n);
-  checkLaunch("add");
 }
 
 }  // namespace plast
