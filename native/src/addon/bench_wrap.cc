@@ -9,7 +9,7 @@
 #include "addon/convert.h"
 #include "addon/task.h"
 #ifdef PLAST_WITH_CUDA
-#include "cuda/opbench.h"
+#include "bench/bench.h"
 #include "cuda/variants.h"
 #endif
 

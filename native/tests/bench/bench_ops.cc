@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/opbench.h"
+#include "bench/bench.h"
 #include "cuda/variants.h"
 #include "plast/backend.h"
 
