@@ -6,6 +6,7 @@
 // run the backend's `...Impl` (native/src/cpu, native/src/cuda): an implementation may assume
 // well-formed, contiguous tensors of its own, and checks only limits of its own kernels.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,8 @@ class Backend {
   virtual bool supportsWeight(Op op, DType dtype) const { return isFloat(dtype); }
 
   // --- memory ---
-  virtual Tensor empty(const Shape& shape, DType dtype) = 0;
+  // An uninitialised tensor; its bytes count towards bytesInUse until the last handle is gone.
+  Tensor empty(const Shape& shape, DType dtype);
   Tensor zeros(const Shape& shape, DType dtype);
   void zero(Tensor& t);
   // dst.nbytes() from host. For i32 data covering the whole storage, records the range of the
@@ -40,9 +42,9 @@ class Backend {
   virtual Tensor loadWeight(const void* host, const Shape& shape, DType dtype,
                             std::shared_ptr<void> keepAlive) = 0;
   virtual void synchronize() {}
-  virtual size_t bytesInUse() const = 0;
-  virtual size_t peakBytes() const = 0;
-  virtual void resetPeak() = 0;
+  size_t bytesInUse() const { return inUse_.load(); }
+  size_t peakBytes() const { return peak_.load(); }
+  void resetPeak() { peak_.store(inUse_.load()); }
   // The range of an i32 tensor's values: as recorded at upload when there is a record, else read
   // back (a device-to-host copy: the slow path, for tensors not written by upload).
   IndexStats indexStats(const Tensor& t);
@@ -52,12 +54,19 @@ class Backend {
 #include "plast/ops.def"
 
  protected:
+  // Memory for `bytes` bytes (1 when 0); *held receives what the block really holds (rounded),
+  // which is what bytesInUse counts and what release() is given back.
+  virtual void* allocate(size_t bytes, size_t* held) = 0;
+  virtual void release(void* p, size_t held) = 0;
   virtual void zeroImpl(Tensor& t) = 0;
   virtual void uploadImpl(Tensor& dst, const void* host) = 0;
   virtual void downloadImpl(const Tensor& src, void* host) = 0;
 #define PLAST_OP(E, name, R, method, params) virtual R method##Impl params = 0;
 #define PLAST_OP_COMPOSED(E, name, R, method, params) virtual R method##Impl params;
 #include "plast/ops.def"
+
+ private:
+  std::atomic<size_t> inUse_{0}, peak_{0};
 };
 
 struct BackendInfo {

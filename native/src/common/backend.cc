@@ -29,6 +29,30 @@ IndexStats computeIndexStats(const int32_t* v, int64_t n) {
   return s;
 }
 
+Tensor Backend::empty(const Shape& shape, DType dtype) {
+  Tensor t;
+  t.shape = shape;
+  t.dtype = dtype;
+  for (auto d : shape)
+    PLAST_CHECK(d >= 0, Code::Shape, "cannot allocate a tensor of shape " << shapeStr(shape));
+  size_t bytes = t.nbytes(), held = 0;
+  void* p = allocate(bytes, &held);
+  auto s = std::make_shared<Storage>();
+  s->backend = this;
+  s->ptr = p;
+  s->bytes = bytes;
+  size_t now = inUse_.fetch_add(held) + held;
+  size_t peak = peak_.load();
+  while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+  }
+  s->release = [this, held](void* q) {
+    inUse_.fetch_sub(held);
+    release(q, held);
+  };
+  t.storage = s;
+  return t;
+}
+
 Tensor Backend::zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   zero(t);

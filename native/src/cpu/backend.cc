@@ -33,32 +33,15 @@ bool CpuBackend::supportsOp(Op op, DType dtype) const {
   return op == Op::Cast ? isFloat(dtype) : dtype == DType::F32;
 }
 
-Tensor CpuBackend::empty(const Shape& shape, DType dtype) {
-  Tensor t;
-  t.shape = shape;
-  t.dtype = dtype;
-  for (auto d : shape)
-    PLAST_CHECK(d >= 0, Code::Shape, "cannot allocate a tensor of shape " << shapeStr(shape));
-  size_t bytes = t.nbytes();
+void* CpuBackend::allocate(size_t bytes, size_t* held) {
   size_t alloc = ((bytes ? bytes : 1) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, alloc);
-  PLAST_CHECK(p != nullptr, Code::OOM,
-              "out of host memory allocating " << bytes << " bytes for " << t.describe());
-  auto s = std::make_shared<Storage>();
-  s->backend = this;
-  s->ptr = p;
-  s->bytes = bytes;
-  size_t now = inUse_.fetch_add(alloc) + alloc;
-  size_t peak = peak_.load();
-  while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
-  }
-  s->release = [this, alloc](void* q) {
-    std::free(q);
-    inUse_.fetch_sub(alloc);
-  };
-  t.storage = s;
-  return t;
+  PLAST_CHECK(p != nullptr, Code::OOM, "out of host memory allocating " << bytes << " bytes");
+  *held = alloc;
+  return p;
 }
+
+void CpuBackend::release(void* p, size_t) { std::free(p); }
 
 void CpuBackend::zeroImpl(Tensor& t) { std::memset(t.data(), 0, t.nbytes()); }
 

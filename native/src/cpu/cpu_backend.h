@@ -1,8 +1,6 @@
 // The CPU backend: float32 math, multi-threaded, the reference every other backend is checked
 // against. Activations are f32; weights may be bf16/f16/f32 (widened on the fly).
 #pragma once
-#include <atomic>
-
 #include "plast/backend.h"
 
 namespace plast {
@@ -14,14 +12,12 @@ class CpuBackend : public Backend {
   DType activationDType() const override { return DType::F32; }
 
   bool supportsOp(Op op, DType dtype) const override;
-  Tensor empty(const Shape& shape, DType dtype) override;
   Tensor loadWeight(const void* host, const Shape& shape, DType dtype,
                     std::shared_ptr<void> keepAlive) override;
-  size_t bytesInUse() const override { return inUse_.load(); }
-  size_t peakBytes() const override { return peak_.load(); }
-  void resetPeak() override { peak_.store(inUse_.load()); }
 
  protected:
+  void* allocate(size_t bytes, size_t* held) override;
+  void release(void* p, size_t held) override;
   void zeroImpl(Tensor& t) override;
   void uploadImpl(Tensor& dst, const void* host) override;
   void downloadImpl(const Tensor& src, void* host) override;
@@ -29,9 +25,6 @@ class CpuBackend : public Backend {
 #define PLAST_OP(E, name, R, method, params) R method##Impl params override;
 #define PLAST_OP_COMPOSED(E, name, R, method, params)
 #include "plast/ops.def"
-
- private:
-  std::atomic<size_t> inUse_{0}, peak_{0};
 };
 
 CpuBackend* cpuBackend();

@@ -151,7 +151,7 @@ bool CudaBackend::supportsOp(Op op, DType dtype) const {
 // Freed blocks are kept by size and reused; sizes are rounded (512 B below 1 MiB, 2 MiB above)
 // so the per-layer temporaries of a model step find their blocks again.
 
-void* CudaBackend::allocRaw(size_t bytes, size_t* rounded) {
+void* CudaBackend::allocate(size_t bytes, size_t* rounded) {
   size_t r = bytes < (1u << 20) ? ((std::max<size_t>(bytes, 1) + 511) / 512) * 512
                                 : ((bytes + (2u << 20) - 1) / (2u << 20)) * (2u << 20);
   {
@@ -178,7 +178,7 @@ void* CudaBackend::allocRaw(size_t bytes, size_t* rounded) {
     cudaMemGetInfo(&freeB, &totalB);
     std::ostringstream os;
     os << "cuda: out of device memory allocating " << bytes << " bytes (cudaMalloc: "
-       << cudaGetErrorString(e) << "; in use by plast " << inUse_.load() << " bytes, device free "
+       << cudaGetErrorString(e) << "; in use by plast " << bytesInUse() << " bytes, device free "
        << freeB << " of " << totalB << " bytes)";
     throw Error(e == cudaErrorMemoryAllocation ? Code::OOM : Code::Device, os.str());
   }
@@ -186,7 +186,7 @@ void* CudaBackend::allocRaw(size_t bytes, size_t* rounded) {
   return p;
 }
 
-void CudaBackend::freeRaw(void* p, size_t rounded) {
+void CudaBackend::release(void* p, size_t rounded) {
   std::lock_guard<std::mutex> lk(mu_);
   free_.emplace(rounded, p);
   cached_ += rounded;
@@ -204,31 +204,6 @@ size_t CudaBackend::releaseCache() {
   free_.clear();
   cached_ = 0;
   return n;
-}
-
-Tensor CudaBackend::empty(const Shape& shape, DType dtype) {
-  Tensor t;
-  t.shape = shape;
-  t.dtype = dtype;
-  for (auto d : shape)
-    PLAST_CHECK(d >= 0, Code::Shape, "cannot allocate a tensor of shape " << shapeStr(shape));
-  size_t bytes = t.nbytes();
-  size_t rounded = 0;
-  void* p = allocRaw(bytes, &rounded);
-  auto s = std::make_shared<Storage>();
-  s->backend = this;
-  s->ptr = p;
-  s->bytes = bytes;
-  size_t now = inUse_.fetch_add(rounded) + rounded;
-  size_t peak = peak_.load();
-  while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
-  }
-  s->release = [this, rounded](void* q) {
-    inUse_.fetch_sub(rounded);
-    freeRaw(q, rounded);
-  };
-  t.storage = s;
-  return t;
 }
 
 void CudaBackend::zeroImpl(Tensor& t) {

@@ -1,7 +1,6 @@
 // The CUDA backend: bf16 activations and weights on the device, hand-written kernels. Plain C++
 // (no CUDA headers), so the registry and the benchmarks can include it from .cc files.
 #pragma once
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -22,18 +21,17 @@ class CudaBackend : public Backend {
   bool supportsWeight(Op op, DType dtype) const override;
   DType activationDType() const override { return DType::BF16; }
 
-  Tensor empty(const Shape& shape, DType dtype) override;
   Tensor loadWeight(const void* host, const Shape& shape, DType dtype,
                     std::shared_ptr<void> keepAlive) override;
   void synchronize() override;
-  size_t bytesInUse() const override { return inUse_.load(); }
-  size_t peakBytes() const override { return peak_.load(); }
-  void resetPeak() override { peak_.store(inUse_.load()); }
 
   // Frees the cached (unused) device blocks; returns the bytes given back to the driver.
   size_t releaseCache();
 
  protected:
+  // A caching allocator: freed blocks are kept by size and reused.
+  void* allocate(size_t bytes, size_t* held) override;
+  void release(void* p, size_t held) override;
   void zeroImpl(Tensor& t) override;
   void uploadImpl(Tensor& dst, const void* host) override;
   void downloadImpl(const Tensor& src, void* host) override;
@@ -42,13 +40,9 @@ class CudaBackend : public Backend {
 #include "plast/ops.def"
 
  private:
-  void* allocRaw(size_t bytes, size_t* rounded);
-  void freeRaw(void* p, size_t rounded);
-
   mutable std::mutex mu_;
   std::multimap<size_t, void*> free_;  // cached blocks by size
   size_t cached_ = 0;
-  std::atomic<size_t> inUse_{0}, peak_{0};
 };
 
 }  // namespace plast
