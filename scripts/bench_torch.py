@@ -16,7 +16,7 @@ Model level, HF transformers LlamaForCausalLM built from a LLaMA-7B-shaped Llama
            mixed-precision recipe, mirrored.
 Times are medians of wall-clock iterations with the GPU synchronised (as plast_bench times the
 model workloads); peak memory is torch.cuda.max_memory_allocated (weights included for the model
-workloads). TFLOP/s use the same FLOP counts as plast_bench (native/src/cuda/opbench.cc).
+workloads). TFLOP/s use the same FLOP counts as plast_bench (native/src/bench/model.cc).
 
 With --ours (plast_bench --json) it prints every plast variant and then one comparison table:
 workload, plast ms, torch ms, speedup (torch ms / plast ms: > 1 means plast is faster), TFLOP/s and
