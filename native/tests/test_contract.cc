@@ -39,10 +39,12 @@ void checkOpList(Harness& H) {
                         "linear_backward_input", "linear_backward_weight", "rope", "attention",
                         "attention_backward", "swiglu", "swiglu_backward", "ffn_up",
                         "cross_entropy", "add", "cast", "gather", "scatter_add", "adamw",
-                        "sum_squares"};
-  bool ok = static_cast<int>(Op::Count_) == 19;
-  for (int i = 0; ok && i < 19; ++i) ok = std::string(opName(static_cast<Op>(i))) == want[i];
+                        "sum_squares", "layernorm", "gelu"};
+  bool ok = static_cast<int>(Op::Count_) == 21;
+  for (int i = 0; ok && i < 21; ++i) ok = std::string(opName(static_cast<Op>(i))) == want[i];
   H.result("ops.def: Op enum and opName in the documented order", ok, "");
+  H.result("ops.def: layernorm and gelu are the CPU-only ops",
+           isCpuOnly(Op::LayerNorm) && isCpuOnly(Op::Gelu) && !isCpuOnly(Op::RmsNorm), "");
   H.result("opName of an out-of-range op is '?'", std::string(opName(Op::Count_)) == "?", "");
 }
 

@@ -339,6 +339,61 @@ void checkSwiglu(Harness& H, Backend* cpu) {
   checkRel(H, "cpu swiglu_backward du vs central differences", toHost(cpu, du), toF(nu), 1e-4);
 }
 
+void checkLayerNorm(Harness& H, Backend* cpu) {
+  const int N = 7, D = 24;
+  float eps = 1e-5f;
+  auto x = H.normal(N * D, 2.f), w = H.normal(D, 1.f), b = H.normal(D, 1.f);
+  for (int i = 0; i < D; ++i) x[D + i] = 3.f + 1e-3f * x[D + i];  // a row with a large mean
+  Tensor tx = cpuT(cpu, x, {N, D}), tw = cpuT(cpu, w, {D}), tb = cpuT(cpu, b, {D});
+  auto ref = [&](bool bias) {
+    Vec y(N * D);
+    for (int n = 0; n < N; ++n) {
+      double m = 0, v = 0;
+      for (int i = 0; i < D; ++i) m += x[n * D + i];
+      m /= D;
+      for (int i = 0; i < D; ++i) v += (x[n * D + i] - m) * (x[n * D + i] - m);
+      v /= D;
+      for (int i = 0; i < D; ++i)
+        y[n * D + i] = (x[n * D + i] - m) / std::sqrt(v + eps) * w[i] + (bias ? b[i] : 0.0);
+    }
+    return y;
+  };
+  for (bool bias : {true, false}) {
+    Tensor ty = cpu->empty({N, D}, DType::F32);
+    cpu->layernorm(tx, tw, bias ? &tb : nullptr, eps, ty);
+    checkRel(H, std::string("cpu layernorm forward") + (bias ? " (+bias)" : "") + " vs f64", toHost(cpu, ty),
+             toF(ref(bias)), 1e-6);
+  }
+}
+
+void checkGelu(Harness& H, Backend* cpu) {
+  auto x = H.normal(257, 3.f);
+  x[0] = 0.f;
+  Tensor tx = cpuT(cpu, x, {257});
+  struct K {
+    GeluKind kind;
+    const char* name;
+    double (*f)(double);
+  };
+  const K kinds[] = {
+      {GeluKind::Erf, "erf", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
+      {GeluKind::Tanh, "tanh",
+       [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))); }},
+      {GeluKind::Quick, "quick", [](double v) { return v / (1 + std::exp(-1.702 * v)); }}};
+  for (const K& k : kinds) {
+    Vec y(x.size());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = k.f(x[i]);
+    Tensor ty = cpu->empty({257}, DType::F32);
+    cpu->gelu(tx, k.kind, ty);
+    checkRel(H, std::string("cpu gelu (") + k.name + ") forward vs f64", toHost(cpu, ty), toF(y), 1e-6);
+  }
+  Tensor inPlace = cpuT(cpu, x, {257});
+  cpu->gelu(inPlace, GeluKind::Quick, inPlace);
+  Vec yq(x.size());
+  for (size_t i = 0; i < x.size(); ++i) yq[i] = kinds[2].f(x[i]);
+  checkRel(H, "cpu gelu in place (y aliases x)", toHost(cpu, inPlace), toF(yq), 1e-6);
+}
+
 void checkCrossEntropy(Harness& H, Backend* cpu) {
   const int P = 4, V = 7;
   const double scale = 0.7;
@@ -395,6 +450,8 @@ int runGradChecks(Harness& H) {
   }
   checkSwiglu(H, cpu);
   checkCrossEntropy(H, cpu);
+  checkLayerNorm(H, cpu);
+  checkGelu(H, cpu);
   return static_cast<int>(H.failed.size() - before);
 }
 

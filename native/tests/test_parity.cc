@@ -66,9 +66,15 @@ void testBackendBasics(Ctx& c) {
   for (int i = 0; i < static_cast<int>(Op::Count_); ++i) {
     Op op = static_cast<Op>(i);
     DType want = (op == Op::AdamW || op == Op::SumSquares) ? DType::F32 : DType::BF16;
-    all = all && g->supportsOp(op, want);
+    all = all && g->supportsOp(op, want) != isCpuOnly(op);
   }
-  H.result("cuda supportsOp: every op with its native dtype", all, "");
+  H.result("cuda supportsOp: every op with its native dtype, none of the CPU-only ones", all, "");
+  {
+    Tensor x = makeTensor(g, c.rnd(8, 1), {2, 4}, DType::BF16), w = makeTensor(g, c.rnd(4, 1), {4}, DType::BF16);
+    Tensor y = g->empty({2, 4}, DType::BF16);
+    expectError(H, "cuda layernorm (CPU-only so far) throws ERR_UNSUPPORTED", Code::Unsupported,
+                [&] { g->layernorm(x, w, nullptr, 1e-5f, y); }, "layernorm is not implemented on the cuda backend");
+  }
   H.result("cuda supportsOp: linear with f32 activations is declared unsupported",
            !g->supportsOp(Op::Linear, DType::F32), "");
   {

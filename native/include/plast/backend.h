@@ -63,6 +63,7 @@ class Backend {
   virtual void downloadImpl(const Tensor& src, void* host) = 0;
 #define PLAST_OP(E, name, R, method, params) virtual R method##Impl params = 0;
 #define PLAST_OP_COMPOSED(E, name, R, method, params) virtual R method##Impl params;
+#define PLAST_OP_CPU(E, name, R, method, params) virtual R method##Impl params;
 #include "plast/ops.def"
 
  private:

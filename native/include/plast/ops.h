@@ -8,6 +8,9 @@
 
 namespace plast {
 
+// The GELU variants HF configs name: "gelu" (erf), "gelu_pytorch_tanh", "quick_gelu".
+enum class GeluKind : int32_t { Erf = 0, Tanh = 1, Quick = 2 };
+
 // One enumerator per line of plast/ops.def, in its order.
 enum class Op : int32_t {
 #define PLAST_OP(E, name, R, method, params) E,
@@ -16,6 +19,8 @@ enum class Op : int32_t {
 };
 
 const char* opName(Op op);
+// Ops only the CPU reference implements so far (PLAST_OP_CPU in plast/ops.def).
+bool isCpuOnly(Op op);
 
 // torch.optim.AdamW semantics (decoupled weight decay, bias correction).
 // `gradScale` multiplies the gradient first (gradient clipping / loss normalisation).

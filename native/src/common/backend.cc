@@ -100,4 +100,13 @@ void Backend::ffnUpImpl(const Tensor& x, const Tensor& wg, const Tensor& wu,
   swiglu(g, u, countMask, counts, h);
 }
 
+// The ops other backends do not implement yet (PLAST_OP_CPU): a typed error, never a silent no-op.
+#define PLAST_OP(E, name, R, method, params)
+#define PLAST_OP_CPU(E, opname, R, method, params)                                       \
+  R Backend::method##Impl params {                                                       \
+    PLAST_FAIL(Code::Unsupported, opname << " is not implemented on the " << name()      \
+                                         << " backend yet (the cpu backend has it)");    \
+  }
+#include "plast/ops.def"
+
 }  // namespace plast

@@ -71,4 +71,15 @@ const char* opName(Op op) {
   return (i >= 0 && i < static_cast<int>(Op::Count_)) ? names[i] : "?";
 }
 
+bool isCpuOnly(Op op) {
+  switch (op) {
+#define PLAST_OP(E, name, R, method, params)
+#define PLAST_OP_CPU(E, name, R, method, params) case Op::E:
+#include "plast/ops.def"
+    return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace plast

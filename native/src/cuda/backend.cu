@@ -132,6 +132,7 @@ bool CudaBackend::supportsWeight(Op op, DType dtype) const {
 }
 
 bool CudaBackend::supportsOp(Op op, DType dtype) const {
+  if (isCpuOnly(op)) return false;
   switch (op) {
     case Op::Cast:
     case Op::Add:

@@ -35,8 +35,10 @@ class CudaBackend : public Backend {
   void zeroImpl(Tensor& t) override;
   void uploadImpl(Tensor& dst, const void* host) override;
   void downloadImpl(const Tensor& src, void* host) override;
-  // Every op of plast/ops.def, FfnUp included (the fused GEMM + SwiGLU + count kernel).
+  // Every op of plast/ops.def, FfnUp included (the fused GEMM + SwiGLU + count kernel), but the
+  // CPU-only ones (PLAST_OP_CPU), which the base class reports unsupported.
 #define PLAST_OP(E, name, R, method, params) R method##Impl params override;
+#define PLAST_OP_CPU(E, name, R, method, params)
 #include "plast/ops.def"
 
  private:

@@ -1,4 +1,4 @@
-// Checks of the elementwise ops: the residual add and dtype casts (kernels: cpu/ and
+// Checks of the elementwise ops: the residual add, dtype casts and GELU (kernels: cpu/ and
 // cuda/elementwise).
 #include "common/checks.h"
 
@@ -26,6 +26,15 @@ void Backend::cast(const Tensor& src, Tensor& dst) {
               "cast: expected float tensors but received " << src.describe() << " -> "
                                                            << dst.describe());
   castImpl(src, dst);
+}
+
+void Backend::gelu(const Tensor& x, GeluKind kind, Tensor& y) {
+  OpArgs a(this, Op::Gelu);
+  a.act(x, "x", Rank{x.ndim()});
+  a.act(y, "y", x.shape);
+  PLAST_CHECK(kind == GeluKind::Erf || kind == GeluKind::Tanh || kind == GeluKind::Quick,
+              Code::Invalid, "gelu: unknown kind " << static_cast<int>(kind));
+  geluImpl(x, kind, y);
 }
 
 }  // namespace plast
