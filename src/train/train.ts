@@ -24,7 +24,7 @@ import { TemplateName } from '../data/templates';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { progress } from '../util/progress';
 import { version } from '../version';
-import { DEFAULT_MICRO_TOKENS, microBatches } from './batching';
+import { DEFAULT_MICRO_TOKENS, microBatches } from '../model/batching';
 import { ExportResult, exportCheckpoint } from './export';
 import { epochOrder } from './rng';
 import { clipCoefficient, cosineWithWarmup, warmupSteps } from './schedule';
