@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
 import { TEMPLATES } from '../data/templates';
-import { SCOPES } from '../profile/profile';
+import { SCOPES } from '../profile/types';
 import { parseLayerList } from '../train/layers';
 import { floatOption, intOption } from '../cli/common';
 import { backendOption } from '../cli/core';
-import { DEFAULT_LANGS, runPlast, RunOptions } from './run';
+import { DEFAULT_LANGS, runPlast } from './run';
+import { RunOptions } from './types';
 import { compareEvals } from './report';
 import { onInterrupt } from '../util/interrupt';
 

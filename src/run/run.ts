@@ -11,10 +11,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join, resolve } from 'node:path';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
-import { TemplateName } from '../data/templates';
-import { Model, ModuleSet } from '../model/model';
-import { BackendChoice } from '../native';
-import { ProfileJson, ProfileOptions, Scope, profileLanguages, runProfile, writeProfile } from '../profile/profile';
+import { Model } from '../model/model';
+import { profileLanguages, runProfile, writeProfile } from '../profile/profile';
+import { ProfileJson, ProfileOptions } from '../profile/types';
 import { writeComparePlots } from '../profile/plots';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { train, TrainResult } from '../train/train';
@@ -22,141 +21,13 @@ import { progress, Progress } from '../util/progress';
 import { writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { chooseData, dataFiles, splitPairs, writePairs } from './data';
-import { ReportInput, writeReport } from './report';
+import { writeReport } from './report';
+import { RunConfig, RunOptions, RunResult, RunState, StageName, TrainSummary } from './types';
 
 const ASSETS = join(__dirname, '..', '..', '..', 'assets');
 export const BUNDLED_MODEL = join(ASSETS, 'mini-ml');
 export const BUNDLED_DATA = join(ASSETS, 'data');
 export const DEFAULT_LANGS = 'en,ar,tr,ru,pt,zh';
-
-export interface RunOptions {
-  out: string;
-  /** HF checkpoint directory (default: the bundled mini-ml). */
-  model?: string;
-  /** Parallel JSONL file or a directory of them (default: the bundled data). */
-  data?: string;
-  /** The file the profile reads (default: chosen from --data, see data.ts). */
-  profileData?: string;
-  langs?: string[];
-  backend?: BackendChoice;
-  /** Prompt wrapper for training and evaluation (default vicuna). */
-  template?: TemplateName;
-  /** Prompt wrapper of the profile (default plain, as `plast profile`). */
-  profileTemplate?: TemplateName;
-  scope?: Scope;
-  tau?: number;
-  minLayers?: number;
-  maxLayers?: number;
-  /** Questions profiled (first N of the profile file). */
-  profileLimit?: number;
-  /** Train these layers instead of the profile's selection (an ablation). */
-  layers?: number[];
-  modules?: ModuleSet;
-  epochs?: number;
-  lr?: number;
-  batch?: number;
-  microBatch?: number;
-  maxLen?: number;
-  warmup?: number;
-  seed?: number;
-  /** Training pairs used (a seeded sample). */
-  trainLimit?: number;
-  /** Held-out pairs per language scored before and after. */
-  evalPerLang?: number;
-  /** Share of parallel items held out (default 0.1). */
-  heldout?: number;
-  /** More evaluation files (MMBench-style MCQ or pairs), scored before and after. */
-  evalData?: string[];
-  /** Stop the training after this many optimizer steps in total (a checkpoint is kept); the same
-   * command without it continues bit-identically. Not part of the run's configuration. */
-  stopAfter?: number;
-  /** Start again in an --out that holds a different run. */
-  overwrite?: boolean;
-  /** Aborted: the training stops after its current step with a checkpoint (status 'stopped'); a
-   * profile stops before its next batch and a later stage does not start (ERR_INTERRUPTED). The
-   * same call again continues. */
-  signal?: AbortSignal;
-  progress?: boolean;
-  log?: (msg: string) => void;
-}
-
-/** What a run uses after defaults: stored in run.json and compared when a run is resumed. */
-export interface RunConfig {
-  engineVersion: string;
-  model: string;
-  bundledModel: boolean;
-  data: string;
-  dataFiles: string[];
-  profileData: string;
-  profileReason: string;
-  langs: string[];
-  backend: BackendChoice;
-  template: TemplateName;
-  profileTemplate: TemplateName;
-  scope: Scope;
-  tau: number | null;
-  minLayers: number | null;
-  maxLayers: number | null;
-  profileLimit: number | null;
-  layers: number[] | null;
-  modules: ModuleSet;
-  epochs: number;
-  lr: number;
-  batch: number;
-  microBatch: number | null;
-  maxLen: number;
-  warmup: number;
-  seed: number;
-  trainLimit: number | null;
-  evalPerLang: number | null;
-  heldout: number;
-  evalData: string[];
-}
-
-export type StageName = 'split' | 'profile' | 'evalBefore' | 'train' | 'evalAfter' | 'profileAfter' | 'report';
-export const STAGES: StageName[] = ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter', 'report'];
-
-export interface StageRecord {
-  done: boolean;
-  seconds: number;
-  finishedAt?: string;
-}
-
-export interface RunState {
-  format: 'plast-run';
-  formatVersion: 1;
-  config: RunConfig;
-  stages: Partial<Record<StageName, StageRecord>>;
-  /** The backend the model ran on in the latest invocation (cpu/cuda). */
-  backendUsed?: string;
-}
-
-/** What a run returns: the report's inputs (ReportInput: state, profile, train, the layers trained
- * — the selection or --layers —, evaluations before and after) and where things are. */
-export interface RunResult extends ReportInput {
-  out: string;
-  /** 'stopped': --stop-after ended the training early; evalAfter and report are empty. */
-  status: 'completed' | 'stopped';
-  report: { json: string; markdown: string };
-  /** Stages skipped because an earlier invocation finished them. */
-  skipped: StageName[];
-}
-
-/** The subset of the trainer's summary.json the report uses. */
-export interface TrainSummary {
-  status: string;
-  step: number;
-  totalSteps: number;
-  firstLoss: number | null;
-  finalLoss: number | null;
-  tokensPerSecond: number;
-  seconds: number;
-  trainable?: string[];
-  trainableParams?: number;
-  /** All parameters of the model (added by the run, not the trainer). */
-  totalParams?: number;
-  export?: { dir: string; delta: string } | null;
-}
 
 // The paper's recipe for real models; a smaller, faster one for the bundled demo model, where
 // 2e-5 over a few dozen steps would not move the loss measurably.
