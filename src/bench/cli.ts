@@ -4,8 +4,7 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
-import { intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
+import { backendOption, intOption } from '../cli/options';
 import { benchForward } from './forward';
 import { BENCH_OPS, KERNEL_OP, OP_DESCRIPTION, ROW_HEADER, benchKernelVariants, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from './ops';
 

@@ -1,14 +1,10 @@
 // `plast info` and `plast generate`.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
 import { addon, listBackends, resolveBackend } from '../native';
-import { intOption } from './common';
+import { backendOption, intOption } from './options';
 import { version } from '../version';
-
-export function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend (default: PLAST_BACKEND or auto)').choices(['auto', 'cpu', 'cuda']);
-}
 
 export function registerCore(program: Command): void {
   program

@@ -2,7 +2,7 @@
 // The `plast` command. Each command family registers itself from its own module.
 import { Command, CommanderError } from 'commander';
 import { version } from '../version';
-import { reportError } from './common';
+import { reportError } from './report-error';
 import { registerBench } from '../bench/cli';
 import { registerCore } from './core';
 import { registerTrain } from '../train/cli';

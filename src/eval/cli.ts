@@ -5,8 +5,7 @@ import { templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { writeJsonAtomic } from '../util/atomic';
 import { progress } from '../util/progress';
-import { intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
+import { backendOption, intOption } from '../cli/options';
 import { EvalKind, McqMode, evaluate, formatReport } from './evaluate';
 
 interface EvalCliOptions {

@@ -3,13 +3,12 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
-import { TEMPLATES, TemplateName } from '../data/templates';
-import { floatOption, intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
+import { TemplateName } from '../data/templates';
+import { backendOption, intOption, minLayersOption, scopeOption, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
-import { SCOPES, Scope } from './types';
+import { Scope } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
@@ -37,12 +36,8 @@ function need<T>(v: T | undefined, flag: string): T {
   return v;
 }
 
-const tauOption = (): Option =>
-  new Option('--tau <t>', `activation threshold: a neuron is in a language's activated set when p = count/tokens > t (default ${DEFAULT_TAU})`).argParser(
-    floatOption('--tau', 0, 0.999999),
-  );
-const minOption = (): Option =>
-  new Option('--min-layers <n>', `select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`).argParser(intOption('--min-layers', 0));
+const tauOpt = (): Option => tauOption(`activation threshold: a neuron is in a language's activated set when p = count/tokens > t (default ${DEFAULT_TAU})`);
+const minOpt = (): Option => minLayersOption(`select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`);
 // "none" lifts a limit that `plast select` would otherwise carry over from the saved profile.
 // Parsed to 0 (commander turns a parser's null into ""), then to null by maxLayersOf.
 const NO_MAX_LAYERS = 0;
@@ -63,13 +58,13 @@ export function registerProfile(program: Command): void {
     .option('--model <dir>', 'HF checkpoint directory')
     .option('--data <file>', 'JSONL of parallel questions (a column per language, or {"id","lang","text"} rows)')
     .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en')
-    .addOption(new Option('--scope <scope>', 'tokens counted: question (only the question), text (template + question), all (+ BOS)').choices(SCOPES).default('question'))
-    .addOption(new Option('--template <name>', 'prompt around each question').choices(TEMPLATES).default('plain'))
-    .addOption(tauOption())
+    .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default('question'))
+    .addOption(templateOption('--template <name>', 'prompt around each question').default('plain'))
+    .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
     .option('--limit <n>', 'only the first n questions', intOption('--limit'))
     .option('--shard <i/n>', 'profile only questions with index % n == i (0-based i); sum shards with `plast profile merge`')
-    .addOption(minOption())
+    .addOption(minOpt())
     .addOption(maxOption())
     .addOption(backendOption())
     .option('--out <dir>', 'output directory (written atomically)')
@@ -113,8 +108,8 @@ export function registerProfile(program: Command): void {
     .description('sum the counts of shards (--shard i/n runs) into the profile of a single run; recompute statistics and selection')
     .argument('<out>', 'output profile directory')
     .argument('<inputs...>', 'shard profile directories')
-    .addOption(tauOption())
-    .addOption(minOption())
+    .addOption(tauOpt())
+    .addOption(minOpt())
     .addOption(maxOption())
     .option('--no-plots', 'skip the SVG/PNG plots')
     .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
@@ -132,8 +127,8 @@ export function registerProfile(program: Command): void {
     .command('select')
     .description('recompute the statistics and layer selection of a profile from its saved counts (no model run) and print the reasoning')
     .requiredOption('--profile <dir>', 'profile directory (from plast profile)')
-    .addOption(tauOption())
-    .addOption(minOption())
+    .addOption(tauOpt())
+    .addOption(minOpt())
     .addOption(maxOption())
     .option('--out <dir>', 'write the recomputed profile here instead of updating --profile in place')
     .option('--no-plots', 'skip the SVG/PNG plots')

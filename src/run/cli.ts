@@ -1,12 +1,9 @@
 // `plast run`: profile -> select -> train -> evaluate before/after -> report, in one command.
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { parseLanguageList } from '../data/languages';
-import { TEMPLATES } from '../data/templates';
-import { SCOPES } from '../profile/types';
 import { parseLayerList } from '../train/layers';
-import { floatOption, intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
+import { backendOption, floatOption, intOption, minLayersOption, modulesOption, scopeOption, tauOption, templateOption } from '../cli/options';
 import { DEFAULT_LANGS, runPlast } from './run';
 import { RunOptions } from './types';
 import { compareEvals } from './report';
@@ -30,15 +27,15 @@ export function registerRun(program: Command): void {
     .option('--profile-data <file>', 'the parallel questions the profile reads (default: chosen from --data)')
     .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
     .addOption(backendOption())
-    .addOption(new Option('--template <name>', 'prompt wrapper for training and evaluation').choices(TEMPLATES).default('vicuna'))
-    .addOption(new Option('--profile-template <name>', 'prompt wrapper of the profile').choices(TEMPLATES).default('plain'))
-    .addOption(new Option('--scope <scope>', 'tokens counted in the profile').choices(SCOPES).default('question'))
-    .option('--tau <t>', 'activation threshold of the profile', floatOption('--tau', 0, 0.999999))
-    .option('--min-layers <n>', 'select at least n layers', intOption('--min-layers', 0))
+    .addOption(templateOption('--template <name>', 'prompt wrapper for training and evaluation').default('vicuna'))
+    .addOption(templateOption('--profile-template <name>', 'prompt wrapper of the profile').default('plain'))
+    .addOption(scopeOption('tokens counted in the profile').default('question'))
+    .addOption(tauOption('activation threshold of the profile'))
+    .addOption(minLayersOption('select at least n layers'))
     .option('--max-layers <n>', 'select at most n layers', intOption('--max-layers'))
     .option('--profile-limit <n>', 'questions profiled (demo default 200; else all)', intOption('--profile-limit'))
     .option('--layers <list>', 'train these layers instead of the selection (ablations), e.g. 0-4')
-    .addOption(new Option('--modules <set>', 'tensors of the layers trained').choices(['all', 'attn', 'mlp']).default('all'))
+    .addOption(modulesOption('tensors of the layers trained').default('all'))
     .option('--epochs <n>', 'epochs (demo 1; else 2)', intOption('--epochs'))
     .option('--lr <x>', 'peak learning rate (demo 5e-4; else 2e-5)', floatOption('--lr', 0))
     .option('--batch <n>', 'sequences per optimizer step (demo 16; else 128)', intOption('--batch'))

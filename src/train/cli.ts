@@ -1,11 +1,10 @@
 // `plast train` (and, registered from here, `plast eval`).
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
 import { Model } from '../model/model';
-import { floatOption, intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
+import { backendOption, floatOption, intOption, modulesOption } from '../cli/options';
 import { registerEval } from '../eval/cli';
 import { layersFromProfile, parseLayerList } from './layers';
 import { loadState } from './state';
@@ -50,7 +49,7 @@ export function registerTrain(program: Command): void {
     .option('--data <files...>', 'JSONL: {"lang","source","target"} pairs, or parallel rows with an English column (required unless --resume)')
     .option('--layers <list>', '0-based layers to train, e.g. 0-4 or 0,2,3')
     .option('--profile <dir>', 'train the layers a `plast profile` selected (DIR/profile.json selection.selected)')
-    .addOption(new Option('--modules <set>', 'tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: all]').choices(['all', 'attn', 'mlp']))
+    .addOption(modulesOption('tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: all]'))
     .option('--epochs <n>', 'passes over the data [default: 2]', intOption('--epochs'))
     .option('--lr <x>', 'peak learning rate (AdamW; linear warmup then cosine to 0) [default: 2e-5]', floatOption('--lr', Number.MIN_VALUE))
     .option('--weight-decay <x>', 'AdamW weight decay [default: 0]', floatOption('--weight-decay', 0, 1))

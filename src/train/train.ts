@@ -26,6 +26,7 @@ import { progress } from '../util/progress';
 import { version } from '../version';
 import { DEFAULT_MICRO_TOKENS, microBatches } from '../model/batching';
 import { ExportResult, exportCheckpoint } from './export';
+import { MODULE_SETS } from './layers';
 import { epochOrder } from './rng';
 import { clipCoefficient, cosineWithWarmup, warmupSteps } from './schedule';
 import { RunConfig, STATE_FORMAT, STATE_VERSION, TrainState, baseFingerprint, loadState, saveState } from './state';
@@ -150,7 +151,7 @@ function resolveConfig(model: Model, o: TrainOptions): RunConfig {
     if (!Number.isInteger(l) || l < 0 || l >= L) throw invalid('layers', `layer indices in [0, ${L - 1}] (the model has ${L} layers)`, o.layers);
   }
   const modules = o.modules ?? 'all';
-  if (!['all', 'attn', 'mlp'].includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
+  if (!MODULE_SETS.includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
   const template = o.template ?? 'plain';
   if (template !== 'plain' && template !== 'vicuna') throw invalid('template', 'plain or vicuna', template);
   const c: RunConfig = {
