@@ -51,8 +51,9 @@ function print(text: string): void {
   process.stdout.write(text + '\n');
 }
 
-export function registerProfile(program: Command): void {
-  const profile = program
+/** `plast profile`; returns the command, which `plast profile merge` hangs under. */
+export function registerProfile(program: Command): Command {
+  return program
     .command('profile')
     .description('count per layer and neuron the tokens on which each SwiGLU gate fires, per language; select the language-specific layers')
     .option('--model <dir>', 'HF checkpoint directory')
@@ -102,7 +103,9 @@ export function registerProfile(program: Command): void {
       print(formatProfile(p.json));
       print(`wrote ${out}: profile.json, counts.safetensors, lape.json${p.json.files.plots.length ? ', ' + p.json.files.plots.join(', ') : ''}`);
     });
+}
 
+export function registerProfileMerge(profile: Command): void {
   profile
     .command('merge')
     .description('sum the counts of shards (--shard i/n runs) into the profile of a single run; recompute statistics and selection')
@@ -122,7 +125,9 @@ export function registerProfile(program: Command): void {
       print(`merged ${inputs.length} profiles into ${out}`);
       print(formatProfile(p.json));
     });
+}
 
+export function registerSelect(program: Command): void {
   program
     .command('select')
     .description('recompute the statistics and layer selection of a profile from its saved counts (no model run) and print the reasoning')

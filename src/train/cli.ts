@@ -1,11 +1,10 @@
-// `plast train` (and, registered from here, `plast eval`).
+// `plast train`.
 import { Command } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { backendOption, floatOption, intOption, modulesOption } from '../cli/options';
-import { registerEval } from '../eval/cli';
 import { layersFromProfile, parseLayerList } from './layers';
 import { loadState } from './state';
 import { TrainOptions, train } from './train';
@@ -145,5 +144,4 @@ export function registerTrain(program: Command): void {
         ].join('\n') + '\n',
       );
     });
-  registerEval(program);
 }
