@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
+import { BackendChoice } from '../native';
 import { backendOption, intOption } from '../cli/options';
 import { benchForward } from './forward';
 import { BENCH_OPS, KERNEL_OP, OP_DESCRIPTION, ROW_HEADER, benchKernelVariants, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from './ops';
@@ -18,7 +19,7 @@ interface BenchOpts {
   warmup: number;
   trainLayers: string;
   json?: boolean;
-  backend?: string;
+  backend?: BackendChoice;
   op?: string;
   variants?: string;
   quick?: boolean;
@@ -79,7 +80,7 @@ export function registerBench(program: Command): void {
       if (cmd.getOptionValueSource('variants') === 'cli' || o.quick) {
         throw new PlastError('ERR_INVALID', 'Expected --op with --variants/--quick (they select kernel benchmarks)', { field: 'op' });
       }
-      const model = await Model.load(o.model, o.backend ? { backend: o.backend as 'auto' } : {});
+      const model = await Model.load(o.model, { backend: o.backend });
       const trainLayers = o.trainLayers.split(',').filter(Boolean).map((s) => intOption('--train-layers', 0)(s.trim()));
       const results = await benchForward(model, { batch: o.batch, seqLen: o.seqLen, iters: o.iters, warmup: o.warmup, trainLayers });
       if (o.json) {

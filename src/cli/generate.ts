@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
+import { BackendChoice } from '../native';
 import { backendOption, intOption } from './options';
 
 export function registerGenerate(program: Command): void {
@@ -14,8 +15,8 @@ export function registerGenerate(program: Command): void {
     .option('--stop <ids>', 'comma-separated token ids that end generation (default: EOS)')
     .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
     .addOption(backendOption())
-    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: string }) => {
-      const model = await Model.load(opts.model, opts.backend ? { backend: opts.backend as 'auto' } : {});
+    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice }) => {
+      const model = await Model.load(opts.model, { backend: opts.backend });
       const tok = model.tokenizer;
       const prompt = opts.prompt === '' ? (tok.bosId !== undefined ? [tok.bosId] : tok.encode('')) : tok.encode(opts.prompt);
       const stopIds = opts.stop

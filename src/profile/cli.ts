@@ -3,33 +3,31 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
-import { TemplateName } from '../data/templates';
 import { backendOption, intOption, minLayersOption, scopeOption, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
-import { Scope } from './types';
+import { ProfileOptions } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
 
-interface ProfileCliOptions {
-  model?: string;
-  data?: string;
-  langs?: string;
-  scope: Scope;
-  template: TemplateName;
-  tau?: number;
-  batchTokens: number;
-  limit?: number;
-  shard?: string;
-  minLayers?: number;
-  maxLayers?: number;
-  backend?: string;
-  out?: string;
-  plots: boolean;
-  json?: boolean;
-}
+// What commander parses: ProfileOptions as typed on the command line (languages and the shard as
+// text; --max-layers may be "none"; scope, template and batch budget have defaults), plus the
+// model, --out, --no-plots, --json and --backend. Model, data, languages and out are checked in
+// the action (need).
+type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' | 'lape' | 'progress' | 'onBatch' | 'signal'> &
+  Required<Pick<ProfileOptions, 'scope' | 'template' | 'batchTokens'>> & {
+    model?: string;
+    data?: string;
+    langs?: string;
+    shard?: string;
+    maxLayers?: number;
+    backend?: BackendChoice;
+    out?: string;
+    plots: boolean;
+    json?: boolean;
+  };
 
 function need<T>(v: T | undefined, flag: string): T {
   if (v === undefined) throw new PlastError('ERR_INVALID', `Expected ${flag}`, { field: flag });
@@ -71,32 +69,28 @@ export function registerProfile(program: Command): Command {
     .option('--out <dir>', 'output directory (written atomically)')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
-    .action(async (o: ProfileCliOptions) => {
-      const model = need(o.model, '--model <dir>');
-      const data = need(o.data, '--data <file>');
-      const out = need(o.out, '--out <dir>');
-      const langs = profileLanguages(parseLanguageList(need(o.langs, '--langs <list>')));
-      const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+    .action(async (o: ProfileCli) => {
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
+      const model = need(modelArg, '--model <dir>');
+      const data = need(dataArg, '--data <file>');
+      const out = need(outArg, '--out <dir>');
+      const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
+      const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
-      const m = await Model.load(model, o.backend ? { backend: o.backend as BackendChoice } : {});
+      const m = await Model.load(model, { backend });
       const loadSeconds = (Date.now() - t0) / 1000;
       const interrupt = onInterrupt();
       const p = await runProfile(m, {
         signal: interrupt.signal,
+        ...given,
         data,
         langs,
-        scope: o.scope,
-        template: o.template,
-        batchTokens: o.batchTokens,
-        ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(shard ? { shard } : {}),
-        ...(o.tau !== undefined ? { tau: o.tau } : {}),
-        ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
-        ...maxLayersOf(o.maxLayers),
+        ...maxLayersOf(maxLayers),
       }).finally(() => interrupt.dispose());
       p.json.run['loadSeconds'] = loadSeconds;
-      await writeProfile(out, p, { plots: o.plots });
-      if (o.json) return print(JSON.stringify(p.json, null, 2));
+      await writeProfile(out, p, { plots });
+      if (json) return print(JSON.stringify(p.json, null, 2));
       const r = p.json.run as { seconds: number; tokensPerSecond: number; promptTokens: number };
       if (p.json.data.blankLines > 0) print(`note: ${p.json.data.blankLines} blank line(s) in ${data} were skipped`);
       print(`profiled in ${r.seconds.toFixed(1)} s (model load ${loadSeconds.toFixed(1)} s): ${r.promptTokens} prompt tokens at ${Math.round(r.tokensPerSecond)} tok/s`);

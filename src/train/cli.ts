@@ -4,41 +4,31 @@ import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
 import { Model } from '../model/model';
+import { BackendChoice } from '../native';
 import { backendOption, floatOption, intOption, modulesOption } from '../cli/options';
 import { layersFromProfile, parseLayerList } from './layers';
 import { loadState } from './state';
 import { TrainOptions, train } from './train';
 import { onInterrupt } from '../util/interrupt';
 
-interface TrainCliOptions {
-  model?: string;
-  data?: string[];
-  layers?: string;
-  profile?: string;
-  modules?: 'all' | 'attn' | 'mlp';
-  epochs?: number;
-  lr?: number;
-  weightDecay?: number;
-  batch?: number;
-  microBatch?: number;
-  microTokens?: number;
-  maxLen?: number;
-  warmup?: number;
-  template?: string;
-  langs?: string;
-  seed?: number;
-  limit?: number;
-  saveEvery?: number;
-  keep?: number;
-  resume?: string;
-  stopAfter?: number;
-  strict?: boolean;
-  export: boolean;
-  overwrite?: boolean;
-  json?: boolean;
-  backend?: string;
-  out: string;
-}
+// What commander parses: TrainOptions as typed on the command line (lists and the template as
+// text, --keep for keepCheckpoints, --no-export giving export), plus the model, a profile to take
+// the layers from, --json and --backend. The AdamW betas, eps and clipping keep their defaults.
+type TrainCli = Omit<
+  TrainOptions,
+  'data' | 'layers' | 'template' | 'langs' | 'keepCheckpoints' | 'export' | 'beta1' | 'beta2' | 'eps' | 'clip' | 'signal' | 'progress' | 'log' | 'onStep'
+> &
+  Required<Pick<TrainOptions, 'export'>> & {
+    model?: string;
+    data?: string[];
+    layers?: string;
+    profile?: string;
+    template?: string;
+    langs?: string;
+    keep?: number;
+    json?: boolean;
+    backend?: BackendChoice;
+  };
 
 export function registerTrain(program: Command): void {
   program
@@ -71,40 +61,23 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .addOption(backendOption())
     .requiredOption('--out <dir>', 'output directory')
-    .action(async (o: TrainCliOptions) => {
-      if (o.layers && o.profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
-      const stored = o.resume ? loadState(o.resume).state.config : undefined;
-      const modelDir = o.model ?? stored?.model;
+    .action(async (o: TrainCli) => {
+      const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, ...given } = o;
+      if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
+      const stored = given.resume ? loadState(given.resume).state.config : undefined;
+      const modelDir = modelArg ?? stored?.model;
       if (!modelDir) throw new PlastError('ERR_INVALID', 'Expected --model (or --resume)', { field: 'model' });
-      if (!stored && !o.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
-      if (!stored && !o.layers && !o.profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
-      const layers = o.layers ? parseLayerList(o.layers) : o.profile ? layersFromProfile(o.profile) : undefined;
-      const model = await Model.load(modelDir, o.backend ? { backend: o.backend as 'auto' } : {});
+      if (!stored && !given.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
+      if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
+      const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
+      const model = await Model.load(modelDir, { backend });
       const opts: TrainOptions = {
-        out: o.out,
-        export: o.export,
+        ...given,
         log: (m) => process.stderr.write(`plast train: ${m}\n`),
-        ...(o.data ? { data: o.data } : {}),
         ...(layers ? { layers } : {}),
-        ...(o.modules ? { modules: o.modules } : {}),
-        ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-        ...(o.lr !== undefined ? { lr: o.lr } : {}),
-        ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
-        ...(o.batch !== undefined ? { batch: o.batch } : {}),
-        ...(o.microBatch !== undefined ? { microBatch: o.microBatch } : {}),
-        ...(o.microTokens !== undefined ? { microTokens: o.microTokens } : {}),
-        ...(o.maxLen !== undefined ? { maxLen: o.maxLen } : {}),
-        ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
-        ...(o.template !== undefined ? { template: templateName(o.template) } : {}),
-        ...(o.langs !== undefined ? { langs: parseLanguageList(o.langs) } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.limit !== undefined ? { limit: o.limit } : {}),
-        ...(o.saveEvery !== undefined ? { saveEvery: o.saveEvery } : {}),
-        ...(o.keep !== undefined ? { keepCheckpoints: o.keep } : {}),
-        ...(o.resume !== undefined ? { resume: o.resume } : {}),
-        ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
-        ...(o.strict ? { strict: true } : {}),
-        ...(o.overwrite ? { overwrite: true } : {}),
+        ...(template !== undefined ? { template: templateName(template) } : {}),
+        ...(langs !== undefined ? { langs: parseLanguageList(langs) } : {}),
+        ...(keep !== undefined ? { keepCheckpoints: keep } : {}),
       };
       const interrupt = onInterrupt();
       let r: Awaited<ReturnType<typeof train>>;
@@ -129,7 +102,7 @@ export function registerTrain(program: Command): void {
         export: r.export ? { dir: r.export.dir, delta: r.export.delta } : null,
         out: r.out,
       };
-      if (o.json) {
+      if (json) {
         process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         return;
       }
