@@ -1,15 +1,13 @@
 // `plast bench`: model-level throughput on the chosen backend (tokens/s, peak memory), or with
 // --op the CUDA kernel variants of one op, each checked against the CPU reference, then timed.
 import { Command } from 'commander';
-import { join } from 'node:path';
+import { BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
 import { backendOption, intOption } from '../cli/options';
 import { benchForward } from './forward';
 import { BENCH_OPS, KERNEL_OP, OP_DESCRIPTION, ROW_HEADER, benchKernelVariants, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from './ops';
-
-const BUNDLED = join(__dirname, '..', '..', '..', 'assets', 'mini-ml');
 
 interface BenchOpts {
   model: string;
@@ -62,7 +60,7 @@ export function registerBench(program: Command): void {
       'throughput of the profile forward and a PLAST training step on a model (default: the bundled mini-ml); ' +
         `with --op ${BENCH_OPS.join('|')}: the CUDA kernel variants of that op, checked against the CPU reference, then timed`,
     )
-    .option('--model <dir>', 'HF checkpoint directory', BUNDLED)
+    .option('--model <dir>', 'HF checkpoint directory', BUNDLED_MODEL)
     .option('--batch <n>', 'sequences per batch', intOption('--batch'), 8)
     .option('--seq-len <n>', 'tokens per sequence', intOption('--seq-len'), 128)
     .option('--iters <n>', 'timed iterations (with --op: timed repeats, default per op)', intOption('--iters'), 5)

@@ -25,6 +25,11 @@ export function floatOption(name: string, min = -Infinity, max = Infinity): (v: 
   };
 }
 
+/** A default as the help text writes it: 2e-5 rather than 0.00002. */
+export function helpNumber(x: number): string {
+  return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);
+}
+
 const BACKENDS: BackendChoice[] = ['auto', 'cpu', 'cuda'];
 
 /** --backend, on every command that loads a model. */

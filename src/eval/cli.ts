@@ -1,7 +1,7 @@
 // `plast eval`: multiple-choice accuracy per language or translation NLL per language.
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
-import { templateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { writeJsonAtomic } from '../util/atomic';
 import { progress } from '../util/progress';
@@ -23,7 +23,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--data <files...>', 'MCQ .tsv/.jsonl, or translation pairs / parallel JSONL')
     .addOption(new Option('--kind <kind>', 'what the data is').choices(['auto', 'mcq', 'pairs']).default('auto'))
     .addOption(new Option('--mode <mode>', 'MCQ scoring: option-letter logits, continuation likelihood, or both').choices(['letter', 'likelihood', 'both']).default('both'))
-    .option('--template <name>', 'prompt template: plain or vicuna', 'plain')
+    .option('--template <name>', 'prompt template: plain or vicuna', DEFAULT_TEMPLATE)
     .option('--langs <list>', 'languages to score, e.g. ar,tr,ru,pt,zh,en (default all)')
     .option('--lang <code>', 'MCQ: the language of rows without a language column (one file per language, as MMBench ships)')
     .option('--limit <n>', 'score only the first N items', intOption('--limit'))

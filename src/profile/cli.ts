@@ -3,11 +3,12 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
+import { DEFAULT_TEMPLATE } from '../data/templates';
 import { backendOption, intOption, minLayersOption, scopeOption, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
-import { ProfileOptions } from './types';
+import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
@@ -57,8 +58,8 @@ export function registerProfile(program: Command): Command {
     .option('--model <dir>', 'HF checkpoint directory')
     .option('--data <file>', 'JSONL of parallel questions (a column per language, or {"id","lang","text"} rows)')
     .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en')
-    .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default('question'))
-    .addOption(templateOption('--template <name>', 'prompt around each question').default('plain'))
+    .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
+    .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
     .option('--limit <n>', 'only the first n questions', intOption('--limit'))

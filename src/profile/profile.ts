@@ -27,7 +27,7 @@ import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
 import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
-import { TemplateName, templateName, userTurn } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateName, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
@@ -35,7 +35,7 @@ import { CountsFile, readCounts, writeCounts } from './counts';
 import { LAPE_RULE, LapeOptions, lapeNeurons } from './lape';
 import { ENGLISH, SelectOptions, checkSelectOptions, computeStats } from './stats';
 import { writeProfilePlots } from './plots';
-import { LanguageSummary, Profile, ProfileJson, ProfileMeta, ProfileOptions, SCOPES, Scope, Shard } from './types';
+import { DEFAULT_SCOPE, LanguageSummary, Profile, ProfileJson, ProfileMeta, ProfileOptions, SCOPES, Scope, Shard } from './types';
 
 export const DEFAULT_BATCH_TOKENS = 4096;
 export const PROFILE_FILE = 'profile.json';
@@ -148,8 +148,8 @@ export function profilePrompt(tok: TextTokenizer, text: string, template: Templa
 /** Runs the model over the questions and returns the finished profile (nothing is written). */
 export async function runProfile(model: Model, opts: ProfileOptions): Promise<Profile> {
   const started = Date.now();
-  const scope = checkScope(opts.scope ?? 'question');
-  const template = templateName(opts.template ?? 'plain');
+  const scope = checkScope(opts.scope ?? DEFAULT_SCOPE);
+  const template = templateName(opts.template ?? DEFAULT_TEMPLATE);
   const batchTokens = expectPositiveInt('batchTokens', opts.batchTokens ?? DEFAULT_BATCH_TOKENS);
   if (opts.limit !== undefined) expectPositiveInt('limit', opts.limit);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;

@@ -8,6 +8,7 @@ import type { LayerStats, SelectOptions, Selection } from './stats';
 
 export type Scope = 'question' | 'text' | 'all';
 export const SCOPES: Scope[] = ['question', 'text', 'all'];
+export const DEFAULT_SCOPE: Scope = 'question';
 
 export interface Shard {
   index: number;

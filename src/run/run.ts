@@ -13,7 +13,7 @@ import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { Model } from '../model/model';
 import { profileLanguages, runProfile, writeProfile } from '../profile/profile';
-import { ProfileJson, ProfileOptions } from '../profile/types';
+import { DEFAULT_SCOPE, ProfileJson, ProfileOptions } from '../profile/types';
 import { writeComparePlots } from '../profile/plots';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { train, TrainResult } from '../train/train';
@@ -21,22 +21,16 @@ import { progress, Progress } from '../util/progress';
 import { writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { chooseData, dataFiles, splitPairs, writePairs } from './data';
+import { BUNDLED_DATA, BUNDLED_MODEL } from '../assets';
+import { DEFAULT_TEMPLATE } from '../data/templates';
+import { TRAIN_DEFAULTS } from '../train/defaults';
+import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
 import { writeReport } from './report';
 import { RunConfig, RunOptions, RunResult, RunState, StageName, TrainSummary } from './types';
 
-const ASSETS = join(__dirname, '..', '..', '..', 'assets');
-export const BUNDLED_MODEL = join(ASSETS, 'mini-ml');
-export const BUNDLED_DATA = join(ASSETS, 'data');
-export const DEFAULT_LANGS = 'en,ar,tr,ru,pt,zh';
-
-// The paper's recipe for real models; a smaller, faster one for the bundled demo model, where
-// 2e-5 over a few dozen steps would not move the loss measurably.
-const PAPER = { epochs: 2, lr: 2e-5, batch: 128, profileLimit: undefined, trainLimit: undefined, evalPerLang: 200 };
-const DEMO = { epochs: 1, lr: 5e-4, batch: 16, profileLimit: 200, trainLimit: 480, evalPerLang: 40 };
-
 export function resolveRunConfig(o: RunOptions): RunConfig {
   const bundledModel = o.model === undefined;
-  const d = bundledModel ? DEMO : PAPER;
+  const d = bundledModel ? DEMO_RUN : PAPER_RUN;
   const model = resolve(o.model ?? BUNDLED_MODEL);
   const data = resolve(o.data ?? BUNDLED_DATA);
   const langs = profileLanguages(o.langs ?? parseLanguageList(DEFAULT_LANGS));
@@ -53,25 +47,25 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
     profileReason: choice.profileReason,
     langs,
     backend: o.backend ?? 'auto',
-    template: o.template ?? 'vicuna',
-    profileTemplate: o.profileTemplate ?? 'plain',
-    scope: o.scope ?? 'question',
+    template: o.template ?? DEFAULT_RUN_TEMPLATE,
+    profileTemplate: o.profileTemplate ?? DEFAULT_TEMPLATE,
+    scope: o.scope ?? DEFAULT_SCOPE,
     tau: o.tau ?? null,
     minLayers: o.minLayers ?? null,
     maxLayers: o.maxLayers ?? null,
     profileLimit: lim(o.profileLimit, d.profileLimit),
     layers: o.layers ?? null,
-    modules: o.modules ?? 'all',
+    modules: o.modules ?? TRAIN_DEFAULTS.modules,
     epochs: o.epochs ?? d.epochs,
     lr: o.lr ?? d.lr,
     batch: o.batch ?? d.batch,
     microBatch: o.microBatch ?? null,
-    maxLen: o.maxLen ?? 2048,
-    warmup: o.warmup ?? 0.03,
-    seed: o.seed ?? 0,
+    maxLen: o.maxLen ?? TRAIN_DEFAULTS.maxLen,
+    warmup: o.warmup ?? TRAIN_DEFAULTS.warmup,
+    seed: o.seed ?? TRAIN_DEFAULTS.seed,
     trainLimit: lim(o.trainLimit, d.trainLimit),
     evalPerLang: lim(o.evalPerLang, d.evalPerLang),
-    heldout: o.heldout ?? 0.1,
+    heldout: o.heldout ?? DEFAULT_HELDOUT,
     evalData: (o.evalData ?? []).map((f) => resolve(f)),
   };
 }

@@ -5,7 +5,9 @@ import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, floatOption, intOption, modulesOption } from '../cli/options';
+import { backendOption, floatOption, helpNumber, intOption, modulesOption } from '../cli/options';
+import { DEFAULT_MICRO_TOKENS } from '../model/batching';
+import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList } from './layers';
 import { loadState } from './state';
 import { TrainOptions, train } from './train';
@@ -38,21 +40,21 @@ export function registerTrain(program: Command): void {
     .option('--data <files...>', 'JSONL: {"lang","source","target"} pairs, or parallel rows with an English column (required unless --resume)')
     .option('--layers <list>', '0-based layers to train, e.g. 0-4 or 0,2,3')
     .option('--profile <dir>', 'train the layers a `plast profile` selected (DIR/profile.json selection.selected)')
-    .addOption(modulesOption('tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: all]'))
-    .option('--epochs <n>', 'passes over the data [default: 2]', intOption('--epochs'))
-    .option('--lr <x>', 'peak learning rate (AdamW; linear warmup then cosine to 0) [default: 2e-5]', floatOption('--lr', Number.MIN_VALUE))
-    .option('--weight-decay <x>', 'AdamW weight decay [default: 0]', floatOption('--weight-decay', 0, 1))
-    .option('--batch <n>', 'effective batch in sequences (gradient accumulation) [default: 128]', intOption('--batch'))
+    .addOption(modulesOption(`tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: ${TRAIN_DEFAULTS.modules}]`))
+    .option('--epochs <n>', `passes over the data [default: ${TRAIN_DEFAULTS.epochs}]`, intOption('--epochs'))
+    .option('--lr <x>', `peak learning rate (AdamW; linear warmup then cosine to 0) [default: ${helpNumber(TRAIN_DEFAULTS.lr)}]`, floatOption('--lr', Number.MIN_VALUE))
+    .option('--weight-decay <x>', `AdamW weight decay [default: ${helpNumber(TRAIN_DEFAULTS.weightDecay)}]`, floatOption('--weight-decay', 0, 1))
+    .option('--batch <n>', `effective batch in sequences (gradient accumulation) [default: ${TRAIN_DEFAULTS.batch}]`, intOption('--batch'))
     .option('--micro-batch <n>', 'sequences per forward/backward (default: a token budget, --micro-tokens)', intOption('--micro-batch'))
-    .option('--micro-tokens <n>', 'padded tokens per forward/backward [default: 8192 unless --micro-batch]', intOption('--micro-tokens'))
-    .option('--max-len <n>', 'longest sequence; longer pairs are reported and skipped [default: 2048]', intOption('--max-len'))
-    .option('--warmup <ratio>', 'warmup steps as a ratio of all steps (HF: ceil(ratio x total)) [default: 0.03]', floatOption('--warmup', 0, 1))
-    .option('--template <name>', 'prompt template: plain or vicuna [default: plain]')
+    .option('--micro-tokens <n>', `padded tokens per forward/backward [default: ${DEFAULT_MICRO_TOKENS} unless --micro-batch]`, intOption('--micro-tokens'))
+    .option('--max-len <n>', `longest sequence; longer pairs are reported and skipped [default: ${TRAIN_DEFAULTS.maxLen}]`, intOption('--max-len'))
+    .option('--warmup <ratio>', `warmup steps as a ratio of all steps (HF: ceil(ratio x total)) [default: ${helpNumber(TRAIN_DEFAULTS.warmup)}]`, floatOption('--warmup', 0, 1))
+    .option('--template <name>', `prompt template: plain or vicuna [default: ${TRAIN_DEFAULTS.template}]`)
     .option('--langs <list>', 'source languages to use, e.g. ar,tr,ru,pt,zh [default: all in the data]')
-    .option('--seed <n>', 'data-order seed [default: 0]', intOption('--seed', 0))
+    .option('--seed <n>', `data-order seed [default: ${TRAIN_DEFAULTS.seed}]`, intOption('--seed', 0))
     .option('--limit <n>', 'use only the first N pairs', intOption('--limit'))
     .option('--save-every <n>', 'write a checkpoint every N steps (always at the end)', intOption('--save-every'))
-    .option('--keep <n>', 'checkpoints kept on disk [default: 1]', intOption('--keep'))
+    .option('--keep <n>', `checkpoints kept on disk [default: ${TRAIN_DEFAULTS.keepCheckpoints}]`, intOption('--keep'))
     .option('--resume <dir>', 'continue a run from a checkpoint (or an --out holding checkpoints), bit-identically')
     .option('--stop-after <n>', 'stop after step N with a checkpoint (continue later with --resume)', intOption('--stop-after'))
     .option('--strict', 'reject the data file at the first bad row instead of counting it')

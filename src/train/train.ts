@@ -26,6 +26,7 @@ import { progress } from '../util/progress';
 import { version } from '../version';
 import { DEFAULT_MICRO_TOKENS, microBatches } from '../model/batching';
 import { ExportResult, exportCheckpoint } from './export';
+import { TRAIN_DEFAULTS } from './defaults';
 import { MODULE_SETS } from './layers';
 import { epochOrder } from './rng';
 import { clipCoefficient, cosineWithWarmup, warmupSteps } from './schedule';
@@ -39,27 +40,28 @@ export interface TrainOptions {
   data?: string | string[];
   /** 0-based decoder layers to train. Required unless resuming. */
   layers?: number[];
+  // The recipe; a value not given takes its default from TRAIN_DEFAULTS (train/defaults.ts).
   modules?: ModuleSet;
-  epochs?: number; // 2
-  lr?: number; // 2e-5
-  beta1?: number; // 0.9
-  beta2?: number; // 0.999
-  eps?: number; // 1e-8
-  weightDecay?: number; // 0
-  clip?: number; // 1.0 (0 = no clipping)
-  batch?: number; // 128 sequences per optimizer step
+  epochs?: number;
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  clip?: number; // 0 = no clipping
+  batch?: number; // sequences per optimizer step
   microBatch?: number; // sequences per micro-batch (else a token budget)
-  microTokens?: number; // padded tokens per micro-batch (default 8192 when microBatch is not set)
-  maxLen?: number; // 2048
-  warmup?: number; // 0.03 (ratio of the total steps)
-  template?: TemplateName; // plain
+  microTokens?: number; // padded tokens per micro-batch (default DEFAULT_MICRO_TOKENS when microBatch is not set)
+  maxLen?: number;
+  warmup?: number; // ratio of the total steps
+  template?: TemplateName;
   langs?: string[]; // source languages to use (default all in the data)
-  seed?: number; // 0
+  seed?: number;
   limit?: number; // first N pairs
   strict?: boolean;
   /** Save a checkpoint every N steps (and always at the end). */
   saveEvery?: number;
-  /** Checkpoints kept on disk (older ones are removed after a newer one is in place); default 1. */
+  /** Checkpoints kept on disk (older ones are removed after a newer one is in place). */
   keepCheckpoints?: number;
   /** A checkpoint directory (or a previous --out) to continue from. */
   resume?: string;
@@ -150,30 +152,30 @@ function resolveConfig(model: Model, o: TrainOptions): RunConfig {
   for (const l of o.layers) {
     if (!Number.isInteger(l) || l < 0 || l >= L) throw invalid('layers', `layer indices in [0, ${L - 1}] (the model has ${L} layers)`, o.layers);
   }
-  const modules = o.modules ?? 'all';
+  const modules = o.modules ?? TRAIN_DEFAULTS.modules;
   if (!MODULE_SETS.includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
-  const template = o.template ?? 'plain';
+  const template = o.template ?? TRAIN_DEFAULTS.template;
   if (template !== 'plain' && template !== 'vicuna') throw invalid('template', 'plain or vicuna', template);
   const c: RunConfig = {
     model: resolve(model.dir),
     data: data.map((d) => resolve(d)),
     layers: [...new Set(o.layers)].sort((a, b) => a - b),
     modules,
-    epochs: expectPositiveInt('epochs', o.epochs ?? 2),
-    lr: finitePositive('lr', o.lr ?? 2e-5),
-    beta1: inRange('beta1', o.beta1 ?? 0.9, 0, 0.999999),
-    beta2: inRange('beta2', o.beta2 ?? 0.999, 0, 0.999999999),
-    eps: finitePositive('eps', o.eps ?? 1e-8),
-    weightDecay: inRange('weightDecay', o.weightDecay ?? 0, 0, 1),
-    clip: inRange('clip', o.clip ?? 1, 0, Infinity),
-    batch: expectPositiveInt('batch', o.batch ?? 128),
+    epochs: expectPositiveInt('epochs', o.epochs ?? TRAIN_DEFAULTS.epochs),
+    lr: finitePositive('lr', o.lr ?? TRAIN_DEFAULTS.lr),
+    beta1: inRange('beta1', o.beta1 ?? TRAIN_DEFAULTS.beta1, 0, 0.999999),
+    beta2: inRange('beta2', o.beta2 ?? TRAIN_DEFAULTS.beta2, 0, 0.999999999),
+    eps: finitePositive('eps', o.eps ?? TRAIN_DEFAULTS.eps),
+    weightDecay: inRange('weightDecay', o.weightDecay ?? TRAIN_DEFAULTS.weightDecay, 0, 1),
+    clip: inRange('clip', o.clip ?? TRAIN_DEFAULTS.clip, 0, Infinity),
+    batch: expectPositiveInt('batch', o.batch ?? TRAIN_DEFAULTS.batch),
     microBatch: o.microBatch === undefined ? null : expectPositiveInt('microBatch', o.microBatch),
     microTokens: o.microTokens === undefined ? (o.microBatch === undefined ? DEFAULT_MICRO_TOKENS : 0) : expectPositiveInt('microTokens', o.microTokens),
-    maxLen: expectPositiveInt('maxLen', o.maxLen ?? 2048),
-    warmup: inRange('warmup', o.warmup ?? 0.03, 0, 1),
+    maxLen: expectPositiveInt('maxLen', o.maxLen ?? TRAIN_DEFAULTS.maxLen),
+    warmup: inRange('warmup', o.warmup ?? TRAIN_DEFAULTS.warmup, 0, 1),
     template,
     langs: o.langs && o.langs.length > 0 ? [...o.langs] : null,
-    seed: o.seed ?? 0,
+    seed: o.seed ?? TRAIN_DEFAULTS.seed,
     limit: o.limit === undefined ? null : expectPositiveInt('limit', o.limit),
   };
   if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) throw invalid('seed', 'an integer in [0, 4294967295]', c.seed);
@@ -262,7 +264,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   const log = opts.log ?? (() => {});
   if (!opts.out) throw new PlastError('ERR_INVALID', 'Expected an output directory (--out)', { field: 'out' });
   const out = resolve(opts.out);
-  const keep = opts.keepCheckpoints ?? 1;
+  const keep = opts.keepCheckpoints ?? TRAIN_DEFAULTS.keepCheckpoints;
   if (!Number.isInteger(keep) || keep < 1) throw invalid('keepCheckpoints', 'a positive integer', keep);
   if (opts.saveEvery !== undefined) expectPositiveInt('saveEvery', opts.saveEvery);
   if (opts.stopAfter !== undefined) expectPositiveInt('stopAfter', opts.stopAfter);
