@@ -6,15 +6,13 @@ import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
 import { backendOption, intOption } from '../cli/options';
-import { benchForward } from './forward';
+import { ForwardBenchOptions, benchForward } from './forward';
 import { BENCH_OPS, KERNEL_OP, OP_DESCRIPTION, ROW_HEADER, benchKernelVariants, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from './ops';
 
-interface BenchOpts {
+// What commander parses: the forward benchmark's sizes (ForwardBenchOptions, the layers as text),
+// the model, and the kernel benchmark's --op, --variants, --quick and --no-full-check.
+type BenchOpts = Omit<ForwardBenchOptions, 'trainLayers' | 'seed'> & {
   model: string;
-  batch: number;
-  seqLen: number;
-  iters: number;
-  warmup: number;
   trainLayers: string;
   json?: boolean;
   backend?: BackendChoice;
@@ -22,7 +20,7 @@ interface BenchOpts {
   variants?: string;
   quick?: boolean;
   fullCheck: boolean;
-}
+};
 
 async function kernelBench(o: BenchOpts, itersGiven: boolean): Promise<void> {
   const op = parseBenchOp(o.op!);

@@ -6,8 +6,11 @@ import type { TemplateName } from '../data/templates';
 import type { ModuleSet } from '../model/model';
 import type { BackendChoice } from '../native';
 import type { ProfileJson, Scope } from '../profile/types';
+import type { TrainOptions } from '../train/options';
 
-export interface RunOptions {
+/** What `plast run` takes; the training options among them are train()'s (its seed also seeds the
+ * split). */
+export interface RunOptions extends Pick<TrainOptions, 'modules' | 'epochs' | 'lr' | 'batch' | 'microBatch' | 'maxLen' | 'warmup' | 'seed'> {
   out: string;
   /** HF checkpoint directory (default: the bundled mini-ml). */
   model?: string;
@@ -29,19 +32,11 @@ export interface RunOptions {
   profileLimit?: number;
   /** Train these layers instead of the profile's selection (an ablation). */
   layers?: number[];
-  modules?: ModuleSet;
-  epochs?: number;
-  lr?: number;
-  batch?: number;
-  microBatch?: number;
-  maxLen?: number;
-  warmup?: number;
-  seed?: number;
   /** Training pairs used (a seeded sample). */
   trainLimit?: number;
   /** Held-out pairs per language scored before and after. */
   evalPerLang?: number;
-  /** Share of parallel items held out (default 0.1). */
+  /** Share of parallel items held out (default DEFAULT_HELDOUT). */
   heldout?: number;
   /** More evaluation files (MMBench-style MCQ or pairs), scored before and after. */
   evalData?: string[];
