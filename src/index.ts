@@ -22,10 +22,8 @@ export { translationNll, NllReport } from './eval/nll';
 export { scoreLetters, scoreLikelihood, McqResult } from './eval/mcq';
 export { version } from './version';
 export { loadParallel, ParallelData, ParallelQuestion, ParallelOptions } from './data/parallel';
-export {
-  runProfile, writeProfile, readProfile, finishProfile, packByTokens, parseShard, modelFingerprint,
-  Profile, ProfileJson, ProfileMeta, ProfileOptions, Scope, Shard, ShardCoverage,
-} from './profile/profile';
+export { runProfile, writeProfile, readProfile, finishProfile, packByTokens, parseShard, modelFingerprint } from './profile/profile';
+export { Profile, ProfileJson, ProfileMeta, ProfileOptions, Scope, Shard, ShardCoverage } from './profile/types';
 export { reselect, mergeProfiles, ReselectOptions, MergeOptions } from './profile/merge';
 export { computeStats, CountTable, SelectOptions, Selection, LayerStats, ProfileStats, DEFAULT_TAU } from './profile/stats';
 export { lapeNeurons, LapeOptions, LapeResult } from './profile/lape';
@@ -33,7 +31,8 @@ export { readCounts, writeCounts, CountsFile } from './profile/counts';
 export { formatProfile } from './profile/report';
 export { lineChartSvg, lineChartSpec, svgToPng, writeLineChart, LineChart, LineSeries, Marker, Band, Highlight, Point } from './plot/chart';
 export { writeProfilePlots, writeComparePlots } from './profile/plots';
-export { runPlast, resolveRunConfig, RunOptions, RunResult, RunState, RunConfig as PlastRunConfig, StageName, STAGES } from './run/run';
+export { runPlast, resolveRunConfig } from './run/run';
+export { RunOptions, RunResult, RunState, RunConfig as PlastRunConfig, StageName, STAGES } from './run/types';
 export { compareEvals, writeReport, EvalComparison } from './run/report';
 export { chooseData, dataFiles, splitPairs } from './run/data';
 export { onInterrupt, Interrupt } from './util/interrupt';

@@ -1,30 +1,26 @@
 // `plast bench`: model-level throughput on the chosen backend (tokens/s, peak memory), or with
 // --op the CUDA kernel variants of one op, each checked against the CPU reference, then timed.
 import { Command } from 'commander';
-import { join } from 'node:path';
+import { BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
-import { intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
-import { benchForward } from './forward';
+import { BackendChoice } from '../native';
+import { backendOption, intOption } from '../cli/options';
+import { ForwardBenchOptions, benchForward } from './forward';
 import { BENCH_OPS, KERNEL_OP, OP_DESCRIPTION, ROW_HEADER, benchKernelVariants, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from './ops';
 
-const BUNDLED = join(__dirname, '..', '..', '..', 'assets', 'mini-ml');
-
-interface BenchOpts {
+// What commander parses: the forward benchmark's sizes (ForwardBenchOptions, the layers as text),
+// the model, and the kernel benchmark's --op, --variants, --quick and --no-full-check.
+type BenchOpts = Omit<ForwardBenchOptions, 'trainLayers' | 'seed'> & {
   model: string;
-  batch: number;
-  seqLen: number;
-  iters: number;
-  warmup: number;
   trainLayers: string;
   json?: boolean;
-  backend?: string;
+  backend?: BackendChoice;
   op?: string;
   variants?: string;
   quick?: boolean;
   fullCheck: boolean;
-}
+};
 
 async function kernelBench(o: BenchOpts, itersGiven: boolean): Promise<void> {
   const op = parseBenchOp(o.op!);
@@ -62,7 +58,7 @@ export function registerBench(program: Command): void {
       'throughput of the profile forward and a PLAST training step on a model (default: the bundled mini-ml); ' +
         `with --op ${BENCH_OPS.join('|')}: the CUDA kernel variants of that op, checked against the CPU reference, then timed`,
     )
-    .option('--model <dir>', 'HF checkpoint directory', BUNDLED)
+    .option('--model <dir>', 'HF checkpoint directory', BUNDLED_MODEL)
     .option('--batch <n>', 'sequences per batch', intOption('--batch'), 8)
     .option('--seq-len <n>', 'tokens per sequence', intOption('--seq-len'), 128)
     .option('--iters <n>', 'timed iterations (with --op: timed repeats, default per op)', intOption('--iters'), 5)
@@ -80,7 +76,7 @@ export function registerBench(program: Command): void {
       if (cmd.getOptionValueSource('variants') === 'cli' || o.quick) {
         throw new PlastError('ERR_INVALID', 'Expected --op with --variants/--quick (they select kernel benchmarks)', { field: 'op' });
       }
-      const model = await Model.load(o.model, o.backend ? { backend: o.backend as 'auto' } : {});
+      const model = await Model.load(o.model, { backend: o.backend });
       const trainLayers = o.trainLayers.split(',').filter(Boolean).map((s) => intOption('--train-layers', 0)(s.trim()));
       const results = await benchForward(model, { batch: o.batch, seqLen: o.seqLen, iters: o.iters, warmup: o.warmup, trainLayers });
       if (o.json) {

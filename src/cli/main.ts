@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// The `plast` command. Each command family registers itself from its own module.
+// The `plast` command: every command is listed below, in the order `plast --help` shows them; each
+// registers its options and action from its own module.
 import { Command, CommanderError } from 'commander';
 import { version } from '../version';
-import { reportError } from './common';
+import { reportError } from './report-error';
+import { registerInfo } from './info';
+import { registerGenerate } from './generate';
 import { registerBench } from '../bench/cli';
-import { registerCore } from './core';
 import { registerTrain } from '../train/cli';
-import { registerProfile } from '../profile/cli';
+import { registerEval } from '../eval/cli';
+import { registerProfile, registerProfileMerge, registerSelect } from '../profile/cli';
 import { registerRun } from '../run/cli';
 
 const program = new Command('plast')
@@ -19,10 +22,13 @@ const program = new Command('plast')
     throw err;
   });
 
-registerCore(program);
+registerInfo(program);
+registerGenerate(program);
 registerBench(program);
 registerTrain(program);
-registerProfile(program);
+registerEval(program);
+registerProfileMerge(registerProfile(program)); // `plast profile merge` is a subcommand of profile
+registerSelect(program);
 registerRun(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

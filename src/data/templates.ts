@@ -5,6 +5,8 @@ import { Segment } from './segments';
 
 export type TemplateName = 'plain' | 'vicuna';
 export const TEMPLATES: TemplateName[] = ['plain', 'vicuna'];
+/** The prompt wrapper when none is given (run's training and evaluation use vicuna instead). */
+export const DEFAULT_TEMPLATE: TemplateName = 'plain';
 
 export const VICUNA_SYSTEM =
   "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions.";

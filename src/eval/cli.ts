@@ -1,31 +1,19 @@
 // `plast eval`: multiple-choice accuracy per language or translation NLL per language.
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
-import { templateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { writeJsonAtomic } from '../util/atomic';
 import { progress } from '../util/progress';
-import { intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
-import { EvalKind, McqMode, evaluate, formatReport } from './evaluate';
+import { backendOption, intOption } from '../cli/options';
+import { BackendChoice } from '../native';
+import { EvalOptions, evaluate, formatReport } from './evaluate';
 
-interface EvalCliOptions {
-  model: string;
-  data: string[];
-  kind: EvalKind | 'auto';
-  mode: McqMode;
-  template: string;
-  langs?: string;
-  lang?: string;
-  limit?: number;
-  strict?: boolean;
-  textOnly?: boolean;
-  maxLen?: number;
-  microTokens?: number;
-  out?: string;
-  json?: boolean;
-  backend?: string;
-}
+// What commander parses: EvalOptions as typed on the command line (files as a list, languages
+// and the template as text; kind and mode have defaults), plus the model, --out, --json and
+// --backend.
+type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress'> &
+  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice };
 
 export function registerEval(program: Command): void {
   program
@@ -35,7 +23,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--data <files...>', 'MCQ .tsv/.jsonl, or translation pairs / parallel JSONL')
     .addOption(new Option('--kind <kind>', 'what the data is').choices(['auto', 'mcq', 'pairs']).default('auto'))
     .addOption(new Option('--mode <mode>', 'MCQ scoring: option-letter logits, continuation likelihood, or both').choices(['letter', 'likelihood', 'both']).default('both'))
-    .option('--template <name>', 'prompt template: plain or vicuna', 'plain')
+    .option('--template <name>', 'prompt template: plain or vicuna', DEFAULT_TEMPLATE)
     .option('--langs <list>', 'languages to score, e.g. ar,tr,ru,pt,zh,en (default all)')
     .option('--lang <code>', 'MCQ: the language of rows without a language column (one file per language, as MMBench ships)')
     .option('--limit <n>', 'score only the first N items', intOption('--limit'))
@@ -46,21 +34,14 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'write the full report (per-item predictions included) as JSON')
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(backendOption())
-    .action(async (o: EvalCliOptions) => {
-      const model = await Model.load(o.model, o.backend ? { backend: o.backend as 'auto' } : {});
+    .action(async (o: EvalCli) => {
+      const { model: dir, template, langs, out, json, backend, ...given } = o;
+      const model = await Model.load(dir, { backend });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {
-        data: o.data,
-        kind: o.kind,
-        mode: o.mode,
-        template: templateName(o.template),
-        ...(o.langs ? { langs: parseLanguageList(o.langs) } : {}),
-        ...(o.lang ? { lang: o.lang } : {}),
-        ...(o.limit ? { limit: o.limit } : {}),
-        ...(o.strict ? { strict: true } : {}),
-        ...(o.textOnly ? { textOnly: true } : {}),
-        ...(o.maxLen ? { maxLen: o.maxLen } : {}),
-        ...(o.microTokens ? { microTokens: o.microTokens } : {}),
+        ...given,
+        template: templateName(template),
+        ...(langs ? { langs: parseLanguageList(langs) } : {}),
         onProgress: (done, total) => {
           bar ??= progress({ label: 'eval', total, unit: 'seqs' });
           bar.update(done);
@@ -70,8 +51,8 @@ export function registerEval(program: Command): void {
           }
         },
       });
-      if (o.out) writeJsonAtomic(o.out, report);
-      if (o.json) {
+      if (out) writeJsonAtomic(out, report);
+      if (json) {
         const { letter, likelihood, ...rest } = report;
         const brief = {
           ...rest,

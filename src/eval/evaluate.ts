@@ -8,7 +8,7 @@ import { PlastError, expectPositiveInt } from '../errors';
 import { encodePairs, eosIdFor, loadPairs } from '../data/pairs';
 import { BadRow, RowSelection, badCounts, badRow, langCounts, rejectRow } from '../data/rows';
 import { McqItem, loadMcq } from '../data/mcq';
-import { TemplateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateName } from '../data/templates';
 import { Model } from '../model/model';
 import { encodeSegments } from '../data/segments';
 import { McqResult, mcqSegments, scoreLetters, scoreLikelihood } from './mcq';
@@ -22,7 +22,7 @@ export interface EvalOptions {
   data: string | string[];
   kind?: EvalKind | 'auto';
   mode?: McqMode; // MCQ: default both
-  template?: TemplateName; // default plain
+  template?: TemplateName; // default DEFAULT_TEMPLATE
   langs?: string[];
   /** MCQ: language of rows without a language column. */
   lang?: string;
@@ -84,7 +84,7 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
   const kinds = files.map((f) => (o.kind && o.kind !== 'auto' ? o.kind : detectKind(f)));
   if (new Set(kinds).size > 1) throw new PlastError('ERR_INVALID', `--data mixes multiple-choice and translation files (${files.map((f, i) => `${f}: ${kinds[i]}`).join(', ')}); evaluate them separately`, { field: 'data' });
   const kind = kinds[0]!;
-  const template = o.template ?? 'plain';
+  const template = o.template ?? DEFAULT_TEMPLATE;
   const maxLen = o.maxLen ?? model.config.maxPositions;
   if (o.limit !== undefined) expectPositiveInt('limit', o.limit);
   const score: ScoreOptions = { ...(o.microTokens ? { microTokens: o.microTokens } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) };

@@ -1,7 +1,7 @@
 // Token log-probabilities from the model's logits, batched by a padded-token budget: the shared
 // core of the translation NLL and the multiple-choice scorers. Log-softmax in float64.
 import { Model } from '../model/model';
-import { DEFAULT_MICRO_TOKENS, microBatches } from '../train/batching';
+import { DEFAULT_MICRO_TOKENS, microBatches } from '../model/batching';
 
 export interface ScoreItem {
   ids: number[];

@@ -3,45 +3,40 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
-import { TEMPLATES, TemplateName } from '../data/templates';
-import { floatOption, intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
+import { DEFAULT_TEMPLATE } from '../data/templates';
+import { backendOption, intOption, minLayersOption, scopeOption, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
-import { DEFAULT_BATCH_TOKENS, SCOPES, Scope, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
+import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
+import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
 
-interface ProfileCliOptions {
-  model?: string;
-  data?: string;
-  langs?: string;
-  scope: Scope;
-  template: TemplateName;
-  tau?: number;
-  batchTokens: number;
-  limit?: number;
-  shard?: string;
-  minLayers?: number;
-  maxLayers?: number;
-  backend?: string;
-  out?: string;
-  plots: boolean;
-  json?: boolean;
-}
+// What commander parses: ProfileOptions as typed on the command line (languages and the shard as
+// text; --max-layers may be "none"; scope, template and batch budget have defaults), plus the
+// model, --out, --no-plots, --json and --backend. Model, data, languages and out are checked in
+// the action (need).
+type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' | 'lape' | 'progress' | 'onBatch' | 'signal'> &
+  Required<Pick<ProfileOptions, 'scope' | 'template' | 'batchTokens'>> & {
+    model?: string;
+    data?: string;
+    langs?: string;
+    shard?: string;
+    maxLayers?: number;
+    backend?: BackendChoice;
+    out?: string;
+    plots: boolean;
+    json?: boolean;
+  };
 
 function need<T>(v: T | undefined, flag: string): T {
   if (v === undefined) throw new PlastError('ERR_INVALID', `Expected ${flag}`, { field: flag });
   return v;
 }
 
-const tauOption = (): Option =>
-  new Option('--tau <t>', `activation threshold: a neuron is in a language's activated set when p = count/tokens > t (default ${DEFAULT_TAU})`).argParser(
-    floatOption('--tau', 0, 0.999999),
-  );
-const minOption = (): Option =>
-  new Option('--min-layers <n>', `select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`).argParser(intOption('--min-layers', 0));
+const tauOpt = (): Option => tauOption(`activation threshold: a neuron is in a language's activated set when p = count/tokens > t (default ${DEFAULT_TAU})`);
+const minOpt = (): Option => minLayersOption(`select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`);
 // "none" lifts a limit that `plast select` would otherwise carry over from the saved profile.
 // Parsed to 0 (commander turns a parser's null into ""), then to null by maxLayersOf.
 const NO_MAX_LAYERS = 0;
@@ -55,65 +50,64 @@ function print(text: string): void {
   process.stdout.write(text + '\n');
 }
 
-export function registerProfile(program: Command): void {
-  const profile = program
+/** `plast profile`; returns the command, which `plast profile merge` hangs under. */
+export function registerProfile(program: Command): Command {
+  return program
     .command('profile')
     .description('count per layer and neuron the tokens on which each SwiGLU gate fires, per language; select the language-specific layers')
     .option('--model <dir>', 'HF checkpoint directory')
     .option('--data <file>', 'JSONL of parallel questions (a column per language, or {"id","lang","text"} rows)')
     .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en')
-    .addOption(new Option('--scope <scope>', 'tokens counted: question (only the question), text (template + question), all (+ BOS)').choices(SCOPES).default('question'))
-    .addOption(new Option('--template <name>', 'prompt around each question').choices(TEMPLATES).default('plain'))
-    .addOption(tauOption())
+    .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
+    .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
+    .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
     .option('--limit <n>', 'only the first n questions', intOption('--limit'))
     .option('--shard <i/n>', 'profile only questions with index % n == i (0-based i); sum shards with `plast profile merge`')
-    .addOption(minOption())
+    .addOption(minOpt())
     .addOption(maxOption())
     .addOption(backendOption())
     .option('--out <dir>', 'output directory (written atomically)')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
-    .action(async (o: ProfileCliOptions) => {
-      const model = need(o.model, '--model <dir>');
-      const data = need(o.data, '--data <file>');
-      const out = need(o.out, '--out <dir>');
-      const langs = profileLanguages(parseLanguageList(need(o.langs, '--langs <list>')));
-      const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+    .action(async (o: ProfileCli) => {
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
+      const model = need(modelArg, '--model <dir>');
+      const data = need(dataArg, '--data <file>');
+      const out = need(outArg, '--out <dir>');
+      const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
+      const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
-      const m = await Model.load(model, o.backend ? { backend: o.backend as BackendChoice } : {});
+      const m = await Model.load(model, { backend });
       const loadSeconds = (Date.now() - t0) / 1000;
       const interrupt = onInterrupt();
       const p = await runProfile(m, {
         signal: interrupt.signal,
+        ...given,
         data,
         langs,
-        scope: o.scope,
-        template: o.template,
-        batchTokens: o.batchTokens,
-        ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(shard ? { shard } : {}),
-        ...(o.tau !== undefined ? { tau: o.tau } : {}),
-        ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
-        ...maxLayersOf(o.maxLayers),
+        ...maxLayersOf(maxLayers),
       }).finally(() => interrupt.dispose());
       p.json.run['loadSeconds'] = loadSeconds;
-      await writeProfile(out, p, { plots: o.plots });
-      if (o.json) return print(JSON.stringify(p.json, null, 2));
+      await writeProfile(out, p, { plots });
+      if (json) return print(JSON.stringify(p.json, null, 2));
       const r = p.json.run as { seconds: number; tokensPerSecond: number; promptTokens: number };
       if (p.json.data.blankLines > 0) print(`note: ${p.json.data.blankLines} blank line(s) in ${data} were skipped`);
       print(`profiled in ${r.seconds.toFixed(1)} s (model load ${loadSeconds.toFixed(1)} s): ${r.promptTokens} prompt tokens at ${Math.round(r.tokensPerSecond)} tok/s`);
       print(formatProfile(p.json));
       print(`wrote ${out}: profile.json, counts.safetensors, lape.json${p.json.files.plots.length ? ', ' + p.json.files.plots.join(', ') : ''}`);
     });
+}
 
+export function registerProfileMerge(profile: Command): void {
   profile
     .command('merge')
     .description('sum the counts of shards (--shard i/n runs) into the profile of a single run; recompute statistics and selection')
     .argument('<out>', 'output profile directory')
     .argument('<inputs...>', 'shard profile directories')
-    .addOption(tauOption())
-    .addOption(minOption())
+    .addOption(tauOpt())
+    .addOption(minOpt())
     .addOption(maxOption())
     .option('--no-plots', 'skip the SVG/PNG plots')
     .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
@@ -126,13 +120,15 @@ export function registerProfile(program: Command): void {
       print(`merged ${inputs.length} profiles into ${out}`);
       print(formatProfile(p.json));
     });
+}
 
+export function registerSelect(program: Command): void {
   program
     .command('select')
     .description('recompute the statistics and layer selection of a profile from its saved counts (no model run) and print the reasoning')
     .requiredOption('--profile <dir>', 'profile directory (from plast profile)')
-    .addOption(tauOption())
-    .addOption(minOption())
+    .addOption(tauOpt())
+    .addOption(minOpt())
     .addOption(maxOption())
     .option('--out <dir>', 'write the recomputed profile here instead of updating --profile in place')
     .option('--no-plots', 'skip the SVG/PNG plots')

@@ -4,8 +4,9 @@ import { resolve } from 'node:path';
 import { PlastError } from '../errors';
 import { CountsFile } from './counts';
 import { LapeOptions } from './lape';
-import { Profile, ProfileJson, ShardCoverage, finishProfile, metaOf, readProfile, writeProfile } from './profile';
+import { finishProfile, metaOf, readProfile, writeProfile } from './profile';
 import { SelectOptions } from './stats';
+import { Profile, ProfileJson, ShardCoverage } from './types';
 
 export interface ReselectOptions extends SelectOptions {
   lape?: LapeOptions;

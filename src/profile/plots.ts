@@ -5,7 +5,7 @@
 //   plot-msd      MSD per layer, K, θ and the selected layers (Fig. 6)
 import { basename, join } from 'node:path';
 import { Band, LineChart, Marker, writeLineChart } from '../plot/chart';
-import type { ProfileJson } from './profile';
+import type { ProfileJson } from './types';
 
 export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<string[]> {
   const langs = p.params.langs;

@@ -27,107 +27,20 @@ import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
 import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
-import { TemplateName, templateName, userTurn } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateName, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { CountsFile, readCounts, writeCounts } from './counts';
-import { LAPE_RULE, LapeOptions, LapeResult, lapeNeurons } from './lape';
-import { ENGLISH, LayerStats, SelectOptions, Selection, checkSelectOptions, computeStats } from './stats';
+import { LAPE_RULE, LapeOptions, lapeNeurons } from './lape';
+import { ENGLISH, SelectOptions, checkSelectOptions, computeStats } from './stats';
 import { writeProfilePlots } from './plots';
+import { DEFAULT_SCOPE, LanguageSummary, Profile, ProfileJson, ProfileMeta, ProfileOptions, SCOPES, Scope, Shard } from './types';
 
-export type Scope = 'question' | 'text' | 'all';
-export const SCOPES: Scope[] = ['question', 'text', 'all'];
 export const DEFAULT_BATCH_TOKENS = 4096;
 export const PROFILE_FILE = 'profile.json';
 export const COUNTS_FILE = 'counts.safetensors';
 export const LAPE_FILE = 'lape.json';
-
-export interface Shard {
-  index: number;
-  count: number;
-}
-
-/** Which shards of n a profile covers (a single run: one index; a merge: several). */
-export interface ShardCoverage {
-  count: number;
-  indices: number[];
-}
-
-export interface ProfileOptions extends SelectOptions {
-  /** JSONL of parallel questions (see src/data/parallel.ts). */
-  data: string;
-  /** Languages (codes or aliases); must include English. */
-  langs: string[];
-  scope?: Scope;
-  template?: TemplateName;
-  /** Token budget per batch: rows x longest prompt (default 4096). */
-  batchTokens?: number;
-  /** Only the first N questions of the file. */
-  limit?: number;
-  /** This process's slice: "i/n" or {index, count}. */
-  shard?: Shard | string;
-  lape?: LapeOptions;
-  /** Show a progress bar on stderr (default: when stderr is a terminal). */
-  progress?: boolean;
-  /** Called after each batch. */
-  onBatch?: (info: { done: number; total: number; tokens: number; seconds: number }) => void;
-  /** Aborted: stop before the next batch with ERR_INTERRUPTED (a profile is all or nothing). */
-  signal?: AbortSignal;
-}
-
-export interface LanguageSummary {
-  questions: number;
-  /** Counted tokens (in the scope). */
-  tokens: number;
-  /** All prompt tokens run through the model. */
-  promptTokens: number;
-}
-
-/** Everything about a profile except what is derived from its counts. */
-export interface ProfileMeta {
-  format: 'plast-profile';
-  formatVersion: 1;
-  engineVersion: string;
-  model: { dir: string; fingerprint: string; architecture: string; modelType: string; layers: number; intermediate: number };
-  data: {
-    file: string;
-    sha256: string;
-    layout: 'wide' | 'long';
-    questionsInFile: number;
-    rows: number;
-    blankLines: number;
-    columns: Record<string, string>;
-  };
-  params: {
-    langs: string[];
-    scope: Scope;
-    template: TemplateName;
-    limit: number | null;
-    /** null: every question (after limit); else the shards of n covered. */
-    shard: ShardCoverage | null;
-    backend: string;
-  };
-  /** Questions profiled (each in every language). */
-  questions: number;
-  languages: Record<string, LanguageSummary>;
-  /** How this output was produced (not part of the result: differs between equal profiles). */
-  run: Record<string, unknown>;
-}
-
-export interface ProfileJson extends ProfileMeta {
-  stats: { tau: number; minLayers: number; maxLayers: number | null; rule: string };
-  layers: LayerStats[];
-  selection: Selection;
-  lape: Omit<LapeResult, 'neurons'> & { rule: string; file: string };
-  files: { counts: string; lape: string; plots: string[] };
-}
-
-export interface Profile {
-  json: ProfileJson;
-  counts: CountsFile;
-  lape: LapeResult;
-}
 
 export const STATS_RULE =
   'p = count/tokens; N = {j : p > tau}; R = |N|/d; O = |N_l ∩ N_en|/|N_en|; peak = first layer of max mean non-English O; ' +
@@ -235,8 +148,8 @@ export function profilePrompt(tok: TextTokenizer, text: string, template: Templa
 /** Runs the model over the questions and returns the finished profile (nothing is written). */
 export async function runProfile(model: Model, opts: ProfileOptions): Promise<Profile> {
   const started = Date.now();
-  const scope = checkScope(opts.scope ?? 'question');
-  const template = templateName(opts.template ?? 'plain');
+  const scope = checkScope(opts.scope ?? DEFAULT_SCOPE);
+  const template = templateName(opts.template ?? DEFAULT_TEMPLATE);
   const batchTokens = expectPositiveInt('batchTokens', opts.batchTokens ?? DEFAULT_BATCH_TOKENS);
   if (opts.limit !== undefined) expectPositiveInt('limit', opts.limit);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;

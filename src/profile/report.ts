@@ -1,5 +1,5 @@
 // The human-readable summary `plast profile`, `plast select` and `plast profile merge` print.
-import type { ProfileJson } from './profile';
+import type { ProfileJson } from './types';
 
 const num = (x: number, d = 3): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(d));
 

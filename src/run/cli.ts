@@ -1,13 +1,15 @@
 // `plast run`: profile -> select -> train -> evaluate before/after -> report, in one command.
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { parseLanguageList } from '../data/languages';
-import { TEMPLATES } from '../data/templates';
-import { SCOPES } from '../profile/profile';
 import { parseLayerList } from '../train/layers';
-import { floatOption, intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
-import { DEFAULT_LANGS, runPlast, RunOptions } from './run';
+import { backendOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, scopeOption, tauOption, templateOption } from '../cli/options';
+import { DEFAULT_TEMPLATE } from '../data/templates';
+import { DEFAULT_SCOPE } from '../profile/types';
+import { TRAIN_DEFAULTS } from '../train/defaults';
+import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
+import { runPlast } from './run';
+import { RunOptions } from './types';
 import { compareEvals } from './report';
 import { onInterrupt } from '../util/interrupt';
 
@@ -29,25 +31,25 @@ export function registerRun(program: Command): void {
     .option('--profile-data <file>', 'the parallel questions the profile reads (default: chosen from --data)')
     .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
     .addOption(backendOption())
-    .addOption(new Option('--template <name>', 'prompt wrapper for training and evaluation').choices(TEMPLATES).default('vicuna'))
-    .addOption(new Option('--profile-template <name>', 'prompt wrapper of the profile').choices(TEMPLATES).default('plain'))
-    .addOption(new Option('--scope <scope>', 'tokens counted in the profile').choices(SCOPES).default('question'))
-    .option('--tau <t>', 'activation threshold of the profile', floatOption('--tau', 0, 0.999999))
-    .option('--min-layers <n>', 'select at least n layers', intOption('--min-layers', 0))
+    .addOption(templateOption('--template <name>', 'prompt wrapper for training and evaluation').default(DEFAULT_RUN_TEMPLATE))
+    .addOption(templateOption('--profile-template <name>', 'prompt wrapper of the profile').default(DEFAULT_TEMPLATE))
+    .addOption(scopeOption('tokens counted in the profile').default(DEFAULT_SCOPE))
+    .addOption(tauOption('activation threshold of the profile'))
+    .addOption(minLayersOption('select at least n layers'))
     .option('--max-layers <n>', 'select at most n layers', intOption('--max-layers'))
-    .option('--profile-limit <n>', 'questions profiled (demo default 200; else all)', intOption('--profile-limit'))
+    .option('--profile-limit <n>', `questions profiled (demo default ${DEMO_RUN.profileLimit}; else all)`, intOption('--profile-limit'))
     .option('--layers <list>', 'train these layers instead of the selection (ablations), e.g. 0-4')
-    .addOption(new Option('--modules <set>', 'tensors of the layers trained').choices(['all', 'attn', 'mlp']).default('all'))
-    .option('--epochs <n>', 'epochs (demo 1; else 2)', intOption('--epochs'))
-    .option('--lr <x>', 'peak learning rate (demo 5e-4; else 2e-5)', floatOption('--lr', 0))
-    .option('--batch <n>', 'sequences per optimizer step (demo 16; else 128)', intOption('--batch'))
+    .addOption(modulesOption('tensors of the layers trained').default(TRAIN_DEFAULTS.modules))
+    .option('--epochs <n>', `epochs (demo ${DEMO_RUN.epochs}; else ${PAPER_RUN.epochs})`, intOption('--epochs'))
+    .option('--lr <x>', `peak learning rate (demo ${helpNumber(DEMO_RUN.lr)}; else ${helpNumber(PAPER_RUN.lr)})`, floatOption('--lr', 0))
+    .option('--batch <n>', `sequences per optimizer step (demo ${DEMO_RUN.batch}; else ${PAPER_RUN.batch})`, intOption('--batch'))
     .option('--micro-batch <n>', 'sequences per forward/backward (default: a token budget)', intOption('--micro-batch'))
     .option('--max-len <n>', 'longest training sequence', intOption('--max-len'))
     .option('--warmup <ratio>', 'warmup share of the steps', floatOption('--warmup', 0, 1))
     .option('--seed <n>', 'seed of the split and the data order', intOption('--seed', 0))
-    .option('--train-limit <n>', 'training pairs used, a seeded sample (demo 480; else all)', intOption('--train-limit'))
-    .option('--eval-per-lang <n>', 'held-out pairs per language scored (demo 40; else 200)', intOption('--eval-per-lang'))
-    .option('--heldout <ratio>', 'share of parallel items held out (default 0.1)', floatOption('--heldout', 0, 0.9))
+    .option('--train-limit <n>', `training pairs used, a seeded sample (demo ${DEMO_RUN.trainLimit}; else all)`, intOption('--train-limit'))
+    .option('--eval-per-lang <n>', `held-out pairs per language scored (demo ${DEMO_RUN.evalPerLang}; else ${PAPER_RUN.evalPerLang})`, intOption('--eval-per-lang'))
+    .option('--heldout <ratio>', `share of parallel items held out (default ${DEFAULT_HELDOUT})`, floatOption('--heldout', 0, 0.9))
     .option('--eval-data <files...>', 'more evaluation files (MMBench-style MCQ TSV/JSONL or pairs), scored before and after')
     .option('--stop-after <n>', 'stop the training after step n with a checkpoint; the same command without it continues', intOption('--stop-after'))
     .option('--out <dir>', 'run directory', 'plast-run')

@@ -13,6 +13,7 @@ import { findLanguage, language } from '../data/languages';
 import { readJsonl } from '../data/jsonl';
 import { TranslationPair, loadPairs } from '../data/pairs';
 import { writeFileAtomic } from '../util/atomic';
+import { DEFAULT_HELDOUT } from './defaults';
 
 export interface DataChoice {
   profileFile: string;
@@ -112,7 +113,7 @@ export function splitPairs(files: string[], o: SplitOptions): Split {
   if (sources.length === 0) throw new PlastError('ERR_LANG', '--langs has no language besides English; there is nothing to translate from', { field: 'langs' });
   const d = loadPairs(files, { langs: sources });
   if (d.pairs.length === 0) throw new PlastError('ERR_DATA', `no translation pairs into English for ${sources.join(',')} in ${files.join(', ')}`, { field: 'data' });
-  const frac = o.heldoutFraction ?? 0.1;
+  const frac = o.heldoutFraction ?? DEFAULT_HELDOUT;
   const item = (p: TranslationPair): string => `${basename(p.file)}:${p.line}`;
   let train: TranslationPair[] = [];
   const held: TranslationPair[] = [];

@@ -4,21 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { EvalReport } from '../eval/evaluate';
-import { ProfileJson } from '../profile/profile';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
-import type { RunState, TrainSummary } from './run';
-
-export interface ReportInput {
-  state: RunState;
-  profile: ProfileJson;
-  /** The same profile of the tuned checkpoint (null when the run stopped before it). */
-  profileAfter: ProfileJson | null;
-  train: TrainSummary;
-  layers: number[];
-  evalBefore: EvalReport[];
-  evalAfter: EvalReport[];
-}
+import { ReportInput } from './types';
 
 export interface ScoreRow {
   lang: string;

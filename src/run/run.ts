@@ -7,165 +7,27 @@
 // Every stage writes its outputs atomically under --out and is recorded in run.json when it is
 // done; running the same command again skips finished stages and resumes an interrupted training
 // from its last checkpoint. A changed configuration is refused instead of mixed into old results.
+// The stages are a table (stages.ts); this file resolves the configuration, opens --out and walks
+// the table.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { BUNDLED_DATA, BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
-import { TemplateName } from '../data/templates';
-import { Model, ModuleSet } from '../model/model';
-import { BackendChoice } from '../native';
-import { ProfileJson, ProfileOptions, Scope, profileLanguages, runProfile, writeProfile } from '../profile/profile';
-import { writeComparePlots } from '../profile/plots';
-import { EvalReport, evaluate } from '../eval/evaluate';
-import { train, TrainResult } from '../train/train';
-import { progress, Progress } from '../util/progress';
-import { writeJsonAtomic } from '../util/atomic';
+import { DEFAULT_TEMPLATE } from '../data/templates';
+import { profileLanguages } from '../profile/profile';
+import { DEFAULT_SCOPE } from '../profile/types';
+import { TRAIN_DEFAULTS } from '../train/defaults';
 import { version } from '../version';
-import { chooseData, dataFiles, splitPairs, writePairs } from './data';
-import { ReportInput, writeReport } from './report';
-
-const ASSETS = join(__dirname, '..', '..', '..', 'assets');
-export const BUNDLED_MODEL = join(ASSETS, 'mini-ml');
-export const BUNDLED_DATA = join(ASSETS, 'data');
-export const DEFAULT_LANGS = 'en,ar,tr,ru,pt,zh';
-
-export interface RunOptions {
-  out: string;
-  /** HF checkpoint directory (default: the bundled mini-ml). */
-  model?: string;
-  /** Parallel JSONL file or a directory of them (default: the bundled data). */
-  data?: string;
-  /** The file the profile reads (default: chosen from --data, see data.ts). */
-  profileData?: string;
-  langs?: string[];
-  backend?: BackendChoice;
-  /** Prompt wrapper for training and evaluation (default vicuna). */
-  template?: TemplateName;
-  /** Prompt wrapper of the profile (default plain, as `plast profile`). */
-  profileTemplate?: TemplateName;
-  scope?: Scope;
-  tau?: number;
-  minLayers?: number;
-  maxLayers?: number;
-  /** Questions profiled (first N of the profile file). */
-  profileLimit?: number;
-  /** Train these layers instead of the profile's selection (an ablation). */
-  layers?: number[];
-  modules?: ModuleSet;
-  epochs?: number;
-  lr?: number;
-  batch?: number;
-  microBatch?: number;
-  maxLen?: number;
-  warmup?: number;
-  seed?: number;
-  /** Training pairs used (a seeded sample). */
-  trainLimit?: number;
-  /** Held-out pairs per language scored before and after. */
-  evalPerLang?: number;
-  /** Share of parallel items held out (default 0.1). */
-  heldout?: number;
-  /** More evaluation files (MMBench-style MCQ or pairs), scored before and after. */
-  evalData?: string[];
-  /** Stop the training after this many optimizer steps in total (a checkpoint is kept); the same
-   * command without it continues bit-identically. Not part of the run's configuration. */
-  stopAfter?: number;
-  /** Start again in an --out that holds a different run. */
-  overwrite?: boolean;
-  /** Aborted: the training stops after its current step with a checkpoint (status 'stopped'); a
-   * profile stops before its next batch and a later stage does not start (ERR_INTERRUPTED). The
-   * same call again continues. */
-  signal?: AbortSignal;
-  progress?: boolean;
-  log?: (msg: string) => void;
-}
-
-/** What a run uses after defaults: stored in run.json and compared when a run is resumed. */
-export interface RunConfig {
-  engineVersion: string;
-  model: string;
-  bundledModel: boolean;
-  data: string;
-  dataFiles: string[];
-  profileData: string;
-  profileReason: string;
-  langs: string[];
-  backend: BackendChoice;
-  template: TemplateName;
-  profileTemplate: TemplateName;
-  scope: Scope;
-  tau: number | null;
-  minLayers: number | null;
-  maxLayers: number | null;
-  profileLimit: number | null;
-  layers: number[] | null;
-  modules: ModuleSet;
-  epochs: number;
-  lr: number;
-  batch: number;
-  microBatch: number | null;
-  maxLen: number;
-  warmup: number;
-  seed: number;
-  trainLimit: number | null;
-  evalPerLang: number | null;
-  heldout: number;
-  evalData: string[];
-}
-
-export type StageName = 'split' | 'profile' | 'evalBefore' | 'train' | 'evalAfter' | 'profileAfter' | 'report';
-export const STAGES: StageName[] = ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter', 'report'];
-
-export interface StageRecord {
-  done: boolean;
-  seconds: number;
-  finishedAt?: string;
-}
-
-export interface RunState {
-  format: 'plast-run';
-  formatVersion: 1;
-  config: RunConfig;
-  stages: Partial<Record<StageName, StageRecord>>;
-  /** The backend the model ran on in the latest invocation (cpu/cuda). */
-  backendUsed?: string;
-}
-
-/** What a run returns: the report's inputs (ReportInput: state, profile, train, the layers trained
- * — the selection or --layers —, evaluations before and after) and where things are. */
-export interface RunResult extends ReportInput {
-  out: string;
-  /** 'stopped': --stop-after ended the training early; evalAfter and report are empty. */
-  status: 'completed' | 'stopped';
-  report: { json: string; markdown: string };
-  /** Stages skipped because an earlier invocation finished them. */
-  skipped: StageName[];
-}
-
-/** The subset of the trainer's summary.json the report uses. */
-export interface TrainSummary {
-  status: string;
-  step: number;
-  totalSteps: number;
-  firstLoss: number | null;
-  finalLoss: number | null;
-  tokensPerSecond: number;
-  seconds: number;
-  trainable?: string[];
-  trainableParams?: number;
-  /** All parameters of the model (added by the run, not the trainer). */
-  totalParams?: number;
-  export?: { dir: string; delta: string } | null;
-}
-
-// The paper's recipe for real models; a smaller, faster one for the bundled demo model, where
-// 2e-5 over a few dozen steps would not move the loss measurably.
-const PAPER = { epochs: 2, lr: 2e-5, batch: 128, profileLimit: undefined, trainLimit: undefined, evalPerLang: 200 };
-const DEMO = { epochs: 1, lr: 5e-4, batch: 16, profileLimit: 200, trainLimit: 480, evalPerLang: 40 };
+import { ModelName, RunContext, STATE_FILE } from './context';
+import { chooseData, dataFiles } from './data';
+import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
+import { STAGE_TABLE, Stage } from './stages';
+import { RunConfig, RunOptions, RunResult, RunState, STAGES, StageName } from './types';
 
 export function resolveRunConfig(o: RunOptions): RunConfig {
   const bundledModel = o.model === undefined;
-  const d = bundledModel ? DEMO : PAPER;
+  const d = bundledModel ? DEMO_RUN : PAPER_RUN;
   const model = resolve(o.model ?? BUNDLED_MODEL);
   const data = resolve(o.data ?? BUNDLED_DATA);
   const langs = profileLanguages(o.langs ?? parseLanguageList(DEFAULT_LANGS));
@@ -182,30 +44,28 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
     profileReason: choice.profileReason,
     langs,
     backend: o.backend ?? 'auto',
-    template: o.template ?? 'vicuna',
-    profileTemplate: o.profileTemplate ?? 'plain',
-    scope: o.scope ?? 'question',
+    template: o.template ?? DEFAULT_RUN_TEMPLATE,
+    profileTemplate: o.profileTemplate ?? DEFAULT_TEMPLATE,
+    scope: o.scope ?? DEFAULT_SCOPE,
     tau: o.tau ?? null,
     minLayers: o.minLayers ?? null,
     maxLayers: o.maxLayers ?? null,
     profileLimit: lim(o.profileLimit, d.profileLimit),
     layers: o.layers ?? null,
-    modules: o.modules ?? 'all',
+    modules: o.modules ?? TRAIN_DEFAULTS.modules,
     epochs: o.epochs ?? d.epochs,
     lr: o.lr ?? d.lr,
     batch: o.batch ?? d.batch,
     microBatch: o.microBatch ?? null,
-    maxLen: o.maxLen ?? 2048,
-    warmup: o.warmup ?? 0.03,
-    seed: o.seed ?? 0,
+    maxLen: o.maxLen ?? TRAIN_DEFAULTS.maxLen,
+    warmup: o.warmup ?? TRAIN_DEFAULTS.warmup,
+    seed: o.seed ?? TRAIN_DEFAULTS.seed,
     trainLimit: lim(o.trainLimit, d.trainLimit),
     evalPerLang: lim(o.evalPerLang, d.evalPerLang),
-    heldout: o.heldout ?? 0.1,
+    heldout: o.heldout ?? DEFAULT_HELDOUT,
     evalData: (o.evalData ?? []).map((f) => resolve(f)),
   };
 }
-
-const STATE_FILE = 'run.json';
 
 function readState(out: string): RunState | undefined {
   const f = join(out, STATE_FILE);
@@ -228,27 +88,11 @@ function configDiff(a: RunConfig, b: RunConfig): string[] {
 
 const RUN_ENTRIES = [STATE_FILE, 'data', 'profile', 'profile-after', 'train', 'eval-before.json', 'eval-after.json', 'report.json', 'report.md'];
 
-function readJson<T>(file: string): T {
-  return JSON.parse(readFileSync(file, 'utf8')) as T;
-}
-
-function evalBar(label: string, enabled: boolean | undefined): { onProgress: (done: number, total: number) => void; stop: () => void } {
-  let bar: Progress | undefined;
-  return {
-    onProgress: (done, total) => {
-      bar ??= progress({ label, total, unit: 'seqs', ...(enabled !== undefined ? { enabled } : {}) });
-      bar.update(done);
-    },
-    stop: () => bar?.stop(),
-  };
-}
-
-export async function runPlast(o: RunOptions): Promise<RunResult> {
-  const log = o.log ?? (() => {});
-  const out = resolve(o.out);
-  const config = resolveRunConfig(o);
+/** The run.json of --out after the checks: the earlier run's (same configuration), or a new one
+ * (--overwrite clears an earlier run's entries first). */
+function openRun(out: string, config: RunConfig, overwrite: boolean | undefined): RunState {
   let state = readState(out);
-  if (state && o.overwrite) {
+  if (state && overwrite) {
     for (const e of RUN_ENTRIES) rmSync(join(out, e), { recursive: true, force: true });
     state = undefined;
   }
@@ -258,192 +102,66 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
       throw new PlastError('ERR_MISMATCH', `${out} holds a run with another configuration (${diff.join('; ')}); use another --out or pass --overwrite`, { file: out });
     }
   } else if (existsSync(out) && readdirSync(out).length > 0) {
-    if (!o.overwrite) throw new PlastError('ERR_IO', `${out} exists, is not empty and holds no plast run (${STATE_FILE}); refusing to write into it`, { file: out });
+    if (!overwrite) throw new PlastError('ERR_IO', `${out} exists, is not empty and holds no plast run (${STATE_FILE}); refusing to write into it`, { file: out });
   }
   mkdirSync(out, { recursive: true });
-  const st: RunState = state ?? { format: 'plast-run', formatVersion: 1, config, stages: {} };
-  const save = (): void => writeJsonAtomic(join(out, STATE_FILE), st);
-  save();
+  return state ?? { format: 'plast-run', formatVersion: 1, config, stages: {} };
+}
+
+const MODELS: ModelName[] = ['base', 'tuned'];
+
+/** The last stage that runs on model `m`: the driver releases `m` after it. */
+function lastStageOn(m: ModelName): StageName | undefined {
+  return STAGES.filter((n) => STAGE_TABLE[n].model === m).pop();
+}
+
+/** One stage: skipped (its output read back) when run.json says an earlier invocation did it;
+ * otherwise run, and recorded in run.json when it finished. */
+async function runStage(c: RunContext, name: StageName, s: Stage, skipped: StageName[]): Promise<void | 'stopped'> {
+  if (c.state.stages[name]?.done) {
+    skipped.push(name);
+    c.log(`[${name}] done in an earlier run; reusing its output`);
+    s.load(c);
+    return;
+  }
+  if (c.options.signal?.aborted) {
+    throw new PlastError('ERR_INTERRUPTED', `interrupted before the ${name} stage; the finished stages are kept in ${c.out}: run the same command again to continue`, { file: c.out });
+  }
+  for (const k of s.needs) c.get(k);
+  c.log(`[${name}]`);
+  const t0 = Date.now();
+  if ((await s.run(c)) === 'stopped') return 'stopped';
+  c.state.stages[name] = { done: true, seconds: (Date.now() - t0) / 1000, finishedAt: new Date().toISOString() };
+  c.saveState();
+}
+
+export async function runPlast(o: RunOptions): Promise<RunResult> {
+  const out = resolve(o.out);
+  const config = resolveRunConfig(o);
+  const c = new RunContext(out, config, openRun(out, config, o.overwrite), o, o.log ?? (() => {}));
+  c.saveState();
   const skipped: StageName[] = [];
-  const stage = async <T>(name: StageName, fn: () => Promise<T> | T, load: () => T, finished: () => boolean = () => true): Promise<T> => {
-    if (st.stages[name]?.done) {
-      skipped.push(name);
-      log(`[${name}] done in an earlier run; reusing its output`);
-      return load();
+  try {
+    for (const name of STAGES) {
+      const s = STAGE_TABLE[name];
+      // The base loads when the run reaches its first stage, done before or not: every invocation
+      // logs the backend it runs on and records it in run.json (backendUsed).
+      if (s.model === 'base') await c.model('base');
+      if ((await runStage(c, name, s, skipped)) === 'stopped') return result(c, 'stopped', skipped);
+      s.check?.(c);
+      // After train the base model is no longer needed: it is released before the tuned export loads.
+      for (const m of MODELS) if (lastStageOn(m) === name) c.release(m);
     }
-    if (o.signal?.aborted) {
-      throw new PlastError('ERR_INTERRUPTED', `interrupted before the ${name} stage; the finished stages are kept in ${out}: run the same command again to continue`, { file: out });
-    }
-    log(`[${name}]`);
-    const t0 = Date.now();
-    const v = await fn();
-    if (!finished()) return v;
-    st.stages[name] = { done: true, seconds: (Date.now() - t0) / 1000, finishedAt: new Date().toISOString() };
-    save();
-    return v;
-  };
-
-  const dataDir = join(out, 'data');
-  const trainFile = join(dataDir, 'train.jsonl');
-  const heldoutFile = join(dataDir, 'heldout.jsonl');
-  await stage(
-    'split',
-    () => {
-      const s = splitPairs(config.dataFiles, {
-        langs: config.langs,
-        seed: config.seed,
-        heldoutFraction: config.heldout,
-        ...(config.trainLimit !== null ? { trainLimit: config.trainLimit } : {}),
-        ...(config.evalPerLang !== null ? { evalPerLang: config.evalPerLang } : {}),
-      });
-      mkdirSync(dataDir, { recursive: true });
-      writePairs(trainFile, s.train);
-      writePairs(heldoutFile, s.heldout);
-      const info = { pairs: s.pairs, train: s.train.length, heldout: s.heldout.length, perLang: s.perLang, badRows: s.badRows, filtered: s.filtered };
-      writeJsonAtomic(join(dataDir, 'split.json'), info);
-      log(`  ${s.pairs} pairs read; ${s.train.length} for training, ${s.heldout.length} held out (by item, seed ${config.seed})${s.badRows ? `; ${s.badRows} bad row(s) not used` : ''}`);
-    },
-    () => undefined,
-  );
-
-  log(`loading ${config.model}`);
-  const model = await Model.load(config.model, { backend: config.backend });
-  st.backendUsed = model.backend;
-  save();
-  log(`  backend ${model.backend}`);
-
-  const profileDir = join(out, 'profile');
-  // The profile before training and the one after it use the same questions and settings.
-  const profileOptions = (): ProfileOptions => ({
-    data: config.profileData,
-    langs: config.langs,
-    scope: config.scope,
-    template: config.profileTemplate,
-    ...(config.profileLimit !== null ? { limit: config.profileLimit } : {}),
-    ...(config.tau !== null ? { tau: config.tau } : {}),
-    ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
-    ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
-    ...(o.progress !== undefined ? { progress: o.progress } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
-  const profile = await stage(
-    'profile',
-    async () => {
-      log(`  ${config.profileData}: ${config.profileReason}`);
-      const p = await runProfile(model, profileOptions());
-      await writeProfile(profileDir, p, { plots: true });
-      const sel = p.json.selection;
-      log(`  selected layers ${sel.selected.join(',') || '(none)'} (overlap peak at layer ${sel.peakLayer}, θ ${sel.theta === null ? '-' : sel.theta.toExponential(3)})`);
-      return p.json;
-    },
-    () => readJson<ProfileJson>(join(profileDir, 'profile.json')),
-  );
-  const layers = config.layers ?? profile.selection.selected;
-  if (layers.length === 0) {
-    throw new PlastError('ERR_DATA', `the profile selected no layers (${profile.selection.reasoning.join(' ')}); rerun with --min-layers 1 or --layers`, { field: 'selection' });
+  } finally {
+    for (const m of MODELS) c.release(m);
   }
+  return result(c, 'completed', skipped);
+}
 
-  const evalFiles = [heldoutFile, ...config.evalData];
-  const runEvals = async (m: Model, label: string): Promise<EvalReport[]> => {
-    const reps: EvalReport[] = [];
-    for (const f of evalFiles) {
-      const bar = evalBar(label, o.progress);
-      try {
-        reps.push(await evaluate(m, { data: f, template: config.template, onProgress: bar.onProgress }));
-      } finally {
-        bar.stop();
-      }
-    }
-    return reps;
-  };
-  const evalBefore = await stage(
-    'evalBefore',
-    async () => {
-      const r = await runEvals(model, 'eval before');
-      writeJsonAtomic(join(out, 'eval-before.json'), r);
-      return r;
-    },
-    () => readJson<EvalReport[]>(join(out, 'eval-before.json')),
-  );
-
-  const trainDir = join(out, 'train');
-  let stopped = false;
-  const trainSummary = await stage(
-    'train',
-    async () => {
-      const hasCheckpoint = existsSync(trainDir) && readdirSync(trainDir).some((d) => /^checkpoint-\d+$/.test(d));
-      if (hasCheckpoint) log(`  resuming from the last checkpoint in ${trainDir}`);
-      const r: TrainResult = await train(model, {
-        out: trainDir,
-        ...(hasCheckpoint
-          ? { resume: trainDir }
-          : {
-              data: trainFile,
-              layers,
-              modules: config.modules,
-              epochs: config.epochs,
-              lr: config.lr,
-              batch: config.batch,
-              ...(config.microBatch !== null ? { microBatch: config.microBatch } : {}),
-              maxLen: config.maxLen,
-              warmup: config.warmup,
-              template: config.template,
-              seed: config.seed,
-              overwrite: true,
-            }),
-        ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.progress !== undefined ? { progress: o.progress } : {}),
-        log: (m) => log(`  ${m}`),
-      });
-      if (r.status !== 'completed') {
-        stopped = true;
-        log(`  stopped after step ${r.step} of ${r.totalSteps} (checkpoint ${r.checkpoint})`);
-      }
-      return readJson<TrainSummary>(join(trainDir, 'summary.json'));
-    },
-    () => readJson<TrainSummary>(join(trainDir, 'summary.json')),
-    () => !stopped,
-  );
-  if (stopped) {
-    return { out, status: 'stopped', state: st, profile, profileAfter: null, train: trainSummary, layers, evalBefore, evalAfter: [], report: { json: '', markdown: '' }, skipped };
-  }
-
-  // The exported checkpoint, reloaded: what a user takes away is what is scored and profiled.
-  let tunedModel: Model | undefined;
-  const tuned = async (): Promise<Model> => (tunedModel ??= await Model.load(join(trainDir, 'model'), { backend: config.backend }));
-  const evalAfter = await stage(
-    'evalAfter',
-    async () => {
-      const r = await runEvals(await tuned(), 'eval after');
-      writeJsonAtomic(join(out, 'eval-after.json'), r);
-      return r;
-    },
-    () => readJson<EvalReport[]>(join(out, 'eval-after.json')),
-  );
-
-  const profileAfterDir = join(out, 'profile-after');
-  const profileAfter = await stage(
-    'profileAfter',
-    async () => {
-      const p = await runProfile(await tuned(), profileOptions());
-      await writeProfile(profileAfterDir, p, { plots: true });
-      try {
-        await writeComparePlots(profileAfterDir, profile, p.json, layers);
-      } catch (err) {
-        log(`  the before/after plots could not be drawn: ${(err as Error).message}`);
-      }
-      const mean = (q: ProfileJson, ls: number[]): number => ls.reduce((a, i) => a + q.layers[i]!.overlapAvg, 0) / Math.max(1, ls.length);
-      log(`  mean overlap with English over the trained layers ${mean(profile, layers).toFixed(4)} -> ${mean(p.json, layers).toFixed(4)}`);
-      return p.json;
-    },
-    () => readJson<ProfileJson>(join(profileAfterDir, 'profile.json')),
-  );
-
-  const report = await stage(
-    'report',
-    async () => writeReport(out, { state: st, profile, profileAfter, train: { ...trainSummary, totalParams: model.parameterCount() }, layers, evalBefore, evalAfter }),
-    () => ({ json: join(out, 'report.json'), markdown: join(out, 'report.md') }),
-  );
-  return { out, status: 'completed', state: st, profile, profileAfter, train: trainSummary, layers, evalBefore, evalAfter, report, skipped };
+function result(c: RunContext, status: RunResult['status'], skipped: StageName[]): RunResult {
+  const done = { out: c.out, status, state: c.state, profile: c.get('profile'), train: c.get('train'), layers: c.get('layers'), evalBefore: c.get('evalBefore') };
+  // A stopped run (--stop-after, or Ctrl-C during the training) ran nothing after the training.
+  return status === 'stopped'
+    ? { ...done, profileAfter: null, evalAfter: [], report: { json: '', markdown: '' }, skipped }
+    : { ...done, profileAfter: c.get('profileAfter'), evalAfter: c.get('evalAfter'), report: c.get('report'), skipped };
 }

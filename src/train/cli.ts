@@ -1,46 +1,36 @@
-// `plast train` (and, registered from here, `plast eval`).
-import { Command, Option } from 'commander';
+// `plast train`.
+import { Command } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
 import { Model } from '../model/model';
-import { floatOption, intOption } from '../cli/common';
-import { backendOption } from '../cli/core';
-import { registerEval } from '../eval/cli';
+import { BackendChoice } from '../native';
+import { backendOption, floatOption, helpNumber, intOption, modulesOption } from '../cli/options';
+import { DEFAULT_MICRO_TOKENS } from '../model/batching';
+import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList } from './layers';
 import { loadState } from './state';
 import { TrainOptions, train } from './train';
 import { onInterrupt } from '../util/interrupt';
 
-interface TrainCliOptions {
-  model?: string;
-  data?: string[];
-  layers?: string;
-  profile?: string;
-  modules?: 'all' | 'attn' | 'mlp';
-  epochs?: number;
-  lr?: number;
-  weightDecay?: number;
-  batch?: number;
-  microBatch?: number;
-  microTokens?: number;
-  maxLen?: number;
-  warmup?: number;
-  template?: string;
-  langs?: string;
-  seed?: number;
-  limit?: number;
-  saveEvery?: number;
-  keep?: number;
-  resume?: string;
-  stopAfter?: number;
-  strict?: boolean;
-  export: boolean;
-  overwrite?: boolean;
-  json?: boolean;
-  backend?: string;
-  out: string;
-}
+// What commander parses: TrainOptions as typed on the command line (lists and the template as
+// text, --keep for keepCheckpoints, --no-export giving export), plus the model, a profile to take
+// the layers from, --json and --backend. The AdamW betas, eps and clipping keep their defaults.
+type TrainCli = Omit<
+  TrainOptions,
+  'data' | 'layers' | 'template' | 'langs' | 'keepCheckpoints' | 'export' | 'beta1' | 'beta2' | 'eps' | 'clip' | 'signal' | 'progress' | 'log' | 'onStep'
+> &
+  Required<Pick<TrainOptions, 'export'>> & {
+    model?: string;
+    data?: string[];
+    layers?: string;
+    profile?: string;
+    template?: string;
+    langs?: string;
+    keep?: number;
+    json?: boolean;
+    backend?: BackendChoice;
+  };
 
 export function registerTrain(program: Command): void {
   program
@@ -50,21 +40,21 @@ export function registerTrain(program: Command): void {
     .option('--data <files...>', 'JSONL: {"lang","source","target"} pairs, or parallel rows with an English column (required unless --resume)')
     .option('--layers <list>', '0-based layers to train, e.g. 0-4 or 0,2,3')
     .option('--profile <dir>', 'train the layers a `plast profile` selected (DIR/profile.json selection.selected)')
-    .addOption(new Option('--modules <set>', 'tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: all]').choices(['all', 'attn', 'mlp']))
-    .option('--epochs <n>', 'passes over the data [default: 2]', intOption('--epochs'))
-    .option('--lr <x>', 'peak learning rate (AdamW; linear warmup then cosine to 0) [default: 2e-5]', floatOption('--lr', Number.MIN_VALUE))
-    .option('--weight-decay <x>', 'AdamW weight decay [default: 0]', floatOption('--weight-decay', 0, 1))
-    .option('--batch <n>', 'effective batch in sequences (gradient accumulation) [default: 128]', intOption('--batch'))
+    .addOption(modulesOption(`tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: ${TRAIN_DEFAULTS.modules}]`))
+    .option('--epochs <n>', `passes over the data [default: ${TRAIN_DEFAULTS.epochs}]`, intOption('--epochs'))
+    .option('--lr <x>', `peak learning rate (AdamW; linear warmup then cosine to 0) [default: ${helpNumber(TRAIN_DEFAULTS.lr)}]`, floatOption('--lr', Number.MIN_VALUE))
+    .option('--weight-decay <x>', `AdamW weight decay [default: ${helpNumber(TRAIN_DEFAULTS.weightDecay)}]`, floatOption('--weight-decay', 0, 1))
+    .option('--batch <n>', `effective batch in sequences (gradient accumulation) [default: ${TRAIN_DEFAULTS.batch}]`, intOption('--batch'))
     .option('--micro-batch <n>', 'sequences per forward/backward (default: a token budget, --micro-tokens)', intOption('--micro-batch'))
-    .option('--micro-tokens <n>', 'padded tokens per forward/backward [default: 8192 unless --micro-batch]', intOption('--micro-tokens'))
-    .option('--max-len <n>', 'longest sequence; longer pairs are reported and skipped [default: 2048]', intOption('--max-len'))
-    .option('--warmup <ratio>', 'warmup steps as a ratio of all steps (HF: ceil(ratio x total)) [default: 0.03]', floatOption('--warmup', 0, 1))
-    .option('--template <name>', 'prompt template: plain or vicuna [default: plain]')
+    .option('--micro-tokens <n>', `padded tokens per forward/backward [default: ${DEFAULT_MICRO_TOKENS} unless --micro-batch]`, intOption('--micro-tokens'))
+    .option('--max-len <n>', `longest sequence; longer pairs are reported and skipped [default: ${TRAIN_DEFAULTS.maxLen}]`, intOption('--max-len'))
+    .option('--warmup <ratio>', `warmup steps as a ratio of all steps (HF: ceil(ratio x total)) [default: ${helpNumber(TRAIN_DEFAULTS.warmup)}]`, floatOption('--warmup', 0, 1))
+    .option('--template <name>', `prompt template: plain or vicuna [default: ${TRAIN_DEFAULTS.template}]`)
     .option('--langs <list>', 'source languages to use, e.g. ar,tr,ru,pt,zh [default: all in the data]')
-    .option('--seed <n>', 'data-order seed [default: 0]', intOption('--seed', 0))
+    .option('--seed <n>', `data-order seed [default: ${TRAIN_DEFAULTS.seed}]`, intOption('--seed', 0))
     .option('--limit <n>', 'use only the first N pairs', intOption('--limit'))
     .option('--save-every <n>', 'write a checkpoint every N steps (always at the end)', intOption('--save-every'))
-    .option('--keep <n>', 'checkpoints kept on disk [default: 1]', intOption('--keep'))
+    .option('--keep <n>', `checkpoints kept on disk [default: ${TRAIN_DEFAULTS.keepCheckpoints}]`, intOption('--keep'))
     .option('--resume <dir>', 'continue a run from a checkpoint (or an --out holding checkpoints), bit-identically')
     .option('--stop-after <n>', 'stop after step N with a checkpoint (continue later with --resume)', intOption('--stop-after'))
     .option('--strict', 'reject the data file at the first bad row instead of counting it')
@@ -73,40 +63,23 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .addOption(backendOption())
     .requiredOption('--out <dir>', 'output directory')
-    .action(async (o: TrainCliOptions) => {
-      if (o.layers && o.profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
-      const stored = o.resume ? loadState(o.resume).state.config : undefined;
-      const modelDir = o.model ?? stored?.model;
+    .action(async (o: TrainCli) => {
+      const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, ...given } = o;
+      if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
+      const stored = given.resume ? loadState(given.resume).state.config : undefined;
+      const modelDir = modelArg ?? stored?.model;
       if (!modelDir) throw new PlastError('ERR_INVALID', 'Expected --model (or --resume)', { field: 'model' });
-      if (!stored && !o.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
-      if (!stored && !o.layers && !o.profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
-      const layers = o.layers ? parseLayerList(o.layers) : o.profile ? layersFromProfile(o.profile) : undefined;
-      const model = await Model.load(modelDir, o.backend ? { backend: o.backend as 'auto' } : {});
+      if (!stored && !given.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
+      if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
+      const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
+      const model = await Model.load(modelDir, { backend });
       const opts: TrainOptions = {
-        out: o.out,
-        export: o.export,
+        ...given,
         log: (m) => process.stderr.write(`plast train: ${m}\n`),
-        ...(o.data ? { data: o.data } : {}),
         ...(layers ? { layers } : {}),
-        ...(o.modules ? { modules: o.modules } : {}),
-        ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-        ...(o.lr !== undefined ? { lr: o.lr } : {}),
-        ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
-        ...(o.batch !== undefined ? { batch: o.batch } : {}),
-        ...(o.microBatch !== undefined ? { microBatch: o.microBatch } : {}),
-        ...(o.microTokens !== undefined ? { microTokens: o.microTokens } : {}),
-        ...(o.maxLen !== undefined ? { maxLen: o.maxLen } : {}),
-        ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
-        ...(o.template !== undefined ? { template: templateName(o.template) } : {}),
-        ...(o.langs !== undefined ? { langs: parseLanguageList(o.langs) } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.limit !== undefined ? { limit: o.limit } : {}),
-        ...(o.saveEvery !== undefined ? { saveEvery: o.saveEvery } : {}),
-        ...(o.keep !== undefined ? { keepCheckpoints: o.keep } : {}),
-        ...(o.resume !== undefined ? { resume: o.resume } : {}),
-        ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
-        ...(o.strict ? { strict: true } : {}),
-        ...(o.overwrite ? { overwrite: true } : {}),
+        ...(template !== undefined ? { template: templateName(template) } : {}),
+        ...(langs !== undefined ? { langs: parseLanguageList(langs) } : {}),
+        ...(keep !== undefined ? { keepCheckpoints: keep } : {}),
       };
       const interrupt = onInterrupt();
       let r: Awaited<ReturnType<typeof train>>;
@@ -131,7 +104,7 @@ export function registerTrain(program: Command): void {
         export: r.export ? { dir: r.export.dir, delta: r.export.delta } : null,
         out: r.out,
       };
-      if (o.json) {
+      if (json) {
         process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         return;
       }
@@ -146,5 +119,4 @@ export function registerTrain(program: Command): void {
         ].join('\n') + '\n',
       );
     });
-  registerEval(program);
 }

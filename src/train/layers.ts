@@ -4,6 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
+import { ModuleSet } from '../model/model';
+
+/** The tensor sets of a layer that can train (`modules`): every tensor, or the attention or MLP
+ * half with the RMSNorm in front of it (the paper's Table 9 ablation). */
+export const MODULE_SETS: ModuleSet[] = ['all', 'attn', 'mlp'];
 
 export function parseLayerList(spec: string): number[] {
   const out = new Set<number>();

@@ -50,3 +50,18 @@ export async function writeLossPlot(base: string, losses: number[], o: LossPlotO
   if (!losses.some((l) => Number.isFinite(l))) return null;
   return writeLineChart(base, lossChart(losses, o));
 }
+
+/** Redraws `base`.svg/.png when there are losses it has not drawn. A failure is logged, never
+ * thrown: the plot is a by-product and must not end (or lose) a training run. */
+export function lossPlotter(base: string, o: LossPlotOptions, log: (m: string) => void): (losses: number[]) => Promise<void> {
+  let plotted = -1;
+  return async (losses) => {
+    if (plotted === losses.length) return;
+    plotted = losses.length;
+    try {
+      await writeLossPlot(base, losses, o);
+    } catch (err) {
+      log(`loss plot not written: ${(err as Error).message}`);
+    }
+  };
+}

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runPlast, RunOptions } from '../../src/run/run';
+import { runPlast } from '../../src/run/run';
+import { RunOptions } from '../../src/run/types';
 import { chooseData, dataFiles, splitPairs } from '../../src/run/data';
 import { ASSETS, ROOT, rejects } from '../helpers';
 

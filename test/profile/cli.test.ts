@@ -10,7 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
 import { reselect } from '../../src/profile/merge';
-import { COUNTS_FILE, LAPE_FILE, PROFILE_FILE, ProfileOptions, readProfile, runProfile, writeProfile } from '../../src/profile/profile';
+import { COUNTS_FILE, LAPE_FILE, PROFILE_FILE, readProfile, runProfile, writeProfile } from '../../src/profile/profile';
+import { ProfileOptions } from '../../src/profile/types';
 import { computeStats } from '../../src/profile/stats';
 import { ASSETS, FIXTURES, ROOT, rejects, sharedPath } from '../helpers';
 

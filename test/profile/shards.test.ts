@@ -9,7 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
 import { mergeProfiles, reselect } from '../../src/profile/merge';
-import { COUNTS_FILE, LAPE_FILE, PROFILE_FILE, ProfileOptions, packByTokens, readProfile, runProfile, writeProfile } from '../../src/profile/profile';
+import { COUNTS_FILE, LAPE_FILE, PROFILE_FILE, packByTokens, readProfile, runProfile, writeProfile } from '../../src/profile/profile';
+import { ProfileOptions } from '../../src/profile/types';
 import { ASSETS, rejects } from '../helpers';
 
 const MINI = join(ASSETS, 'mini-ml');

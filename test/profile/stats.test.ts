@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CountTable, computeStats } from '../../src/profile/stats';
-import { ProfileMeta, finishProfile } from '../../src/profile/profile';
+import { finishProfile } from '../../src/profile/profile';
+import { ProfileMeta } from '../../src/profile/types';
 import { formatProfile } from '../../src/profile/report';
 import { CountsFile } from '../../src/profile/counts';
 import { rejects } from '../helpers';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { microBatches } from '../../src/train/batching';
+import { microBatches } from '../../src/model/batching';
 import { layersFromProfile, parseLayerList } from '../../src/train/layers';
 import { Mulberry32, epochOrder, mixSeed } from '../../src/train/rng';
 import { cosineWithWarmup, warmupSteps } from '../../src/train/schedule';

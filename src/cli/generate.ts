@@ -1,42 +1,11 @@
-// `plast info` and `plast generate`.
-import { Command, Option } from 'commander';
+// `plast generate`: greedy decoding from a prompt.
+import { Command } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
-import { addon, listBackends, resolveBackend } from '../native';
-import { intOption } from './common';
-import { version } from '../version';
+import { BackendChoice } from '../native';
+import { backendOption, intOption } from './options';
 
-export function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend (default: PLAST_BACKEND or auto)').choices(['auto', 'cpu', 'cuda']);
-}
-
-export function registerCore(program: Command): void {
-  program
-    .command('info')
-    .description('print the engine version, the backends available and why any is not')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }) => {
-      const backends = listBackends();
-      const info = {
-        version,
-        node: process.version,
-        threads: addon().threads(),
-        cudaCompiled: addon().cudaCompiled,
-        defaultBackend: resolveBackend(),
-        backends,
-      };
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(info, null, 2) + '\n');
-        return;
-      }
-      const lines = [
-        `plast ${version} (node ${process.version}, ${info.threads} CPU threads, CUDA ${info.cudaCompiled ? 'compiled in' : 'not compiled in'})`,
-        ...backends.map((b) => `  ${b.name.padEnd(5)} ${b.available ? `available: ${b.device ?? ''}` : `unavailable: ${b.reason ?? ''}`}`),
-        `default backend: ${info.defaultBackend}`,
-      ];
-      process.stdout.write(lines.join('\n') + '\n');
-    });
-
+export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description('greedy decoding from a prompt (BOS only when no prompt is given)')
@@ -46,8 +15,8 @@ export function registerCore(program: Command): void {
     .option('--stop <ids>', 'comma-separated token ids that end generation (default: EOS)')
     .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
     .addOption(backendOption())
-    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: string }) => {
-      const model = await Model.load(opts.model, opts.backend ? { backend: opts.backend as 'auto' } : {});
+    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice }) => {
+      const model = await Model.load(opts.model, { backend: opts.backend });
       const tok = model.tokenizer;
       const prompt = opts.prompt === '' ? (tok.bosId !== undefined ? [tok.bosId] : tok.encode('')) : tok.encode(opts.prompt);
       const stopIds = opts.stop

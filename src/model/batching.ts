@@ -1,4 +1,5 @@
-// Splitting an effective batch into micro-batches for gradient accumulation: longest sequences
+// Splitting a batch of sequences into micro-batches (training's gradient accumulation, the
+// scorers' forward batches; it lives with the model because both layers use it): longest sequences
 // first (less padding), at most `microBatch` sequences per micro-batch when given, otherwise as
 // many as fit a budget of `microTokens` padded tokens (rows x longest row). A sequence longer than
 // the budget runs alone. The split is a pure function of the batch, so a resumed run splits

@@ -1,0 +1,63 @@
+// Options and argument parsers that several `plast` commands share, so that a flag checks its
+// value the same way (same parser, same choices, same message) wherever it appears. Each command
+// still words its own help text: what --tau or --modules means differs a little per command.
+import { InvalidArgumentError, Option } from 'commander';
+import { TEMPLATES } from '../data/templates';
+import { BackendChoice } from '../native';
+import { SCOPES } from '../profile/types';
+import { MODULE_SETS } from '../train/layers';
+
+export function intOption(name: string, min = 1): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`Expected an integer >= ${min} for ${name} but received "${v}"`);
+    return n;
+  };
+}
+
+export function floatOption(name: string, min = -Infinity, max = Infinity): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`Expected a number in [${min}, ${max}] for ${name} but received "${v}"`);
+    }
+    return n;
+  };
+}
+
+/** A default as the help text writes it: 2e-5 rather than 0.00002. */
+export function helpNumber(x: number): string {
+  return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);
+}
+
+const BACKENDS: BackendChoice[] = ['auto', 'cpu', 'cuda'];
+
+/** --backend, on every command that loads a model. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'compute backend (default: PLAST_BACKEND or auto)').choices(BACKENDS);
+}
+
+/** --modules: which tensors of a trained layer train. */
+export function modulesOption(description: string): Option {
+  return new Option('--modules <set>', description).choices(MODULE_SETS);
+}
+
+/** A prompt template chosen from the known ones (--template, --profile-template). */
+export function templateOption(flags: string, description: string): Option {
+  return new Option(flags, description).choices(TEMPLATES);
+}
+
+/** --scope: which tokens a profile counts. */
+export function scopeOption(description: string): Option {
+  return new Option('--scope <scope>', description).choices(SCOPES);
+}
+
+/** --tau: the activation threshold of a profile (p > tau; below 1, or no neuron could pass). */
+export function tauOption(description: string): Option {
+  return new Option('--tau <t>', description).argParser(floatOption('--tau', 0, 0.999999));
+}
+
+/** --min-layers: the fewest layers a selection keeps (0 allows an empty one). */
+export function minLayersOption(description: string): Option {
+  return new Option('--min-layers <n>', description).argParser(intOption('--min-layers', 0));
+}

@@ -1,0 +1,15 @@
+// Turning an error into the message a user sees and the exit code.
+import { PlastError } from '../errors';
+
+/** Prints an error the way users should see it and sets the exit code; never calls exit(). */
+export function reportError(err: unknown): void {
+  if (err instanceof PlastError) {
+    process.stderr.write(`plast: error [${err.code}]: ${err.message}\n`);
+    if (process.env.PLAST_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+    // 130: the shell's code for a job ended by Ctrl-C.
+    process.exitCode = err.code === 'ERR_INVALID' ? 2 : err.code === 'ERR_INTERRUPTED' ? 130 : 1;
+    return;
+  }
+  process.stderr.write(`plast: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,227 @@
+// The stages of `plast run` as a table, walked in order (STAGES) by the driver in run.ts. A row
+// says which model the stage runs on, what of the earlier stages' output it reads, how to run it,
+// how to read back what an earlier invocation wrote, and a check of its output before the next
+// stage starts.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PlastError } from '../errors';
+import { EvalReport, evaluate } from '../eval/evaluate';
+import { Model } from '../model/model';
+import { writeComparePlots } from '../profile/plots';
+import { runProfile, writeProfile } from '../profile/profile';
+import { ProfileJson, ProfileOptions } from '../profile/types';
+import { checkpointDirs } from '../train/checkpoints';
+import { train } from '../train/train';
+import { writeJsonAtomic } from '../util/atomic';
+import { Progress, progress } from '../util/progress';
+import { ModelName, RunContext, RunData } from './context';
+import { splitPairs, writePairs } from './data';
+import { writeReport } from './report';
+import { StageName, TrainSummary } from './types';
+
+export interface Stage {
+  /** The model it runs on. */
+  model?: ModelName;
+  /** What of the earlier stages' output it reads. */
+  needs: (keyof RunData)[];
+  /** Runs the stage, leaving its output in the context and under --out. 'stopped': it did not
+   * finish (a training stopped early) and the invocation ends after it. */
+  run(c: RunContext): Promise<void | 'stopped'>;
+  /** Reads back the output an earlier invocation left. */
+  load(c: RunContext): void;
+  /** Checks the output (run or read back) before the next stage. */
+  check?(c: RunContext): void;
+}
+
+function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+// The profile before training and the one after it use the same questions and settings.
+function profileOptions(c: RunContext): ProfileOptions {
+  const { config, options: o } = c;
+  return {
+    data: config.profileData,
+    langs: config.langs,
+    scope: config.scope,
+    template: config.profileTemplate,
+    ...(config.profileLimit !== null ? { limit: config.profileLimit } : {}),
+    ...(config.tau !== null ? { tau: config.tau } : {}),
+    ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
+    ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
+    ...(o.progress !== undefined ? { progress: o.progress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  };
+}
+
+function evalBar(label: string, enabled: boolean | undefined): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  return {
+    onProgress: (done, total) => {
+      bar ??= progress({ label, total, unit: 'seqs', ...(enabled !== undefined ? { enabled } : {}) });
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** The held-out pairs and any --eval-data, each scored on `m`. */
+async function runEvals(c: RunContext, m: Model, label: string): Promise<EvalReport[]> {
+  const reps: EvalReport[] = [];
+  for (const f of [c.files.heldout, ...c.config.evalData]) {
+    const bar = evalBar(label, c.options.progress);
+    try {
+      reps.push(await evaluate(m, { data: f, template: c.config.template, onProgress: bar.onProgress }));
+    } finally {
+      bar.stop();
+    }
+  }
+  return reps;
+}
+
+/** An evaluation stage: the scores of `model` in `file`. */
+function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: string, file: string): Stage {
+  return {
+    model,
+    needs: [],
+    run: async (c) => {
+      const r = await runEvals(c, await c.model(model), label);
+      writeJsonAtomic(join(c.out, file), r);
+      c.set(key, r);
+    },
+    load: (c) => c.set(key, readJson<EvalReport[]>(join(c.out, file))),
+  };
+}
+
+const split: Stage = {
+  needs: [],
+  run: async ({ config, dirs, files, log }) => {
+    const s = splitPairs(config.dataFiles, {
+      langs: config.langs,
+      seed: config.seed,
+      heldoutFraction: config.heldout,
+      ...(config.trainLimit !== null ? { trainLimit: config.trainLimit } : {}),
+      ...(config.evalPerLang !== null ? { evalPerLang: config.evalPerLang } : {}),
+    });
+    mkdirSync(dirs.data, { recursive: true });
+    writePairs(files.train, s.train);
+    writePairs(files.heldout, s.heldout);
+    const info = { pairs: s.pairs, train: s.train.length, heldout: s.heldout.length, perLang: s.perLang, badRows: s.badRows, filtered: s.filtered };
+    writeJsonAtomic(join(dirs.data, 'split.json'), info);
+    log(`  ${s.pairs} pairs read; ${s.train.length} for training, ${s.heldout.length} held out (by item, seed ${config.seed})${s.badRows ? `; ${s.badRows} bad row(s) not used` : ''}`);
+  },
+  load: () => {},
+};
+
+const profile: Stage = {
+  model: 'base',
+  needs: [],
+  run: async (c) => {
+    c.log(`  ${c.config.profileData}: ${c.config.profileReason}`);
+    const p = await runProfile(await c.model('base'), profileOptions(c));
+    await writeProfile(c.dirs.profile, p, { plots: true });
+    const sel = p.json.selection;
+    c.log(`  selected layers ${sel.selected.join(',') || '(none)'} (overlap peak at layer ${sel.peakLayer}, θ ${sel.theta === null ? '-' : sel.theta.toExponential(3)})`);
+    c.set('profile', p.json);
+  },
+  load: (c) => c.set('profile', readJson<ProfileJson>(join(c.dirs.profile, 'profile.json'))),
+  // The layers to train: --layers, else the selection, which must not be empty.
+  check: (c) => {
+    const profile = c.get('profile');
+    const layers = c.config.layers ?? profile.selection.selected;
+    if (layers.length === 0) {
+      throw new PlastError('ERR_DATA', `the profile selected no layers (${profile.selection.reasoning.join(' ')}); rerun with --min-layers 1 or --layers`, { field: 'selection' });
+    }
+    c.set('layers', layers);
+  },
+};
+
+const trainStage: Stage = {
+  model: 'base',
+  needs: ['layers'],
+  run: async (c) => {
+    const { config, options: o, dirs, log } = c;
+    const summaryFile = join(dirs.train, 'summary.json');
+    const hasCheckpoint = checkpointDirs(dirs.train).length > 0;
+    if (hasCheckpoint) log(`  resuming from the last checkpoint in ${dirs.train}`);
+    const r = await train(await c.model('base'), {
+      out: dirs.train,
+      ...(hasCheckpoint
+        ? { resume: dirs.train }
+        : {
+            data: c.files.train,
+            layers: c.get('layers'),
+            modules: config.modules,
+            epochs: config.epochs,
+            lr: config.lr,
+            batch: config.batch,
+            ...(config.microBatch !== null ? { microBatch: config.microBatch } : {}),
+            maxLen: config.maxLen,
+            warmup: config.warmup,
+            template: config.template,
+            seed: config.seed,
+            overwrite: true,
+          }),
+      ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.progress !== undefined ? { progress: o.progress } : {}),
+      log: (m) => log(`  ${m}`),
+    });
+    c.set('train', readJson<TrainSummary>(summaryFile));
+    if (r.status !== 'completed') {
+      log(`  stopped after step ${r.step} of ${r.totalSteps} (checkpoint ${r.checkpoint})`);
+      return 'stopped';
+    }
+  },
+  load: (c) => c.set('train', readJson<TrainSummary>(join(c.dirs.train, 'summary.json'))),
+};
+
+const profileAfter: Stage = {
+  model: 'tuned',
+  needs: ['profile', 'layers'],
+  run: async (c) => {
+    const { dirs, log } = c;
+    const before = c.get('profile');
+    const layers = c.get('layers');
+    const p = await runProfile(await c.model('tuned'), profileOptions(c));
+    await writeProfile(dirs.profileAfter, p, { plots: true });
+    try {
+      await writeComparePlots(dirs.profileAfter, before, p.json, layers);
+    } catch (err) {
+      log(`  the before/after plots could not be drawn: ${(err as Error).message}`);
+    }
+    const mean = (q: ProfileJson, ls: number[]): number => ls.reduce((a, i) => a + q.layers[i]!.overlapAvg, 0) / Math.max(1, ls.length);
+    log(`  mean overlap with English over the trained layers ${mean(before, layers).toFixed(4)} -> ${mean(p.json, layers).toFixed(4)}`);
+    c.set('profileAfter', p.json);
+  },
+  load: (c) => c.set('profileAfter', readJson<ProfileJson>(join(c.dirs.profileAfter, 'profile.json'))),
+};
+
+const report: Stage = {
+  needs: ['profile', 'profileAfter', 'train', 'totalParams', 'layers', 'evalBefore', 'evalAfter'],
+  run: async (c) => {
+    c.set(
+      'report',
+      writeReport(c.out, {
+        state: c.state,
+        profile: c.get('profile'),
+        profileAfter: c.get('profileAfter'),
+        train: { ...c.get('train'), totalParams: c.get('totalParams') },
+        layers: c.get('layers'),
+        evalBefore: c.get('evalBefore'),
+        evalAfter: c.get('evalAfter'),
+      }),
+    );
+  },
+  load: (c) => c.set('report', { json: join(c.out, 'report.json'), markdown: join(c.out, 'report.md') }),
+};
+
+export const STAGE_TABLE: Record<StageName, Stage> = {
+  split,
+  profile,
+  evalBefore: evalStage('base', 'evalBefore', 'eval before', 'eval-before.json'),
+  train: trainStage,
+  evalAfter: evalStage('tuned', 'evalAfter', 'eval after', 'eval-after.json'),
+  profileAfter,
+  report,
+};

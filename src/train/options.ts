@@ -1,0 +1,140 @@
+// train()'s options: what a caller may give, and the checks that turn them into the RunConfig a
+// checkpoint stores (defaults from train/defaults.ts). A resumed run takes the stored config
+// instead, and any option given must agree with it.
+import { resolve } from 'node:path';
+import { PlastError, expectPositiveInt, invalid } from '../errors';
+import { Model, ModuleSet } from '../model/model';
+import { DEFAULT_MICRO_TOKENS } from '../model/batching';
+import { TemplateName } from '../data/templates';
+import { TRAIN_DEFAULTS } from './defaults';
+import { MODULE_SETS } from './layers';
+import { StepRecord } from './loop';
+import { RunConfig } from './state';
+
+export interface TrainOptions {
+  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/, delta.safetensors. */
+  out: string;
+  /** JSONL file(s) of pairs or parallel text (data/pairs.ts). Required unless resuming. */
+  data?: string | string[];
+  /** 0-based decoder layers to train. Required unless resuming. */
+  layers?: number[];
+  // The recipe; a value not given takes its default from TRAIN_DEFAULTS (train/defaults.ts).
+  modules?: ModuleSet;
+  epochs?: number;
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  clip?: number; // 0 = no clipping
+  batch?: number; // sequences per optimizer step
+  microBatch?: number; // sequences per micro-batch (else a token budget)
+  microTokens?: number; // padded tokens per micro-batch (default DEFAULT_MICRO_TOKENS when microBatch is not set)
+  maxLen?: number;
+  warmup?: number; // ratio of the total steps
+  template?: TemplateName;
+  langs?: string[]; // source languages to use (default all in the data)
+  seed?: number;
+  limit?: number; // first N pairs
+  strict?: boolean;
+  /** Save a checkpoint every N steps (and always at the end). */
+  saveEvery?: number;
+  /** Checkpoints kept on disk (older ones are removed after a newer one is in place). */
+  keepCheckpoints?: number;
+  /** A checkpoint directory (or a previous --out) to continue from. */
+  resume?: string;
+  /** Stop after this many optimizer steps in total (checkpoint, no export); continue with resume. */
+  stopAfter?: number;
+  /** Aborted: stop after the current step as with stopAfter (a checkpoint, no export). */
+  signal?: AbortSignal;
+  /** Write the HF export + delta at the end (default true). */
+  export?: boolean;
+  /** Replace an --out that already holds a run. */
+  overwrite?: boolean;
+  progress?: boolean;
+  /** Human-readable messages (the CLI prints them to stderr). */
+  log?: (msg: string) => void;
+  onStep?: (rec: StepRecord) => void;
+}
+
+/** The options that change the math; a resumed run must keep them. */
+const MATH_KEYS: (keyof RunConfig & keyof TrainOptions)[] = [
+  'layers', 'modules', 'epochs', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'clip', 'batch', 'microBatch', 'microTokens', 'maxLen', 'warmup', 'template', 'langs', 'seed', 'limit',
+];
+
+function finitePositive(what: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw invalid(what, 'a positive number', v);
+  return v;
+}
+
+function inRange(what: string, v: number, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw invalid(what, `a number in [${lo}, ${hi}]`, v);
+  return v;
+}
+
+/** The options about the run rather than its math, checked before anything is read or written. */
+export function checkRunOptions(o: TrainOptions): { out: string; keep: number } {
+  if (!o.out) throw new PlastError('ERR_INVALID', 'Expected an output directory (--out)', { field: 'out' });
+  const keep = expectPositiveInt('keepCheckpoints', o.keepCheckpoints ?? TRAIN_DEFAULTS.keepCheckpoints);
+  if (o.saveEvery !== undefined) expectPositiveInt('saveEvery', o.saveEvery);
+  if (o.stopAfter !== undefined) expectPositiveInt('stopAfter', o.stopAfter);
+  return { out: resolve(o.out), keep };
+}
+
+const dataList = (data: string | string[]): string[] => (Array.isArray(data) ? data : [data]);
+
+/** A fresh run: the options with their defaults, each checked. */
+export function resolveConfig(model: Model, o: TrainOptions): RunConfig {
+  const data = o.data === undefined ? [] : dataList(o.data);
+  if (data.length === 0) throw new PlastError('ERR_INVALID', 'Expected a data file (--data) for training', { field: 'data' });
+  if (!o.layers || o.layers.length === 0) throw new PlastError('ERR_INVALID', 'Expected the layers to train (--layers or --profile)', { field: 'layers' });
+  const L = model.config.numLayers;
+  for (const l of o.layers) {
+    if (!Number.isInteger(l) || l < 0 || l >= L) throw invalid('layers', `layer indices in [0, ${L - 1}] (the model has ${L} layers)`, o.layers);
+  }
+  const modules = o.modules ?? TRAIN_DEFAULTS.modules;
+  if (!MODULE_SETS.includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
+  const template = o.template ?? TRAIN_DEFAULTS.template;
+  if (template !== 'plain' && template !== 'vicuna') throw invalid('template', 'plain or vicuna', template);
+  const c: RunConfig = {
+    model: resolve(model.dir),
+    data: data.map((d) => resolve(d)),
+    layers: [...new Set(o.layers)].sort((a, b) => a - b),
+    modules,
+    epochs: expectPositiveInt('epochs', o.epochs ?? TRAIN_DEFAULTS.epochs),
+    lr: finitePositive('lr', o.lr ?? TRAIN_DEFAULTS.lr),
+    beta1: inRange('beta1', o.beta1 ?? TRAIN_DEFAULTS.beta1, 0, 0.999999),
+    beta2: inRange('beta2', o.beta2 ?? TRAIN_DEFAULTS.beta2, 0, 0.999999999),
+    eps: finitePositive('eps', o.eps ?? TRAIN_DEFAULTS.eps),
+    weightDecay: inRange('weightDecay', o.weightDecay ?? TRAIN_DEFAULTS.weightDecay, 0, 1),
+    clip: inRange('clip', o.clip ?? TRAIN_DEFAULTS.clip, 0, Infinity),
+    batch: expectPositiveInt('batch', o.batch ?? TRAIN_DEFAULTS.batch),
+    microBatch: o.microBatch === undefined ? null : expectPositiveInt('microBatch', o.microBatch),
+    microTokens: o.microTokens === undefined ? (o.microBatch === undefined ? DEFAULT_MICRO_TOKENS : 0) : expectPositiveInt('microTokens', o.microTokens),
+    maxLen: expectPositiveInt('maxLen', o.maxLen ?? TRAIN_DEFAULTS.maxLen),
+    warmup: inRange('warmup', o.warmup ?? TRAIN_DEFAULTS.warmup, 0, 1),
+    template,
+    langs: o.langs && o.langs.length > 0 ? [...o.langs] : null,
+    seed: o.seed ?? TRAIN_DEFAULTS.seed,
+    limit: o.limit === undefined ? null : expectPositiveInt('limit', o.limit),
+  };
+  if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) throw invalid('seed', 'an integer in [0, 4294967295]', c.seed);
+  return c;
+}
+
+/** Resume: the stored config, with any option the caller gave checked against it. */
+export function resumeConfig(stored: RunConfig, o: TrainOptions): RunConfig {
+  const c: RunConfig = { ...stored };
+  for (const k of MATH_KEYS) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const given = k === 'layers' ? [...new Set(v as number[])].sort((a, b) => a - b) : v;
+    const same = JSON.stringify(given) === JSON.stringify(stored[k]) || (k === 'langs' && Array.isArray(v) && v.length === 0 && stored.langs === null);
+    if (!same) {
+      throw new PlastError('ERR_MISMATCH', `--resume: ${k} ${JSON.stringify(v)} differs from the checkpoint's ${JSON.stringify(stored[k])}; a resumed run keeps its settings`, { field: k });
+    }
+  }
+  // The data may have moved; resume.ts checks that it is the same by its fingerprint.
+  if (o.data !== undefined) c.data = dataList(o.data).map((d) => resolve(d));
+  return c;
+}
