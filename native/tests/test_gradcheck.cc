@@ -315,6 +315,9 @@ void checkMaskedRows(Harness& H, Backend* cpu, int window) {
 void checkSwiglu(Harness& H, Backend* cpu) {
   const int N = 5, I = 6;
   auto g = H.normal(N * I, 2.f), u = H.normal(N * I, 1.f), R = H.normal(N * I, 1.f);
+  g[0] = 0.f;  // gates of exactly +0.0 and -0.0 are not active (HF counts `out > 0`)
+  g[1] = -0.f;
+  g[2 * I + 3] = 0.f;
   std::vector<int32_t> cm = {1, 0, 1, 1, 0};
   std::vector<int64_t> c0(I);
   for (auto& c : c0) c = H.randint(0, 100);

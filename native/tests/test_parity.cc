@@ -354,7 +354,15 @@ void testFfnUp(Ctx& c) {
     for (const S& s : shapes) {
       std::string tag = "[" + var + "] " + shp({s.N, s.K, s.I});
       auto x = c.rnd(s.N * s.K, 1), wg = c.rnd(s.I * s.K, 0.06f), wu = c.rnd(s.I * s.K, 0.06f);
+      // Gates of exactly +0.0 / -0.0 (a zero row of x, a -0.0 row, a zero row of wg): HF counts
+      // `out > 0`, so a kernel that counts `>= 0` must fail here.
+      for (int64_t k = 0; k < s.K; ++k) {
+        x[1 * s.K + k] = 0.f;
+        x[2 * s.K + k] = -0.f;
+        wg[3 * s.K + k] = 0.f;
+      }
       auto mask = randomMask(H, s.N, 0.25);
+      mask[1] = mask[2] = 1;
       std::vector<int64_t> c0(s.I);
       for (auto& v : c0) v = H.randint(0, 1000);
       auto [xc, xg] = c.both(x, {s.N, s.K});
