@@ -87,10 +87,12 @@ Vec ropeRef(const Vec& x, const std::vector<int32_t>& pos, const std::vector<flo
 struct AttnShape {
   int B, T, Hq, Hkv, D, window;
   double scale;
+  bool causal = true;
+  AttnMask mask() const { return causal ? AttnMask(window) : AttnMask::full(); }
 };
 
-bool allowedRef(int i, int j, const int32_t* mask, int window) {
-  return j <= i && mask[j] != 0 && (window <= 0 || i - j < window);
+bool allowedRef(const AttnShape& a, int i, int j, const int32_t* mask) {
+  return (!a.causal || j <= i) && mask[j] != 0 && (a.window <= 0 || i - j < a.window);
 }
 
 // out[B,T,Hq,D]; lse[B,Hq,T]
@@ -106,8 +108,9 @@ Vec attentionRef(const AttnShape& a, const Vec& q, const Vec& k, const Vec& v,
         const int32_t* m = mask.data() + b * a.T;
         std::vector<double> s(a.T, -INFINITY);
         double mx = -INFINITY;
-        for (int j = 0; j <= i; ++j) {
-          if (!allowedRef(i, j, m, a.window)) continue;
+        int last = a.causal ? i : a.T - 1;
+        for (int j = 0; j <= last; ++j) {
+          if (!allowedRef(a, i, j, m)) continue;
           double d = 0;
           for (int c = 0; c < a.D; ++c)
             d += q[((b * a.T + i) * a.Hq + h) * a.D + c] * k[((b * a.T + j) * a.Hkv + hk) * a.D + c];
@@ -120,9 +123,9 @@ Vec attentionRef(const AttnShape& a, const Vec& q, const Vec& k, const Vec& v,
           continue;
         }
         double sum = 0;
-        for (int j = 0; j <= i; ++j)
+        for (int j = 0; j <= last; ++j)
           if (s[j] != -INFINITY) sum += std::exp(s[j] - mx);
-        for (int j = 0; j <= i; ++j) {
+        for (int j = 0; j <= last; ++j) {
           if (s[j] == -INFINITY) continue;
           double p = std::exp(s[j] - mx) / sum;
           for (int c = 0; c < a.D; ++c)
@@ -207,14 +210,14 @@ void checkAttention(Harness& H, Backend* cpu, const AttnShape& a, const std::vec
   Tensor tq = cpuT(cpu, q, {a.B, a.T, a.Hq, a.D}), tk = cpuT(cpu, k, {a.B, a.T, a.Hkv, a.D}),
          tv = cpuT(cpu, v, {a.B, a.T, a.Hkv, a.D}), tm = makeI32(cpu, mask, {a.B, a.T});
   Tensor to = cpu->empty(tq.shape, DType::F32), tl = cpu->empty({a.B, a.Hq, a.T}, DType::F32);
-  cpu->attention(tq, tk, tv, tm, static_cast<float>(a.scale), a.window, to, &tl);
+  cpu->attention(tq, tk, tv, tm, static_cast<float>(a.scale), a.mask(), to, &tl);
   Vec lref;
   Vec oref = attentionRef(a, toD(q), toD(k), toD(v), mask, &lref);
   checkRel(H, "cpu attention out vs f64 " + tag, toHost(cpu, to), toF(oref), 1e-5);
   checkRel(H, "cpu attention lse vs f64 " + tag, toHost(cpu, tl), toF(lref), 1e-5);
   Tensor tdo = cpuT(cpu, R, tq.shape);
   Tensor dq = cpu->empty(tq.shape, DType::F32), dk = cpu->empty(tk.shape, DType::F32), dv = cpu->empty(tv.shape, DType::F32);
-  cpu->attentionBackward(tdo, tq, tk, tv, tm, to, tl, static_cast<float>(a.scale), a.window, dq, dk, dv);
+  cpu->attentionBackward(tdo, tq, tk, tv, tm, to, tl, static_cast<float>(a.scale), a.mask(), dq, dk, dv);
   Vec gq = numGrad([&](const Vec& x) { return dot(toD(R), attentionRef(a, x, toD(k), toD(v), mask, nullptr)); }, toD(q));
   Vec gk = numGrad([&](const Vec& x) { return dot(toD(R), attentionRef(a, toD(q), x, toD(v), mask, nullptr)); }, toD(k));
   Vec gv = numGrad([&](const Vec& x) { return dot(toD(R), attentionRef(a, toD(q), toD(k), x, mask, nullptr)); }, toD(v));
@@ -234,11 +237,11 @@ AttnRun runAttention(Backend* cpu, const AttnShape& a, const std::vector<int32_t
          tv = cpuT(cpu, v, {a.B, a.T, a.Hkv, a.D}), tm = makeI32(cpu, mask, {a.B, a.T});
   // Outputs start as NaN so that an element the kernels leave unwritten shows.
   Tensor to = poisoned(cpu, tq.shape, DType::F32), tl = poisoned(cpu, {a.B, a.Hq, a.T}, DType::F32);
-  cpu->attention(tq, tk, tv, tm, static_cast<float>(a.scale), a.window, to, &tl);
+  cpu->attention(tq, tk, tv, tm, static_cast<float>(a.scale), a.mask(), to, &tl);
   Tensor tdo = cpuT(cpu, dout, tq.shape);
   Tensor dq = poisoned(cpu, tq.shape, DType::F32), dk = poisoned(cpu, tk.shape, DType::F32),
          dv = poisoned(cpu, tv.shape, DType::F32);
-  cpu->attentionBackward(tdo, tq, tk, tv, tm, to, tl, static_cast<float>(a.scale), a.window, dq, dk, dv);
+  cpu->attentionBackward(tdo, tq, tk, tv, tm, to, tl, static_cast<float>(a.scale), a.mask(), dq, dk, dv);
   return {toHost(cpu, to), toHost(cpu, tl), toHost(cpu, dq), toHost(cpu, dk), toHost(cpu, dv)};
 }
 
@@ -259,7 +262,7 @@ void checkMaskedRows(Harness& H, Backend* cpu, int window) {
   auto q = H.normal(nq, 1.f), k = H.normal(nk, 1.f), v = H.normal(nk, 1.f), R = H.normal(nq, 1.f);
   auto blind = [&](int b, int i) {  // query (b, i) sees no key
     for (int j = 0; j <= i; ++j)
-      if (allowedRef(i, j, mask.data() + b * a.T, a.window)) return false;
+      if (allowedRef(a, i, j, mask.data() + b * a.T)) return false;
     return true;
   };
   AttnRun clean = runAttention(cpu, a, mask, q, k, v, R);
@@ -448,6 +451,8 @@ int runGradChecks(Harness& H) {
     checkAttention(H, cpu, a, mask, "(GQA, padding, window 3)");
     AttnShape b{1, 5, 2, 2, 3, 2, 0.5};
     checkAttention(H, cpu, b, {1, 1, 0, 1, 1}, "(MHA, inner pad, window 2)");
+    AttnShape full{2, 5, 4, 2, 3, 0, 0.7, false};  // bidirectional (the CLIP tower), GQA, padding
+    checkAttention(H, cpu, full, {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, "(full, GQA, padding)");
     checkMaskedRows(H, cpu, 0);
     checkMaskedRows(H, cpu, 2);
   }

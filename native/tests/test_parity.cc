@@ -74,6 +74,10 @@ void testBackendBasics(Ctx& c) {
     Tensor y = g->empty({2, 4}, DType::BF16);
     expectError(H, "cuda layernorm (CPU-only so far) throws ERR_UNSUPPORTED", Code::Unsupported,
                 [&] { g->layernorm(x, w, nullptr, 1e-5f, y); }, "layernorm is not implemented on the cuda backend");
+    Tensor q = makeTensor(g, c.rnd(16, 1), {1, 2, 2, 4}, DType::BF16), km = makeI32(g, {1, 1}, {1, 2});
+    Tensor o = g->empty({1, 2, 2, 4}, DType::BF16);
+    expectError(H, "cuda full attention (CPU-only so far) throws ERR_UNSUPPORTED", Code::Unsupported,
+                [&] { g->attention(q, q, q, km, 0.5f, AttnMask::full(), o, nullptr); }, "full (bidirectional) attention");
   }
   H.result("cuda supportsOp: linear with f32 activations is declared unsupported",
            !g->supportsOp(Op::Linear, DType::F32), "");

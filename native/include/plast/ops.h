@@ -8,6 +8,20 @@
 
 namespace plast {
 
+// Which keys a query sees besides the key mask: causal (key j <= query i), optionally within a
+// sliding window (i - j < window when window > 0), or every key (full: the CLIP vision tower).
+// An int converts to a causal mask with that sliding window, as the decoder uses it.
+struct AttnMask {
+  int window = 0;
+  bool causal = true;
+  AttnMask(int slidingWindow = 0) : window(slidingWindow) {}  // NOLINT(google-explicit-constructor)
+  static AttnMask full() {
+    AttnMask m;
+    m.causal = false;
+    return m;
+  }
+};
+
 // The GELU variants HF configs name: "gelu" (erf), "gelu_pytorch_tanh", "quick_gelu".
 enum class GeluKind : int32_t { Erf = 0, Tanh = 1, Quick = 2 };
 

@@ -1,5 +1,5 @@
-// Causal attention with GQA, key padding masks and an optional sliding window; the backward pass
-// recomputes probabilities from the saved log-sum-exp (as flash attention does).
+// Causal or full attention with GQA, key padding masks and an optional sliding window; the
+// backward pass recomputes probabilities from the saved log-sum-exp (as flash attention does).
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -18,16 +18,17 @@ Dims dims(const Tensor& q, const Tensor& k) {
   return Dims{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
 }
 
-inline bool allowed(int64_t i, int64_t j, const int32_t* mask, int window) {
-  return j <= i && mask[j] != 0 && (window <= 0 || i - j < window);
+inline bool allowed(int64_t i, int64_t j, const int32_t* mask, const AttnMask& m) {
+  return (!m.causal || j <= i) && mask[j] != 0 && (m.window <= 0 || i - j < m.window);
 }
 
 }  // namespace
 
 void CpuBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v,
-                           const Tensor& keyMask, float scale, int window, Tensor& out,
+                           const Tensor& keyMask, float scale, AttnMask attn, Tensor& out,
                            Tensor* lse) {
   Dims d = dims(q, k);
+  auto last = [&](int64_t i) { return attn.causal ? i : d.T - 1; };  // the last key to visit
   const float *qp = q.ptr<float>(), *kp = k.ptr<float>(), *vp = v.ptr<float>();
   float* op_ = out.ptr<float>();
   float* lp = lse ? lse->ptr<float>() : nullptr;
@@ -42,8 +43,8 @@ void CpuBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v
         const float* qi = qp + ((b * d.T + i) * d.Hq + h) * d.D;
         float* oi = op_ + ((b * d.T + i) * d.Hq + h) * d.D;
         float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j <= i; ++j) {
-          if (!allowed(i, j, mask, window)) continue;
+        for (int64_t j = 0; j <= last(i); ++j) {
+          if (!allowed(i, j, mask, attn)) continue;
           const float* kj = kp + ((b * d.T + j) * d.Hkv + hk) * d.D;
           float dot = 0;
           for (int64_t c = 0; c < d.D; ++c) dot += qi[c] * kj[c];
@@ -56,15 +57,15 @@ void CpuBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v
           continue;
         }
         double sum = 0;
-        for (int64_t j = 0; j <= i; ++j) {
-          if (!allowed(i, j, mask, window)) continue;
+        for (int64_t j = 0; j <= last(i); ++j) {
+          if (!allowed(i, j, mask, attn)) continue;
           float p = std::exp(s[j] - mx);
           s[j] = p;
           sum += p;
         }
         float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j <= i; ++j) {
-          if (!allowed(i, j, mask, window)) continue;
+        for (int64_t j = 0; j <= last(i); ++j) {
+          if (!allowed(i, j, mask, attn)) continue;
           const float* vj = vp + ((b * d.T + j) * d.Hkv + hk) * d.D;
           float p = s[j] * inv;
           for (int64_t c = 0; c < d.D; ++c) oi[c] += p * vj[c];
@@ -77,9 +78,10 @@ void CpuBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v
 
 void CpuBackend::attentionBackwardImpl(const Tensor& dout, const Tensor& q, const Tensor& k,
                                    const Tensor& v, const Tensor& keyMask, const Tensor& out,
-                                   const Tensor& lse, float scale, int window, Tensor& dq,
+                                   const Tensor& lse, float scale, AttnMask attn, Tensor& dq,
                                    Tensor& dk, Tensor& dv) {
   Dims d = dims(q, k);
+  auto last = [&](int64_t i) { return attn.causal ? i : d.T - 1; };  // the last key to visit
   const float *qp = q.ptr<float>(), *kp = k.ptr<float>(), *vp = v.ptr<float>();
   const float *dop = dout.ptr<float>(), *oup = out.ptr<float>(), *lp = lse.ptr<float>();
   float *dqp = dq.ptr<float>(), *dkp = dk.ptr<float>(), *dvp = dv.ptr<float>();
@@ -108,8 +110,8 @@ void CpuBackend::attentionBackwardImpl(const Tensor& dout, const Tensor& q, cons
           if (L == -std::numeric_limits<float>::infinity()) continue;
           float Di = 0;
           for (int64_t c = 0; c < d.D; ++c) Di += doi[c] * oi[c];
-          for (int64_t j = 0; j <= i; ++j) {
-            if (!allowed(i, j, mask, window)) continue;
+          for (int64_t j = 0; j <= last(i); ++j) {
+            if (!allowed(i, j, mask, attn)) continue;
             const float* kj = kp + ((b * d.T + j) * d.Hkv + hk) * d.D;
             const float* vj = vp + ((b * d.T + j) * d.Hkv + hk) * d.D;
             float dot = 0, dpv = 0;

@@ -61,8 +61,11 @@ struct Dims {
 
 // The shapes were checked by the caller (native/src/ops/attention.cc); these are the limits of
 // this backend's kernels.
-inline Dims dims(const char* op, const Tensor& q, const Tensor& k) {
+inline Dims dims(const char* op, const Tensor& q, const Tensor& k, const AttnMask& mask) {
   Dims d{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
+  PLAST_CHECK(mask.causal, Code::Unsupported,
+              op << ": full (bidirectional) attention is not implemented on the cuda backend yet "
+                    "(the cpu backend has it)");
   PLAST_CHECK(d.D <= 32 * kGenMaxPerLane, Code::Unsupported,
               op << ": head dim " << d.D << " is above the CUDA backend's limit of " << 32 * kGenMaxPerLane);
   PLAST_CHECK(d.B < 65536 && d.Hq < 65536 && d.T < (1ll << 30), Code::Shape, op << ": shape too large");

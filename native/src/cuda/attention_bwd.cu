@@ -285,9 +285,10 @@ using namespace cuda;
 
 void CudaBackend::attentionBackwardImpl(const Tensor& dout, const Tensor& q, const Tensor& k,
                                     const Tensor& v, const Tensor& keyMask, const Tensor& out,
-                                    const Tensor& lse, float scale, int window, Tensor& dq,
+                                    const Tensor& lse, float scale, AttnMask mask, Tensor& dq,
                                     Tensor& dk, Tensor& dv) {
-  Dims d = dims("attention_backward", q, k);
+  Dims d = dims("attention_backward", q, k, mask);
+  int window = mask.window;
   if (d.B == 0 || d.T == 0 || d.Hq == 0 || d.D == 0) return;
   AttnParams p = makeParams(d, q, k, v, keyMask, scale, window);
   p.dout = dout.ptr<bf16>();

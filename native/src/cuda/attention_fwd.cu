@@ -234,8 +234,9 @@ void launchFlashFwd(const AttnParams& p) {
 using namespace cuda;
 
 void CudaBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& keyMask,
-                            float scale, int window, Tensor& out, Tensor* lse) {
-  Dims d = dims("attention", q, k);
+                            float scale, AttnMask mask, Tensor& out, Tensor* lse) {
+  Dims d = dims("attention", q, k, mask);
+  int window = mask.window;
   if (d.B == 0 || d.T == 0 || d.Hq == 0 || d.D == 0) return;
   AttnParams p = makeParams(d, q, k, v, keyMask, scale, window);
   p.o = out.ptr<bf16>();

@@ -19,20 +19,26 @@ Shape checkQkv(const OpArgs& a, const Tensor& q, const Tensor& k, const Tensor& 
   return {B, Hq, T};
 }
 
+void checkMask(const OpArgs& a, const AttnMask& mask) {
+  PLAST_CHECK(mask.causal || mask.window <= 0, Code::Invalid,
+              a.name() << ": a sliding window (" << mask.window << ") needs a causal mask");
+}
+
 }  // namespace
 
 void Backend::attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& keyMask,
-                        float scale, int window, Tensor& out, Tensor* lse) {
+                        float scale, AttnMask mask, Tensor& out, Tensor* lse) {
   OpArgs a(this, Op::Attention);
   Shape lseShape = checkQkv(a, q, k, v, keyMask);
   a.act(out, "out", q.shape);
   if (lse) a.f32(*lse, "lse", lseShape);
-  attentionImpl(q, k, v, keyMask, scale, window, out, lse);
+  checkMask(a, mask);
+  attentionImpl(q, k, v, keyMask, scale, mask, out, lse);
 }
 
 void Backend::attentionBackward(const Tensor& dout, const Tensor& q, const Tensor& k,
                                 const Tensor& v, const Tensor& keyMask, const Tensor& out,
-                                const Tensor& lse, float scale, int window, Tensor& dq,
+                                const Tensor& lse, float scale, AttnMask mask, Tensor& dq,
                                 Tensor& dk, Tensor& dv) {
   OpArgs a(this, Op::AttentionBackward);
   Shape lseShape = checkQkv(a, q, k, v, keyMask);
@@ -42,7 +48,8 @@ void Backend::attentionBackward(const Tensor& dout, const Tensor& q, const Tenso
   a.act(dq, "dq", q.shape);
   a.act(dk, "dk", k.shape);
   a.act(dv, "dv", v.shape);
-  attentionBackwardImpl(dout, q, k, v, keyMask, out, lse, scale, window, dq, dk, dv);
+  checkMask(a, mask);
+  attentionBackwardImpl(dout, q, k, v, keyMask, out, lse, scale, mask, dq, dk, dv);
 }
 
 }  // namespace plast
