@@ -13,6 +13,7 @@ export interface BackendInfo {
   device?: string;
 }
 
+/** Config of the "llama" architecture (the LLaMA-family decoder, native/src/model/llama.h). */
 export interface NativeConfig {
   vocab: number;
   hidden: number;
@@ -78,6 +79,12 @@ export interface NativeAdamW {
 
 export type ParamPart = 'weight' | 'master' | 'grad' | 'm' | 'v';
 
+/** Model kinds of native/src/addon/model_registry.cc, with the config each one reads. */
+export interface NativeModelConfigs {
+  llama: NativeConfig;
+}
+export type ModelArch = keyof NativeModelConfigs;
+
 export interface NativeModel {
   loadTensors(file: string, entries: NativeTensorEntry[]): Promise<void>;
   finalize(): void;
@@ -93,6 +100,7 @@ export interface NativeModel {
   write(name: string, part: ParamPart, values: Float32Array): Promise<void>;
   memory(): { inUse: number; peak: number };
   backendName(): BackendName;
+  arch(): ModelArch;
 }
 
 export interface KernelVariantInfo {
@@ -131,12 +139,17 @@ export interface NativeBenchRow {
 interface Addon {
   backends(): BackendInfo[];
   threads(): number;
+  modelArchs(): ModelArch[];
   cudaCompiled: boolean;
   /** The CUDA kernel-variant registry; throws ERR_NO_DEVICE in a build without CUDA. */
   kernelVariants(): KernelVariantInfo[];
   /** Checks then times kernel variants (native/src/cuda/opbench.h); ERR_NO_DEVICE without a device. */
   opBench(o: NativeOpBenchOptions): Promise<NativeBenchRow[]>;
-  NativeModel: new (backend: BackendName, config: NativeConfig) => NativeModel;
+  /** `arch` defaults to "llama"; an architecture this build lacks is ERR_UNSUPPORTED. */
+  NativeModel: {
+    new (backend: BackendName, config: NativeConfig): NativeModel;
+    new <A extends ModelArch>(backend: BackendName, config: NativeModelConfigs[A], arch: A): NativeModel;
+  };
 }
 
 let cached: Addon | undefined;

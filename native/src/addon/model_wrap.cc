@@ -1,6 +1,7 @@
 #include "addon/model_wrap.h"
 
 #include "addon/convert.h"
+#include "addon/model_registry.h"
 #include "addon/task.h"
 #include "common/mapped_file.h"
 
@@ -62,30 +63,17 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                       InstanceMethod("read", &ModelWrap::read),
                       InstanceMethod("write", &ModelWrap::write),
                       InstanceMethod("memory", &ModelWrap::memory),
-                      InstanceMethod("backendName", &ModelWrap::backendName)});
+                      InstanceMethod("backendName", &ModelWrap::backendName),
+                      InstanceMethod("arch", &ModelWrap::arch)});
 }
 
+// new NativeModel(backend, config, arch = "llama")
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   guard(info.Env(), [&] {
     std::string backend = argString(info, 0, "backend");
     Napi::Object c = argObject(info, 1, "config");
-    LlamaConfig cfg;
-    cfg.vocab = getInt(c, "vocab", "config");
-    cfg.hidden = getInt(c, "hidden", "config");
-    cfg.inter = getInt(c, "intermediate", "config");
-    cfg.layers = getInt(c, "layers", "config");
-    cfg.heads = getInt(c, "heads", "config");
-    cfg.kvHeads = getInt(c, "kvHeads", "config");
-    cfg.headDim = getInt(c, "headDim", "config");
-    cfg.eps = static_cast<float>(getNumber(c, "eps", "config"));
-    cfg.qkvBias = getBool(c, "qkvBias");
-    cfg.oBias = getBool(c, "oBias");
-    cfg.mlpBias = getBool(c, "mlpBias");
-    cfg.tied = getBool(c, "tied");
-    cfg.window = static_cast<int>(getNumberOr(c, "window", 0));
-    cfg.invFreq = getF32(c.Get("invFreq"), "config.invFreq");
-    cfg.ropeAttnScaling = static_cast<float>(getNumberOr(c, "ropeAttnScaling", 1.0));
-    model_ = std::make_shared<LlamaModel>(getBackend(backend), std::move(cfg));
+    std::string arch = info.Length() > 2 && !info[2].IsUndefined() ? argString(info, 2, "arch") : "llama";
+    model_ = createModel(arch, backend, c);
   });
 }
 
@@ -332,6 +320,10 @@ Napi::Value ModelWrap::memory(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::backendName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), model_->backend()->name());
+}
+
+Napi::Value ModelWrap::arch(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), model_->arch());
 }
 
 }  // namespace plast

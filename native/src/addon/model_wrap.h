@@ -3,11 +3,12 @@
 
 #include <memory>
 
-#include "model/llama.h"
+#include "model/model.h"
 
 namespace plast {
 
-// JS class NativeModel: a LlamaModel on one backend. Heavy methods return Promises.
+// JS class NativeModel: one Model (any kind in model_registry) on one backend. Heavy methods
+// return Promises.
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env);
@@ -28,8 +29,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value write(const Napi::CallbackInfo& info);
   Napi::Value memory(const Napi::CallbackInfo& info);
   Napi::Value backendName(const Napi::CallbackInfo& info);
+  Napi::Value arch(const Napi::CallbackInfo& info);
 
-  std::shared_ptr<LlamaModel> model_;
+  std::shared_ptr<Model> model_;
 };
 
 }  // namespace plast
