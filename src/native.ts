@@ -1,5 +1,6 @@
-// Loads the native addon and gives it a typed surface. Every call into it goes through `call`,
-// which turns native errors into PlastErrors carrying the caller's JS stack.
+// Loads the native addon and gives it a typed surface: the one place in src/ that names the addon
+// (native/README.md describes the native side of this contract). Every call into it goes through
+// `call`/`callSync`, which turn native errors into PlastErrors carrying the caller's JS stack.
 import bindings from 'bindings';
 import { PlastError, fromNative } from './errors';
 
@@ -13,6 +14,7 @@ export interface BackendInfo {
   device?: string;
 }
 
+/** Config of the "llama" architecture (the LLaMA-family decoder, native/src/model/llama.h). */
 export interface NativeConfig {
   vocab: number;
   hidden: number;
@@ -78,6 +80,24 @@ export interface NativeAdamW {
 
 export type ParamPart = 'weight' | 'master' | 'grad' | 'm' | 'v';
 
+/** Model kinds of native/src/addon/model_registry.cc, with the config each one reads. */
+export interface NativeModelConfigs {
+  llama: NativeConfig;
+}
+export type ModelArch = keyof NativeModelConfigs;
+
+export interface MemoryInfo {
+  /** Bytes allocated on the backend now (by every model on it, not one alone). */
+  inUse: number;
+  /** The most bytes allocated at once since the backend's peak was last reset. */
+  peak: number;
+}
+
+/**
+ * A model on one backend (native/src/addon/model_wrap.h). The Promise-returning methods run on a
+ * worker thread, one at a time per model; the others run on the calling thread. After dispose()
+ * every method except dispose() and disposed() throws ERR_INVALID.
+ */
 export interface NativeModel {
   loadTensors(file: string, entries: NativeTensorEntry[]): Promise<void>;
   finalize(): void;
@@ -91,8 +111,12 @@ export interface NativeModel {
   adamw(p: NativeAdamW): Promise<void>;
   read(name: string, part?: ParamPart): Promise<Float32Array>;
   write(name: string, part: ParamPart, values: Float32Array): Promise<void>;
-  memory(): { inUse: number; peak: number };
+  memory(): MemoryInfo;
   backendName(): BackendName;
+  arch(): ModelArch;
+  /** Frees the weights, training state and file mappings now (or when the call in flight ends). Idempotent. */
+  dispose(): void;
+  disposed(): boolean;
 }
 
 export interface KernelVariantInfo {
@@ -131,12 +155,19 @@ export interface NativeBenchRow {
 interface Addon {
   backends(): BackendInfo[];
   threads(): number;
+  /** Memory of a backend, with or without a model on it; ERR_NO_DEVICE when it is unavailable. */
+  memory(backend: BackendName): MemoryInfo;
+  modelArchs(): ModelArch[];
   cudaCompiled: boolean;
   /** The CUDA kernel-variant registry; throws ERR_NO_DEVICE in a build without CUDA. */
   kernelVariants(): KernelVariantInfo[];
   /** Checks then times kernel variants (native/src/cuda/opbench.h); ERR_NO_DEVICE without a device. */
   opBench(o: NativeOpBenchOptions): Promise<NativeBenchRow[]>;
-  NativeModel: new (backend: BackendName, config: NativeConfig) => NativeModel;
+  /** `arch` defaults to "llama"; an architecture this build lacks is ERR_UNSUPPORTED. */
+  NativeModel: {
+    new (backend: BackendName, config: NativeConfig): NativeModel;
+    new <A extends ModelArch>(backend: BackendName, config: NativeModelConfigs[A], arch: A): NativeModel;
+  };
 }
 
 let cached: Addon | undefined;
@@ -176,6 +207,11 @@ export function callSync<T>(fn: () => T): T {
 
 export function listBackends(): BackendInfo[] {
   return addon().backends();
+}
+
+/** Bytes in use on a backend (every model on it together). */
+export function backendMemory(backend: BackendName): MemoryInfo {
+  return callSync(() => addon().memory(backend));
 }
 
 /**

@@ -1,5 +1,6 @@
 // A loaded model: an HF checkpoint on a native backend, with its tokenizer. The methods are thin
-// async wrappers over the native LlamaModel (forward with counts, backward, AdamW).
+// async wrappers over the native LlamaModel (forward with counts, backward, AdamW). dispose() (or
+// a `using` declaration) frees its weights without waiting for the garbage collector.
 import { PlastError } from '../errors';
 import {
   BackendChoice, BackendName, NativeAdamW, NativeModel, NativeTensorEntry, ParamPart, addon, call, callSync, resolveBackend,
@@ -33,7 +34,7 @@ export type ModuleSet = 'all' | 'attn' | 'mlp';
 const ATTN_LEAVES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj'];
 const MLP_LEAVES = ['mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
 
-export class Model {
+export class Model implements Disposable {
   private constructor(
     readonly dir: string,
     readonly checkpoint: Checkpoint,
@@ -71,39 +72,12 @@ export class Model {
           ropeAttnScaling: 1,
         }),
     );
-    // Every tensor the model needs must be in the checkpoint, with the shape config.json implies.
-    const perFile = new Map<string, NativeTensorEntry[]>();
-    const missing: string[] = [];
-    for (const want of native.expectedWeights()) {
-      const t = ckpt.tensors.get(want.name);
-      if (!t) {
-        missing.push(want.name);
-        continue;
-      }
-      if (t.dtype !== 'BF16' && t.dtype !== 'F16' && t.dtype !== 'F32') {
-        throw new PlastError('ERR_DTYPE', `${t.file}: tensor '${t.sourceName}' is ${t.dtype}; expected BF16, F16 or F32`, { file: t.file, field: t.sourceName });
-      }
-      if (t.shape.join(',') !== want.shape.join(',')) {
-        throw new PlastError(
-          'ERR_SHAPE',
-          `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${want.shape.join(', ')}]`,
-          { file: t.file, field: t.sourceName },
-        );
-      }
-      const list = perFile.get(t.file) ?? [];
-      list.push({ name: want.name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
-      perFile.set(t.file, list);
+    try {
+      await loadWeights(native, ckpt, opts);
+    } catch (err) {
+      native.dispose(); // a half-loaded model frees its weights now, not at garbage collection
+      throw err;
     }
-    if (missing.length > 0) {
-      const shown = missing.slice(0, 6).join(', ') + (missing.length > 6 ? `, ... (${missing.length} in all)` : '');
-      throw new PlastError('ERR_FORMAT', `${dir}: tensor(s) missing from the checkpoint: ${shown}`, { file: dir, field: missing[0]! });
-    }
-    let done = 0;
-    for (const [file, entries] of perFile) {
-      await call(() => native.loadTensors(file, entries));
-      opts.onProgress?.(++done, perFile.size);
-    }
-    callSync(() => native.finalize());
     return new Model(dir, ckpt, tokenizer, backend, native);
   }
 
@@ -150,7 +124,7 @@ export class Model {
   }
 
   trainable(): string[] {
-    return this.native.trainable();
+    return callSync(() => this.native.trainable());
   }
 
   async zeroGrad(): Promise<void> {
@@ -174,7 +148,23 @@ export class Model {
   }
 
   memory(): { inUse: number; peak: number } {
-    return this.native.memory();
+    return callSync(() => this.native.memory());
+  }
+
+  /**
+   * Frees the weights, gradients, optimizer state and mapped checkpoint files now (a call still in
+   * flight finishes first). Later calls throw ERR_INVALID; disposing twice does nothing.
+   */
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed();
   }
 
   padId(): number {
@@ -191,4 +181,41 @@ export class Model {
     }
     return n;
   }
+}
+
+/** Every tensor the model needs must be in the checkpoint, with the shape config.json implies. */
+async function loadWeights(native: NativeModel, ckpt: Checkpoint, opts: LoadOptions): Promise<void> {
+  const dir = ckpt.dir;
+  const perFile = new Map<string, NativeTensorEntry[]>();
+  const missing: string[] = [];
+  for (const want of native.expectedWeights()) {
+    const t = ckpt.tensors.get(want.name);
+    if (!t) {
+      missing.push(want.name);
+      continue;
+    }
+    if (t.dtype !== 'BF16' && t.dtype !== 'F16' && t.dtype !== 'F32') {
+      throw new PlastError('ERR_DTYPE', `${t.file}: tensor '${t.sourceName}' is ${t.dtype}; expected BF16, F16 or F32`, { file: t.file, field: t.sourceName });
+    }
+    if (t.shape.join(',') !== want.shape.join(',')) {
+      throw new PlastError(
+        'ERR_SHAPE',
+        `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${want.shape.join(', ')}]`,
+        { file: t.file, field: t.sourceName },
+      );
+    }
+    const list = perFile.get(t.file) ?? [];
+    list.push({ name: want.name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
+    perFile.set(t.file, list);
+  }
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 6).join(', ') + (missing.length > 6 ? `, ... (${missing.length} in all)` : '');
+    throw new PlastError('ERR_FORMAT', `${dir}: tensor(s) missing from the checkpoint: ${shown}`, { file: dir, field: missing[0]! });
+  }
+  let done = 0;
+  for (const [file, entries] of perFile) {
+    await call(() => native.loadTensors(file, entries));
+    opts.onProgress?.(++done, perFile.size);
+  }
+  callSync(() => native.finalize());
 }

@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include "addon/bench_wrap.h"
+#include "addon/convert.h"
+#include "addon/model_registry.h"
 #include "addon/model_wrap.h"
 #include "addon/task.h"
 #include "common/threadpool.h"
@@ -32,11 +34,27 @@ Napi::Value threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), numThreads());
 }
 
+// memory(backend): bytes in use on a backend, with no model needed (e.g. after dispose()).
+Napi::Value memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] { return memoryToJs(env, *getBackend(argString(info, 0, "backend"))); });
+}
+
+Napi::Value archs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto list = modelArchs();
+  auto arr = Napi::Array::New(env, list.size());
+  for (size_t i = 0; i < list.size(); ++i) arr.Set(i, list[i]);
+  return arr;
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, backends));
   exports.Set("threads", Napi::Function::New(env, threads));
+  exports.Set("memory", Napi::Function::New(env, memory));
+  exports.Set("modelArchs", Napi::Function::New(env, archs));
   exports.Set("NativeModel", ModelWrap::define(env));
   registerBench(env, exports);
 #ifdef PLAST_WITH_CUDA

@@ -1,10 +1,12 @@
-// Reading JS arguments into C++ values with messages that say what was expected.
+// Reading JS arguments into C++ values with messages that say what was expected, and the few
+// values the addon hands back.
 #pragma once
 #include <napi.h>
 
 #include <string>
 #include <vector>
 
+#include "plast/backend.h"
 #include "plast/error.h"
 
 namespace plast {
@@ -79,6 +81,14 @@ inline Napi::Float32Array toJs(Napi::Env env, const std::vector<float>& v) {
   auto a = Napi::Float32Array::New(env, v.size());
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
   return a;
+}
+
+// { inUse, peak }: bytes allocated on a backend now and at most since its last resetPeak.
+inline Napi::Object memoryToJs(Napi::Env env, const Backend& be) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("inUse", Napi::Number::New(env, double(be.bytesInUse())));
+  r.Set("peak", Napi::Number::New(env, double(be.peakBytes())));
+  return r;
 }
 
 }  // namespace plast

@@ -1,6 +1,7 @@
 #include "addon/model_wrap.h"
 
 #include "addon/convert.h"
+#include "addon/model_registry.h"
 #include "addon/task.h"
 #include "common/mapped_file.h"
 
@@ -62,36 +63,69 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                       InstanceMethod("read", &ModelWrap::read),
                       InstanceMethod("write", &ModelWrap::write),
                       InstanceMethod("memory", &ModelWrap::memory),
-                      InstanceMethod("backendName", &ModelWrap::backendName)});
+                      InstanceMethod("backendName", &ModelWrap::backendName),
+                      InstanceMethod("arch", &ModelWrap::arch),
+                      InstanceMethod("dispose", &ModelWrap::dispose),
+                      InstanceMethod("disposed", &ModelWrap::disposed)});
 }
 
+// new NativeModel(backend, config, arch = "llama")
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   guard(info.Env(), [&] {
     std::string backend = argString(info, 0, "backend");
     Napi::Object c = argObject(info, 1, "config");
-    LlamaConfig cfg;
-    cfg.vocab = getInt(c, "vocab", "config");
-    cfg.hidden = getInt(c, "hidden", "config");
-    cfg.inter = getInt(c, "intermediate", "config");
-    cfg.layers = getInt(c, "layers", "config");
-    cfg.heads = getInt(c, "heads", "config");
-    cfg.kvHeads = getInt(c, "kvHeads", "config");
-    cfg.headDim = getInt(c, "headDim", "config");
-    cfg.eps = static_cast<float>(getNumber(c, "eps", "config"));
-    cfg.qkvBias = getBool(c, "qkvBias");
-    cfg.oBias = getBool(c, "oBias");
-    cfg.mlpBias = getBool(c, "mlpBias");
-    cfg.tied = getBool(c, "tied");
-    cfg.window = static_cast<int>(getNumberOr(c, "window", 0));
-    cfg.invFreq = getF32(c.Get("invFreq"), "config.invFreq");
-    cfg.ropeAttnScaling = static_cast<float>(getNumberOr(c, "ropeAttnScaling", 1.0));
-    model_ = std::make_shared<LlamaModel>(getBackend(backend), std::move(cfg));
+    std::string arch = info.Length() > 2 && !info[2].IsUndefined() ? argString(info, 2, "arch") : "llama";
+    state_->model = createModel(arch, backend, c);
   });
 }
+
+void ModelWrap::State::leave() {
+  std::unique_ptr<Model> dead;
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    if (--inFlight == 0 && disposed) dead = std::move(model);
+  }
+}  // the model (if disposed) is destroyed here, outside the lock
+
+Model& ModelWrap::live() {
+  PLAST_CHECK(!state_->disposed, Code::Invalid, "model was disposed: its weights and training state are freed");
+  return *state_->model;
+}
+
+template <typename Work>
+Napi::Value ModelWrap::queue(Napi::Env env, Work work, std::function<Napi::Value(Napi::Env)> done) {
+  live();
+  std::shared_ptr<State> s = state_;
+  {
+    std::lock_guard<std::mutex> lk(s->mu);
+    ++s->inFlight;
+  }
+  try {
+    return Task::run(
+        env,
+        [s, work] {
+          struct Leave {
+            State& s;
+            ~Leave() { s.leave(); }
+          } leave{*s};  // declared first: runs after the model's lock below is released
+          std::lock_guard<std::mutex> lk(s->model->mutex());
+          work(*s->model);
+        },
+        std::move(done));
+  } catch (...) {
+    s->leave();
+    throw;
+  }
+}
+
+namespace {
+Napi::Value undefinedDone(Napi::Env env) { return env.Undefined(); }
+}  // namespace
 
 Napi::Value ModelWrap::loadTensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     std::string file = argString(info, 0, "file");
     PLAST_CHECK(info.Length() > 1 && info[1].IsArray(), Code::Invalid,
                 "Expected an array of tensor entries");
@@ -109,11 +143,11 @@ Napi::Value ModelWrap::loadTensors(const Napi::CallbackInfo& info) {
       e.end = getInt(o, "end", "entry");
       entries.push_back(std::move(e));
     }
-    auto model = model_;
-    return Task::run(
+    return queue(
         env,
-        [model, file, entries] {
-          std::lock_guard<std::mutex> lk(model->mutex());
+        [file, entries](Model& model) {
+          // Backends that reference host memory (the CPU) keep the mapping alive through their
+          // tensors; it is unmapped when the last of them is freed.
           auto mf = mapFile(file);
           std::shared_ptr<void> keep = mf;
           for (const Entry& e : entries) {
@@ -127,52 +161,51 @@ Napi::Value ModelWrap::loadTensors(const Napi::CallbackInfo& info) {
                         file << ": tensor '" << e.name << "' shape " << shapeStr(e.shape) << " x "
                              << dtypeName(e.dtype) << " needs " << n * dtypeSize(e.dtype)
                              << " bytes but its data range holds " << (e.end - e.begin));
-            Tensor t = model->backend()->loadWeight(mf->data + e.begin, e.shape, e.dtype, keep);
+            Tensor t = model.backend()->loadWeight(mf->data + e.begin, e.shape, e.dtype, keep);
             try {
-              model->setWeight(e.name, std::move(t));
+              model.setWeight(e.name, std::move(t));
             } catch (const Error& err) {
               throw Error(err.code(), file + ": " + err.what());
             }
           }
         },
-        [](Napi::Env env) { return env.Undefined(); });
+        undefinedDone);
   });
 }
 
 Napi::Value ModelWrap::finalize(const Napi::CallbackInfo& info) {
-  guard(info.Env(), [&] { model_->finalize(); });
+  guard(info.Env(), [&] { live().finalize(); });
   return info.Env().Undefined();
 }
 
 Napi::Value ModelWrap::expectedWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto names = model_->expectedWeights();
-  auto arr = Napi::Array::New(env, names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", names[i]);
-    Shape s = model_->expectedShape(names[i]);
-    auto sh = Napi::Array::New(env, s.size());
-    for (size_t j = 0; j < s.size(); ++j) sh.Set(j, Napi::Number::New(env, double(s[j])));
-    o.Set("shape", sh);
-    arr.Set(i, o);
-  }
-  return arr;
+  return guard(env, [&] {
+    Model& model = live();
+    auto names = model.expectedWeights();
+    auto arr = Napi::Array::New(env, names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", names[i]);
+      Shape s = model.expectedShape(names[i]);
+      auto sh = Napi::Array::New(env, s.size());
+      for (size_t j = 0; j < s.size(); ++j) sh.Set(j, Napi::Number::New(env, double(s[j])));
+      o.Set("shape", sh);
+      arr.Set(i, o);
+    }
+    return arr;
+  });
 }
 
 Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     Batch b = readBatch(argObject(info, 0, "batch"));
     bool counts = !b.countMask.empty();
-    auto model = model_;
     auto out = std::make_shared<ForwardResult>();
-    return Task::run(
-        env,
-        [model, b, counts, out] {
-          std::lock_guard<std::mutex> lk(model->mutex());
-          *out = model->forward(b, counts);
-        },
+    return queue(
+        env, [b, counts, out](Model& model) { *out = model.forward(b, counts); },
         [out, counts](Napi::Env env) -> Napi::Value {
           Napi::Object r = Napi::Object::New(env);
           if (counts) {
@@ -193,42 +226,34 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::setTrainable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     PLAST_CHECK(info.Length() > 0, Code::Invalid, "Expected an array of tensor names");
     auto names = getStrings(info[0], "trainable tensor names");
-    auto model = model_;
-    return Task::run(
-        env,
-        [model, names] {
-          std::lock_guard<std::mutex> lk(model->mutex());
-          model->setTrainable(names);
-        },
-        [](Napi::Env env) { return env.Undefined(); });
+    return queue(env, [names](Model& model) { model.setTrainable(names); }, undefinedDone);
   });
 }
 
 Napi::Value ModelWrap::trainable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto names = model_->trainable();
-  auto arr = Napi::Array::New(env, names.size());
-  for (size_t i = 0; i < names.size(); ++i) arr.Set(i, names[i]);
-  return arr;
+  return guard(env, [&] {
+    auto names = live().trainable();
+    auto arr = Napi::Array::New(env, names.size());
+    for (size_t i = 0; i < names.size(); ++i) arr.Set(i, names[i]);
+    return arr;
+  });
 }
 
 Napi::Value ModelWrap::forwardBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     Batch b = readBatch(argObject(info, 0, "batch"));
     PLAST_CHECK(info.Length() > 1 && info[1].IsNumber(), Code::Invalid,
                 "Expected a number for lossScale");
     float scale = info[1].As<Napi::Number>().FloatValue();
-    auto model = model_;
     auto out = std::make_shared<TrainResult>();
-    return Task::run(
-        env,
-        [model, b, scale, out] {
-          std::lock_guard<std::mutex> lk(model->mutex());
-          *out = model->forwardBackward(b, scale);
-        },
+    return queue(
+        env, [b, scale, out](Model& model) { *out = model.forwardBackward(b, scale); },
         [out](Napi::Env env) -> Napi::Value {
           Napi::Object r = Napi::Object::New(env);
           r.Set("lossSum", Napi::Number::New(env, out->lossSum));
@@ -241,32 +266,23 @@ Napi::Value ModelWrap::forwardBackward(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::zeroGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = model_;
-  return Task::run(
-      env,
-      [model] {
-        std::lock_guard<std::mutex> lk(model->mutex());
-        model->zeroGrad();
-      },
-      [](Napi::Env env) { return env.Undefined(); });
+  return guard(env, [&] { return queue(env, [](Model& model) { model.zeroGrad(); }, undefinedDone); });
 }
 
 Napi::Value ModelWrap::gradSumSquares(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = model_;
-  auto out = std::make_shared<double>(0);
-  return Task::run(
-      env,
-      [model, out] {
-        std::lock_guard<std::mutex> lk(model->mutex());
-        *out = model->gradSumSquares();
-      },
-      [out](Napi::Env env) { return Napi::Number::New(env, *out); });
+  return guard(env, [&] {
+    auto out = std::make_shared<double>(0);
+    return queue(
+        env, [out](Model& model) { *out = model.gradSumSquares(); },
+        [out](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *out); });
+  });
 }
 
 Napi::Value ModelWrap::adamw(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     Napi::Object o = argObject(info, 0, "adamw parameters");
     AdamWParams p;
     p.lr = getNumber(o, "lr", "adamw");
@@ -276,30 +292,19 @@ Napi::Value ModelWrap::adamw(const Napi::CallbackInfo& info) {
     p.weightDecay = getNumberOr(o, "weightDecay", 0.0);
     p.step = getInt(o, "step", "adamw");
     p.gradScale = getNumberOr(o, "gradScale", 1.0);
-    auto model = model_;
-    return Task::run(
-        env,
-        [model, p] {
-          std::lock_guard<std::mutex> lk(model->mutex());
-          model->adamwStep(p);
-        },
-        [](Napi::Env env) { return env.Undefined(); });
+    return queue(env, [p](Model& model) { model.adamwStep(p); }, undefinedDone);
   });
 }
 
 Napi::Value ModelWrap::read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     std::string name = argString(info, 0, "tensor name");
     ParamPart part = info.Length() > 1 ? parsePart(argString(info, 1, "part")) : ParamPart::Weight;
-    auto model = model_;
     auto out = std::make_shared<std::vector<float>>();
-    return Task::run(
-        env,
-        [model, name, part, out] {
-          std::lock_guard<std::mutex> lk(model->mutex());
-          *out = model->read(name, part);
-        },
+    return queue(
+        env, [name, part, out](Model& model) { *out = model.read(name, part); },
         [out](Napi::Env env) -> Napi::Value { return toJs(env, *out); });
   });
 }
@@ -307,31 +312,46 @@ Napi::Value ModelWrap::read(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&] {
+    live();
     std::string name = argString(info, 0, "tensor name");
     ParamPart part = parsePart(argString(info, 1, "part"));
     PLAST_CHECK(info.Length() > 2, Code::Invalid, "Expected a Float32Array of values");
     std::vector<float> data = getF32(info[2], "values");
-    auto model = model_;
-    return Task::run(
-        env,
-        [model, name, part, data] {
-          std::lock_guard<std::mutex> lk(model->mutex());
-          model->write(name, part, data);
-        },
-        [](Napi::Env env) { return env.Undefined(); });
+    return queue(env, [name, part, data](Model& model) { model.write(name, part, data); }, undefinedDone);
   });
 }
 
+// Bytes in use on the model's backend (all models on it together, not this one alone).
 Napi::Value ModelWrap::memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("inUse", Napi::Number::New(env, double(model_->backend()->bytesInUse())));
-  r.Set("peak", Napi::Number::New(env, double(model_->backend()->peakBytes())));
-  return r;
+  return guard(env, [&] { return memoryToJs(env, *live().backend()); });
 }
 
 Napi::Value ModelWrap::backendName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), model_->backend()->name());
+  return guard(info.Env(), [&] { return Napi::String::New(info.Env(), live().backend()->name()); });
+}
+
+Napi::Value ModelWrap::arch(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] { return Napi::String::New(info.Env(), live().arch()); });
+}
+
+// Frees the model now, or, while calls are in flight, as soon as the last of them ends. Later
+// calls throw Invalid; a second dispose() does nothing.
+Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& info) {
+  std::unique_ptr<Model> dead;
+  {
+    std::lock_guard<std::mutex> lk(state_->mu);
+    if (!state_->disposed) {
+      state_->disposed = true;
+      if (state_->inFlight == 0) dead = std::move(state_->model);
+    }
+  }
+  dead.reset();  // outside the lock: frees the weights, training state and file mappings
+  return info.Env().Undefined();
+}
+
+Napi::Value ModelWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), state_->disposed);
 }
 
 }  // namespace plast

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
-#include <sstream>
+#include <cstring>
+#include <string>
 
 namespace plast {
 
@@ -19,10 +19,6 @@ struct LlamaModel::Saved {
 
 namespace {
 
-std::string layerName(int i, const char* leaf) {
-  return "model.layers." + std::to_string(i) + "." + leaf;
-}
-
 Tensor fromHost(Backend* be, const std::vector<int32_t>& v, const Shape& s) {
   Tensor t = be->empty(s, DType::I32);
   if (!v.empty()) be->upload(t, v.data());
@@ -31,7 +27,7 @@ Tensor fromHost(Backend* be, const std::vector<int32_t>& v, const Shape& s) {
 
 }  // namespace
 
-LlamaModel::LlamaModel(Backend* backend, LlamaConfig cfg) : be_(backend), cfg_(std::move(cfg)) {
+LlamaModel::LlamaModel(Backend* backend, LlamaConfig cfg) : Model(backend), cfg_(std::move(cfg)) {
   const LlamaConfig& c = cfg_;
   PLAST_CHECK(c.vocab > 0 && c.hidden > 0 && c.inter > 0 && c.layers > 0 && c.heads > 0 &&
                   c.kvHeads > 0 && c.headDim > 0,
@@ -48,91 +44,7 @@ LlamaModel::LlamaModel(Backend* backend, LlamaConfig cfg) : be_(backend), cfg_(s
   invFreq_ = be_->empty({c.headDim / 2}, DType::F32);
   be_->upload(invFreq_, c.invFreq.data());
   layers_.resize(c.layers);
-  slots_["model.embed_tokens.weight"] = &embed_;
-  slots_["model.norm.weight"] = &norm_;
-  if (!c.tied) slots_["lm_head.weight"] = &lmHead_;
-  for (int i = 0; i < c.layers; ++i) {
-    Layer& L = layers_[i];
-    slots_[layerName(i, "input_layernorm.weight")] = &L.ln1;
-    slots_[layerName(i, "post_attention_layernorm.weight")] = &L.ln2;
-    slots_[layerName(i, "self_attn.q_proj.weight")] = &L.wq;
-    slots_[layerName(i, "self_attn.k_proj.weight")] = &L.wk;
-    slots_[layerName(i, "self_attn.v_proj.weight")] = &L.wv;
-    slots_[layerName(i, "self_attn.o_proj.weight")] = &L.wo;
-    if (c.qkvBias) {
-      slots_[layerName(i, "self_attn.q_proj.bias")] = &L.bq;
-      slots_[layerName(i, "self_attn.k_proj.bias")] = &L.bk;
-      slots_[layerName(i, "self_attn.v_proj.bias")] = &L.bv;
-    }
-    if (c.oBias) slots_[layerName(i, "self_attn.o_proj.bias")] = &L.bo;
-    slots_[layerName(i, "mlp.gate_proj.weight")] = &L.wg;
-    slots_[layerName(i, "mlp.up_proj.weight")] = &L.wu;
-    slots_[layerName(i, "mlp.down_proj.weight")] = &L.wd;
-    if (c.mlpBias) {
-      slots_[layerName(i, "mlp.gate_proj.bias")] = &L.bg;
-      slots_[layerName(i, "mlp.up_proj.bias")] = &L.bu;
-      slots_[layerName(i, "mlp.down_proj.bias")] = &L.bd;
-    }
-  }
-}
-
-std::vector<std::string> LlamaModel::expectedWeights() const {
-  std::vector<std::string> out;
-  for (auto& kv : slots_) out.push_back(kv.first);
-  return out;
-}
-
-Shape LlamaModel::expectedShape(const std::string& name) const {
-  const LlamaConfig& c = cfg_;
-  auto ends = [&](const char* s) {
-    std::string suf(s);
-    return name.size() >= suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
-  };
-  PLAST_CHECK(slots_.count(name), Code::Format, "unexpected tensor '" << name << "' for this model");
-  if (name == "model.embed_tokens.weight" || name == "lm_head.weight") return {c.vocab, c.hidden};
-  if (name == "model.norm.weight" || ends("layernorm.weight")) return {c.hidden};
-  int64_t qd = c.heads * c.headDim, kd = c.kvHeads * c.headDim;
-  if (ends("q_proj.weight")) return {qd, c.hidden};
-  if (ends("k_proj.weight") || ends("v_proj.weight")) return {kd, c.hidden};
-  if (ends("q_proj.bias")) return {qd};
-  if (ends("k_proj.bias") || ends("v_proj.bias")) return {kd};
-  if (ends("o_proj.weight")) return {c.hidden, qd};
-  if (ends("o_proj.bias")) return {c.hidden};
-  if (ends("gate_proj.weight") || ends("up_proj.weight")) return {c.inter, c.hidden};
-  if (ends("gate_proj.bias") || ends("up_proj.bias")) return {c.inter};
-  if (ends("down_proj.weight")) return {c.hidden, c.inter};
-  if (ends("down_proj.bias")) return {c.hidden};
-  PLAST_FAIL(Code::Internal, "no shape rule for '" << name << "'");
-}
-
-Tensor* LlamaModel::slot(const std::string& name) {
-  auto it = slots_.find(name);
-  PLAST_CHECK(it != slots_.end(), Code::Format, "unexpected tensor '" << name << "' for this model");
-  return it->second;
-}
-
-void LlamaModel::setWeight(const std::string& name, Tensor t) {
-  Shape want = expectedShape(name);
-  PLAST_CHECK(t.shape == want, Code::Shape,
-              "tensor '" << name << "': expected shape " << shapeStr(want) << " from config.json but the checkpoint has "
-                         << shapeStr(t.shape));
-  PLAST_CHECK(isFloat(t.dtype), Code::DType,
-              "tensor '" << name << "': expected a float dtype but received " << dtypeName(t.dtype));
-  *slot(name) = std::move(t);
-}
-
-void LlamaModel::finalize() {
-  std::vector<std::string> missing;
-  for (auto& kv : slots_)
-    if (!kv.second->defined()) missing.push_back(kv.first);
-  if (!missing.empty()) {
-    std::ostringstream os;
-    os << missing.size() << " tensor(s) missing from the checkpoint: ";
-    for (size_t i = 0; i < missing.size() && i < 8; ++i) os << (i ? ", " : "") << missing[i];
-    if (missing.size() > 8) os << ", ...";
-    PLAST_FAIL(Code::Format, os.str());
-  }
-  finalized_ = true;
+  declareWeights();
 }
 
 const Tensor& LlamaModel::lmHead() const { return cfg_.tied ? embed_ : lmHead_; }
@@ -241,20 +153,14 @@ void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* count
   x = y;
 }
 
-LlamaModel::Param* LlamaModel::paramFor(const Tensor& t) {
-  for (auto& p : params_)
-    if (p->weight == &t) return p.get();
-  return nullptr;
-}
-
 void LlamaModel::layerBackward(int li, const Saved& S, const Inputs& in, Tensor& dy, bool needDx) {
   const LlamaConfig& c = cfg_;
   Layer& L = layers_[li];
   DType A = be_->activationDType();
   int64_t N = in.N, H = c.hidden, D = c.headDim;
   auto wgrad = [&](Tensor& w, Tensor& b, const Tensor& dout, const Tensor& xin) {
-    Param* pw = paramFor(w);
-    Param* pb = b.defined() ? paramFor(b) : nullptr;
+    Params::Param* pw = params_.forWeight(w);
+    Params::Param* pb = b.defined() ? params_.forWeight(b) : nullptr;
     if (pw) {
       be_->linearBackwardWeight(dout, xin, pw->grad, pb ? &pb->grad : nullptr);
     } else if (pb) {  // bias alone: dW goes to a scratch buffer
@@ -275,7 +181,7 @@ void LlamaModel::layerBackward(int li, const Saved& S, const Inputs& in, Tensor&
   be_->linearBackwardInput(dg, L.wg, dh2, false);
   be_->linearBackwardInput(du, L.wu, dh2, true);
   dg = du = Tensor();
-  Param* pln2 = paramFor(L.ln2);
+  Params::Param* pln2 = params_.forWeight(L.ln2);
   be_->rmsnormBackward(dh2, S.x2, L.ln2, S.rstd2, dy, true, pln2 ? &pln2->grad : nullptr);
   dh2 = Tensor();
   // x2 = x + o_proj(a); dy now holds dL/dx2
@@ -297,7 +203,7 @@ void LlamaModel::layerBackward(int li, const Saved& S, const Inputs& in, Tensor&
   wgrad(L.wq, L.bq, dq, S.h1);
   wgrad(L.wk, L.bk, dk, S.h1);
   wgrad(L.wv, L.bv, dv, S.h1);
-  Param* pln1 = paramFor(L.ln1);
+  Params::Param* pln1 = params_.forWeight(L.ln1);
   if (needDx || pln1) {
     Tensor dh1 = be_->empty({N, H}, A);
     be_->linearBackwardInput(dq, L.wq, dh1, false);
@@ -359,40 +265,13 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
 void LlamaModel::setTrainable(const std::vector<std::string>& names) {
   params_.clear();
   lowestTrainable_ = -1;
-  std::set<std::string> seen;
   for (const std::string& name : names) {
-    PLAST_CHECK(seen.insert(name).second, Code::Invalid, "trainable tensor '" << name << "' listed twice");
-    PLAST_CHECK(name.rfind("model.layers.", 0) == 0, Code::Unsupported,
+    PLAST_CHECK(name.rfind(kLlamaLayerPrefix, 0) == 0, Code::Unsupported,
                 "only decoder-layer tensors can be trained, not '" << name << "'");
-    Tensor* w = slot(name);
-    PLAST_CHECK(w->defined(), Code::Invalid, "tensor '" << name << "' has no weights loaded");
-    int layer = std::stoi(name.substr(13));
-    auto p = std::make_unique<Param>();
-    p->name = name;
-    p->weight = w;
-    p->layer = layer;
-    // An owned copy: the loaded weight may live in a read-only file mapping.
-    Tensor own = be_->empty(w->shape, w->dtype);
-    be_->cast(*w, own);
-    *w = own;
-    if (w->dtype == DType::F32) {
-      p->master = *w;  // the weight is its own fp32 master
-    } else {
-      p->master = be_->empty(w->shape, DType::F32);
-      be_->cast(*w, p->master);
-    }
-    p->grad = be_->zeros(w->shape, DType::F32);
-    p->m = be_->zeros(w->shape, DType::F32);
-    p->v = be_->zeros(w->shape, DType::F32);
+    params_.add(name);  // a declared name, so "model.layers.<i>.<leaf>"
+    int layer = std::stoi(name.substr(std::strlen(kLlamaLayerPrefix)));
     lowestTrainable_ = lowestTrainable_ < 0 ? layer : std::min(lowestTrainable_, layer);
-    params_.push_back(std::move(p));
   }
-}
-
-std::vector<std::string> LlamaModel::trainable() const {
-  std::vector<std::string> out;
-  for (auto& p : params_) out.push_back(p->name);
-  return out;
 }
 
 TrainResult LlamaModel::forwardBackward(const Batch& b, float lossScale) {
@@ -441,69 +320,6 @@ TrainResult LlamaModel::forwardBackward(const Batch& b, float lossScale) {
     layerBackward(li, s, in, dx, li > lowestTrainable_);
   }
   return r;
-}
-
-void LlamaModel::zeroGrad() {
-  for (auto& p : params_) be_->zero(p->grad);
-}
-
-double LlamaModel::gradSumSquares() {
-  std::vector<Tensor> gs;
-  for (auto& p : params_) gs.push_back(p->grad);
-  return be_->sumSquares(gs);
-}
-
-void LlamaModel::adamwStep(const AdamWParams& ap) {
-  PLAST_CHECK(!params_.empty(), Code::Invalid, "no trainable tensors: call setTrainable first");
-  std::vector<AdamWSlot> slots;
-  for (auto& p : params_) {
-    AdamWSlot s{p->master, p->grad, p->m, p->v, Tensor()};
-    if (p->weight->data() != p->master.data()) s.weight = *p->weight;
-    slots.push_back(s);
-  }
-  be_->adamw(slots, ap);
-}
-
-std::vector<float> LlamaModel::read(const std::string& name, ParamPart part) {
-  Tensor src;
-  if (part == ParamPart::Weight) {
-    src = *slot(name);
-    PLAST_CHECK(src.defined(), Code::Invalid, "tensor '" << name << "' has no weights loaded");
-  } else {
-    Param* p = nullptr;
-    for (auto& q : params_)
-      if (q->name == name) p = q.get();
-    PLAST_CHECK(p, Code::Invalid, "tensor '" << name << "' is not trainable");
-    src = part == ParamPart::Master ? p->master
-          : part == ParamPart::Grad ? p->grad
-          : part == ParamPart::M    ? p->m
-                                    : p->v;
-  }
-  Tensor f = src;
-  if (src.dtype != DType::F32) {
-    f = be_->empty(src.shape, DType::F32);
-    be_->cast(src, f);
-  }
-  std::vector<float> out(static_cast<size_t>(f.numel()));
-  be_->download(f, out.data());
-  return out;
-}
-
-void LlamaModel::write(const std::string& name, ParamPart part, const std::vector<float>& data) {
-  Param* p = nullptr;
-  for (auto& q : params_)
-    if (q->name == name) p = q.get();
-  PLAST_CHECK(p, Code::Invalid, "tensor '" << name << "' is not trainable; only trainable tensors can be written");
-  PLAST_CHECK(static_cast<int64_t>(data.size()) == p->master.numel(), Code::Shape,
-              "write '" << name << "': expected " << p->master.numel() << " values but received "
-                        << data.size());
-  Tensor& dst = part == ParamPart::Grad ? p->grad
-                : part == ParamPart::M  ? p->m
-                : part == ParamPart::V  ? p->v
-                                        : p->master;
-  be_->upload(dst, data.data());
-  if ((part == ParamPart::Master || part == ParamPart::Weight) && p->weight->data() != p->master.data())
-    be_->cast(p->master, *p->weight);
 }
 
 }  // namespace plast
