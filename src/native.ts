@@ -161,7 +161,7 @@ interface Addon {
   cudaCompiled: boolean;
   /** The CUDA kernel-variant registry; throws ERR_NO_DEVICE in a build without CUDA. */
   kernelVariants(): KernelVariantInfo[];
-  /** Checks then times kernel variants (native/src/cuda/opbench.h); ERR_NO_DEVICE without a device. */
+  /** Checks then times kernel variants (native/src/bench/bench.h); ERR_NO_DEVICE without a device. */
   opBench(o: NativeOpBenchOptions): Promise<NativeBenchRow[]>;
   /** `arch` defaults to "llama"; an architecture this build lacks is ERR_UNSUPPORTED. */
   NativeModel: {

@@ -1,5 +1,5 @@
 // `plast bench --op`: the CUDA kernel variants of one op, each checked against the CPU reference
-// and then timed (native/src/cuda/opbench.h through the addon). A variant that fails its check is
+// and then timed (native/src/bench/bench.h through the addon). A variant that fails its check is
 // reported and not timed. Needs a CUDA device: without one this is ERR_NO_DEVICE.
 import { PlastError } from '../errors';
 import { KernelVariantInfo, NativeBenchRow, addon, call, callSync, listBackends } from '../native';

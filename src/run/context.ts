@@ -37,10 +37,11 @@ class ModelSlot {
     return (this.model ??= await this.loader());
   }
 
-  /** The one place a run lets go of a model: its weights are to be freed here (Model.dispose), so
-   * that the base and the tuned export are never both in memory (2x the weights: too much for a
-   * 7B model on one GPU). */
+  /** The one place a run lets go of a model: its weights are freed here (Model.dispose), so that
+   * the base and the tuned export are never both in memory (2x the weights: too much for a 7B
+   * model on one GPU). */
   release(): void {
+    this.model?.dispose();
     this.model = undefined;
   }
 }
