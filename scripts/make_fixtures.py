@@ -18,8 +18,14 @@ and, for `plast profile` (build_profile, from the checkpoint already in the dire
   profile-expected.safetensors - counts.<set>.<scope>.<lang>: I64 [layers, intermediate], the
                           tokens of the scope on which gate_proj(x) > 0 (forward hooks)
 
-Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile]
-     (needs torch, transformers, safetensors; --only profile leaves every other file as it is)
+and, for the LLaVA vision tower (build_vision): llava-vision/ (a small random
+LlavaForConditionalGeneration as transformers saves it, pixel_values and HF's tower hidden states
+and projected image features in expected.safetensors) and llava-vision-hub/ (the same weights in
+the hub layout, vision_tower.vision_model.*).
+
+Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile|vision]
+     (needs torch, transformers, safetensors; --only profile / --only vision leave every other
+     file as it is)
 """
 import argparse
 import json
@@ -251,6 +257,141 @@ def build_llava(out_dir):
     print(f'llava: text-only logits of the llama fixture through a LLaVA checkpoint -> {d}')
 
 
+# ---------------------------------------------------------------------------------------------
+# The CLIP vision tower and projector of a LLaVA checkpoint, forward only.
+
+VISION_SEED = 2000
+VISION_BATCH = 2
+
+
+def perturb_all(model, gen):
+    """Random values for every parameter: LayerNorm weights near 1, biases and everything else
+    small, so that each weight (class embedding and biases included) changes the outputs."""
+    with torch.no_grad():
+        for mod in model.modules():
+            for pname, p in mod.named_parameters(recurse=False):
+                if isinstance(mod, torch.nn.LayerNorm) and pname == 'weight':
+                    p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
+                elif pname == 'bias':
+                    p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+                elif 'norm' in type(mod).__name__.lower() and pname == 'weight':  # RMSNorm
+                    p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
+                else:
+                    p.copy_(0.08 * torch.randn(p.shape, generator=gen))
+
+
+def hub_name(name):
+    """The name a transformers-5 LLaVA tensor has in the hub layout (llava-hf/llava-1.5-7b-hf,
+    written by transformers 4): the CLIP tower under vision_tower.vision_model.*."""
+    return re.sub(r'^vision_tower\.', 'vision_tower.vision_model.', name)
+
+
+def build_vision(out_dir):
+    """A small random LlavaForConditionalGeneration (CLIP tower: 3 layers, 4 heads, quick_gelu,
+    32x32 images in 8x8 patches = 16 patches + CLS; GELU projector; a 1-layer llama decoder) saved
+    by transformers as it saves it (llava-vision/) and renamed to the hub layout
+    (llava-vision-hub/: config.json and model.safetensors only). Expected outputs for fixed random
+    pixel_values [2, 3, 32, 32]: every hidden state of the tower (hidden_states.<k>, k = 0 the
+    embeddings after pre_layrnorm ... k = layers the last layer's output) and the projected image
+    features (features.<strategy>.<layer>) for the config's layer -2 / default and a few others."""
+    from safetensors import safe_open
+    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration
+    gen = torch.Generator().manual_seed(VISION_SEED)
+    torch.manual_seed(VISION_SEED)
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=3,
+                              num_attention_heads=4, image_size=32, patch_size=8,
+                              hidden_act='quick_gelu', layer_norm_eps=1e-5, projection_dim=32)
+    text = LlamaConfig(vocab_size=512, hidden_size=48, intermediate_size=64, num_hidden_layers=1,
+                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
+                       rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, tie_word_embeddings=True)
+    patches = (vision.image_size // vision.patch_size) ** 2
+    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=3,
+                      projector_hidden_act='gelu', vision_feature_layer=-2,
+                      vision_feature_select_strategy='default', image_seq_length=patches,
+                      tie_word_embeddings=True)
+    cfg._attn_implementation = 'eager'
+    model = LlavaForConditionalGeneration._from_config(cfg, attn_implementation='eager').float().eval()
+    perturb_all(model, gen)
+    model.lm_head.weight = model.model.language_model.embed_tokens.weight
+    d = os.path.join(out_dir, 'llava-vision')
+    os.makedirs(d, exist_ok=True)
+    model.save_pretrained(d, safe_serialization=True)
+    for f in ('tokenizer.json', 'tokenizer_config.json'):
+        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
+    gc = os.path.join(d, 'generation_config.json')
+    if os.path.exists(gc):
+        os.remove(gc)
+
+    # The hub layout: the same tensors under their transformers-4 names.
+    hub = os.path.join(out_dir, 'llava-vision-hub')
+    os.makedirs(hub, exist_ok=True)
+    shutil.copy(os.path.join(d, 'config.json'), os.path.join(hub, 'config.json'))
+    with safe_open(os.path.join(d, 'model.safetensors'), 'pt') as f:
+        saved = {k: f.get_tensor(k) for k in f.keys()}
+    save_file({hub_name(k): v for k, v in saved.items()}, os.path.join(hub, 'model.safetensors'),
+              metadata={'format': 'pt'})
+
+    # The checkpoint as transformers reloads it must be the model in memory.
+    re_model = LlavaForConditionalGeneration.from_pretrained(d, attn_implementation='eager').float().eval()
+    hub_model = LlavaForConditionalGeneration.from_pretrained(hub, attn_implementation='eager').float().eval()
+    sd = model.state_dict()
+    for m in (re_model, hub_model):
+        for k, v in m.state_dict().items():
+            assert torch.equal(v, sd[k]), k
+
+    B, L = VISION_BATCH, vision.num_hidden_layers
+    pixels = torch.randn(B, 3, vision.image_size, vision.image_size, generator=gen)
+    tensors = {'pixel_values': pixels.contiguous()}
+    # Each encoder layer's output, by hooks, to pin what hidden_states[k] is.
+    layer_out = []
+    hooks = [l.register_forward_hook(lambda mod, inp, out: layer_out.append(out[0] if isinstance(out, tuple) else out))
+             for l in model.model.vision_tower.encoder.layers]
+    variants = [(-2, 'default'), (-1, 'full'), (0, 'default'), (1, 'full')]
+    with torch.no_grad():
+        out = model.model.get_image_features(pixel_values=pixels, vision_feature_layer=-2,
+                                             vision_feature_select_strategy='default')
+        for h in hooks:
+            h.remove()
+        hs = out.hidden_states
+        assert len(hs) == L + 1, len(hs)
+        vt = model.model.vision_tower
+        emb = vt.pre_layrnorm(vt.embeddings(pixels))
+        assert torch.equal(hs[0], emb)
+        for i in range(L):
+            assert torch.equal(hs[i + 1], layer_out[i]), i
+        for k in range(L + 1):
+            tensors[f'hidden_states.{k}'] = hs[k].contiguous()
+        for layer, strategy in variants:
+            o = model.model.get_image_features(pixel_values=pixels, vision_feature_layer=layer,
+                                               vision_feature_select_strategy=strategy)
+            feats = torch.stack(list(o.pooler_output))
+            tensors[f'features.{strategy}.{layer}'] = feats.contiguous()
+        # The model's own forward with the config's defaults must use the same features.
+        assert torch.equal(torch.stack(list(out.pooler_output)), tensors['features.default.-2'])
+    save_file(tensors, os.path.join(d, 'expected.safetensors'))
+    meta = {
+        'model': 'llava-vision',
+        'generated_by': 'scripts/make_fixtures.py (build_vision)',
+        'torch': torch.__version__,
+        'transformers': __import__('transformers').__version__,
+        'batch': B,
+        'image_size': vision.image_size,
+        'patch_size': vision.patch_size,
+        'patches': patches,
+        'vision_layers': L,
+        'vision_hidden': vision.hidden_size,
+        'text_hidden': text.hidden_size,
+        'hidden_states': 'hidden_states.<k>: [batch, patches + 1, vision_hidden], k = 0 (embeddings '
+                         'after pre_layrnorm) .. vision_layers (output of the last encoder layer)',
+        'features': [{'name': f'features.{s}.{l}', 'vision_feature_layer': l,
+                      'vision_feature_select_strategy': s} for l, s in variants],
+        'hub_layout': 'llava-vision-hub: vision_tower.vision_model.*, the rest unchanged',
+    }
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(f'llava-vision: {L}-layer CLIP tower, {patches} patches, batch {B} -> {d} (+ {hub})')
+
+
 def build_mini_ml_reference(out_dir):
     """HF logits of the bundled bf16 multilingual model (assets/mini-ml), computed in float32 from
     the bf16 weights, for a few prompts: per-token NLL and the last position's logits."""
@@ -445,14 +586,20 @@ def build_profile_masks_mini_ml(out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures'))
-    ap.add_argument('--only', choices=['all', 'profile'], default='all',
-                    help='profile: write only the profile fixtures, from the checkpoints already in --out')
+    ap.add_argument('--only', choices=['all', 'profile', 'vision'], default='all',
+                    help='profile: write only the profile fixtures, from the checkpoints already in '
+                         '--out; vision: only the LLaVA vision-tower fixtures (llava-vision, '
+                         'llava-vision-hub)')
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.only == 'vision':
+        build_vision(args.out)
+        return
     if args.only == 'all':
         for i, (name, cfg) in enumerate(CONFIGS.items()):
             build(name, cfg, args.out, seed=1000 + i)
         build_llava(args.out)
+        build_vision(args.out)
         build_mini_ml_reference(args.out)
     for name in CONFIGS:
         build_profile(name, args.out)

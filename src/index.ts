@@ -5,6 +5,7 @@ export { Model, LoadOptions, ForwardOutput, StepOutput, ModuleSet } from './mode
 export { Sequence, packBatch } from './model/batch';
 export { ModelConfig, readConfig, parseConfig } from './model/config';
 export { openCheckpoint, canonicalName, Checkpoint } from './model/checkpoint';
+export { VisionTower, VisionConfig, VisionLoadOptions, EncodeOutput, readVisionConfig, parseVisionConfig, visionTensorName } from './model/vision';
 export { readSafetensorsHeader, StHeader, StTensor } from './model/safetensors';
 export { TextTokenizer } from './model/tokenizer';
 export { generateGreedy, GenerateOptions } from './model/generate';

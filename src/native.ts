@@ -33,6 +33,46 @@ export interface NativeConfig {
   ropeAttnScaling: number;
 }
 
+/**
+ * Config of the "clip_llava" architecture: a LLaVA checkpoint's CLIP vision tower and projector
+ * (native/src/model/clip.h), forward only. The strings are HF's own; the native side rejects
+ * values it cannot run with ERR_UNSUPPORTED naming the field.
+ */
+export interface NativeClipConfig {
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  imageSize: number;
+  patchSize: number;
+  channels: number;
+  eps: number;
+  /** vision_config.hidden_act: gelu, quick_gelu, gelu_new, gelu_pytorch_tanh. */
+  hiddenAct: string;
+  /** The projector's output width: text_config.hidden_size. */
+  textHidden: number;
+  /** vision_feature_layer: an index into the layers + 1 hidden states, negative from the end. */
+  featureLayer: number;
+  /** vision_feature_select_strategy: default (drop CLS) or full. */
+  strategy: string;
+  projectorAct: string;
+  projectorBias: boolean;
+}
+
+/** Images in: HF pixel_values, [B, channels, imageSize, imageSize] row-major float32. */
+export interface NativeImageBatch {
+  B: number;
+  pixels: Float32Array;
+  /** Also return the hidden state the features are taken from ([B, patches + 1, hidden], CLS first). */
+  wantHidden?: boolean;
+}
+
+export interface NativeImageResult {
+  /** [B, features per image, textHidden]: the projected image features. */
+  features: Float32Array;
+  hidden: Float32Array | null;
+}
+
 export interface NativeTensorEntry {
   name: string;
   dtype: 'BF16' | 'F16' | 'F32';
@@ -83,6 +123,7 @@ export type ParamPart = 'weight' | 'master' | 'grad' | 'm' | 'v';
 /** Model kinds of native/src/addon/model_registry.cc, with the config each one reads. */
 export interface NativeModelConfigs {
   llama: NativeConfig;
+  clip_llava: NativeClipConfig;
 }
 export type ModelArch = keyof NativeModelConfigs;
 
@@ -103,6 +144,8 @@ export interface NativeModel {
   finalize(): void;
   expectedWeights(): { name: string; shape: number[] }[];
   forward(batch: NativeBatch): Promise<NativeForwardResult>;
+  /** Image pass of a vision model (clip_llava); other models reject with ERR_UNSUPPORTED. */
+  encode(images: NativeImageBatch): Promise<NativeImageResult>;
   setTrainable(names: string[]): Promise<void>;
   trainable(): string[];
   forwardBackward(batch: NativeBatch, lossScale: number): Promise<NativeTrainResult>;

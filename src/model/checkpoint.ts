@@ -60,7 +60,8 @@ export function openCheckpoint(dir: string): Checkpoint {
   return { dir, config, files: headers, tensors, ignored };
 }
 
-function shardFiles(dir: string): string[] {
+/** The safetensors files of a checkpoint directory (the index's shards, model.safetensors, or every *.safetensors). */
+export function shardFiles(dir: string): string[] {
   const indexPath = join(dir, 'model.safetensors.index.json');
   if (existsSync(indexPath)) {
     const index = readIndex(indexPath);

@@ -183,8 +183,16 @@ export class Model implements Disposable {
   }
 }
 
-/** Every tensor the model needs must be in the checkpoint, with the shape config.json implies. */
-async function loadWeights(native: NativeModel, ckpt: Checkpoint, opts: LoadOptions): Promise<void> {
+/**
+ * Every tensor the native model declares must be in the checkpoint (by canonical name), with the
+ * shape config.json implies; tensors it does not declare are not loaded. Shared by the decoder and
+ * the vision tower (src/model/vision.ts).
+ */
+export async function loadWeights(
+  native: NativeModel,
+  ckpt: Pick<Checkpoint, 'dir' | 'tensors'>,
+  opts: Pick<LoadOptions, 'onProgress'>,
+): Promise<void> {
   const dir = ckpt.dir;
   const perFile = new Map<string, NativeTensorEntry[]>();
   const missing: string[] = [];

@@ -22,7 +22,7 @@ test('an unknown architecture is ERR_UNSUPPORTED naming it', () => {
   } catch (err) {
     assert.instance(err, PlastError);
     assert.is((err as PlastError).code, 'ERR_UNSUPPORTED');
-    assert.match((err as PlastError).message, /unknown model architecture 'clip' \(this build has: llama\)/);
+    assert.match((err as PlastError).message, /unknown model architecture 'clip' \(this build has: llama, clip_llava\)/);
   }
 });
 

@@ -41,6 +41,17 @@ inline int64_t getInt(const Napi::Object& o, const char* key, const char* what) 
   return static_cast<int64_t>(d);
 }
 
+inline std::string getString(const Napi::Object& o, const char* key, const char* what) {
+  Napi::Value v = o.Get(key);
+  PLAST_CHECK(v.IsString(), Code::Invalid, "Expected a string for " << what << "." << key);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+inline bool getBoolOr(const Napi::Object& o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
 inline bool getBool(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   return v.IsBoolean() && v.As<Napi::Boolean>().Value();

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "addon/convert.h"
+#include "model/clip.h"
 #include "model/llama.h"
 
 namespace plast {
@@ -29,6 +30,27 @@ std::unique_ptr<Model> makeLlama(const std::string& backend, const Napi::Object&
   return std::make_unique<LlamaModel>(getBackend(backend), std::move(cfg));
 }
 
+// The vision tower and projector of a LLaVA checkpoint: the fields of NativeClipConfig
+// (src/native.ts). HF's own strings for the activations and the strategy, checked here.
+std::unique_ptr<Model> makeClipLlava(const std::string& backend, const Napi::Object& c) {
+  ClipConfig cfg;
+  cfg.hidden = getInt(c, "hidden", "config");
+  cfg.inter = getInt(c, "intermediate", "config");
+  cfg.layers = getInt(c, "layers", "config");
+  cfg.heads = getInt(c, "heads", "config");
+  cfg.imageSize = getInt(c, "imageSize", "config");
+  cfg.patchSize = getInt(c, "patchSize", "config");
+  cfg.channels = static_cast<int64_t>(getNumberOr(c, "channels", 3));
+  cfg.eps = static_cast<float>(getNumber(c, "eps", "config"));
+  cfg.act = geluKindFromHf(getString(c, "hiddenAct", "config"), "vision_config.hidden_act");
+  cfg.textHidden = getInt(c, "textHidden", "config");
+  cfg.featureLayer = resolveFeatureLayer(getInt(c, "featureLayer", "config"), cfg.layers);
+  cfg.dropCls = dropClsFromStrategy(getString(c, "strategy", "config"));
+  cfg.projectorBias = getBoolOr(c, "projectorBias", true);
+  cfg.projectorAct = geluKindFromHf(getString(c, "projectorAct", "config"), "projector_hidden_act");
+  return std::make_unique<ClipLlavaModel>(getBackend(backend), std::move(cfg));
+}
+
 struct Entry {
   const char* arch;
   std::unique_ptr<Model> (*make)(const std::string& backend, const Napi::Object& config);
@@ -37,6 +59,7 @@ struct Entry {
 // One row per model kind.
 const Entry kModels[] = {
     {"llama", makeLlama},
+    {"clip_llava", makeClipLlava},
 };
 
 }  // namespace

@@ -54,6 +54,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                       InstanceMethod("finalize", &ModelWrap::finalize),
                       InstanceMethod("expectedWeights", &ModelWrap::expectedWeights),
                       InstanceMethod("forward", &ModelWrap::forward),
+                      InstanceMethod("encode", &ModelWrap::encode),
                       InstanceMethod("setTrainable", &ModelWrap::setTrainable),
                       InstanceMethod("trainable", &ModelWrap::trainable),
                       InstanceMethod("forwardBackward", &ModelWrap::forwardBackward),
@@ -218,6 +219,28 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
           r.Set("countedTokens", Napi::Number::New(env, double(out->countedTokens)));
           r.Set("logits", out->logits.empty() ? env.Null() : Napi::Value(toJs(env, out->logits)));
           if (!out->gates.empty()) r.Set("gates", toJs(env, out->gates));
+          return r;
+        });
+  });
+}
+
+// encode({ B, pixels: Float32Array [B, C, S, S], wantHidden? }) -> { features, hidden }
+Napi::Value ModelWrap::encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&] {
+    live();
+    Napi::Object o = argObject(info, 0, "images");
+    ImageBatch b;
+    b.B = getInt(o, "B", "images");
+    b.pixels = getF32(o.Get("pixels"), "images.pixels");
+    b.wantHidden = getBool(o, "wantHidden");
+    auto out = std::make_shared<ImageResult>();
+    return queue(
+        env, [b, out](Model& model) { *out = model.encode(b); },
+        [out](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("features", toJs(env, out->features));
+          r.Set("hidden", out->hidden.empty() ? env.Null() : Napi::Value(toJs(env, out->hidden)));
           return r;
         });
   });

@@ -33,6 +33,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value finalize(const Napi::CallbackInfo& info);
   Napi::Value expectedWeights(const Napi::CallbackInfo& info);
   Napi::Value forward(const Napi::CallbackInfo& info);
+  Napi::Value encode(const Napi::CallbackInfo& info);
   Napi::Value setTrainable(const Napi::CallbackInfo& info);
   Napi::Value trainable(const Napi::CallbackInfo& info);
   Napi::Value forwardBackward(const Napi::CallbackInfo& info);

@@ -15,6 +15,10 @@ TrainResult Model::forwardBackward(const Batch&, float) {
   PLAST_FAIL(Code::Unsupported, "a " << arch() << " model has no token training pass");
 }
 
+ImageResult Model::encode(const ImageBatch&) {
+  PLAST_FAIL(Code::Unsupported, "a " << arch() << " model has no image pass");
+}
+
 void Model::setTrainable(const std::vector<std::string>& names) {
   params_.clear();
   for (const std::string& name : names) params_.add(name);

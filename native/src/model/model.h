@@ -38,6 +38,18 @@ struct TrainResult {
   std::vector<float> losses; // per logit row
 };
 
+// A batch of B images for a vision model: HF pixel_values, NCHW float32.
+struct ImageBatch {
+  int64_t B = 0;
+  std::vector<float> pixels;  // B * channels * height * width
+  bool wantHidden = false;    // also return the hidden state the features are taken from
+};
+
+struct ImageResult {
+  std::vector<float> features;  // B * featuresPerImage * featureDim
+  std::vector<float> hidden;    // B * tokensPerImage * hidden, when asked for
+};
+
 class Model {
  public:
   explicit Model(Backend* backend) : be_(backend), params_(backend, weights_) {}
@@ -58,6 +70,8 @@ class Model {
   virtual ForwardResult forward(const Batch& b, bool counts);
   // Forward + backward; weight grads accumulate (scaled by lossScale) into the trainable grads.
   virtual TrainResult forwardBackward(const Batch& b, float lossScale);
+  // Image pass, for models that have one (the LLaVA vision tower); others throw Unsupported.
+  virtual ImageResult encode(const ImageBatch& b);
 
   // Training state, held by params_. A model may restrict which tensors train (override).
   virtual void setTrainable(const std::vector<std::string>& names);
