@@ -53,7 +53,7 @@ export function registerRun(program: Command): void {
     .option('--eval-data <files...>', 'more evaluation files (MMBench-style MCQ TSV/JSONL or pairs), scored before and after')
     .option('--stop-after <n>', 'stop the training after step n with a checkpoint; the same command without it continues', intOption('--stop-after'))
     .option('--out <dir>', 'run directory', 'plast-run')
-    .option('--overwrite', 'discard a different run in --out and start again')
+    .option('--overwrite', 'run again the stages in --out that a changed setting invalidates (the others are kept), or write into an --out that holds no run')
     .option('--json', 'print report.json at the end')
     .action(async (o: RunCli) => {
       const { langs, layers, json, ...given } = o;

@@ -1,7 +1,8 @@
 // The stages of `plast run` as a table, walked in order (STAGES) by the driver in run.ts. A row
-// says which model the stage runs on, what of the earlier stages' output it reads, how to run it,
-// how to read back what an earlier invocation wrote, and a check of its output before the next
-// stage starts.
+// says which model the stage runs on, what of the earlier stages' output it reads, which settings
+// its output depends on and where it lies (open.ts decides from these which stages a changed
+// configuration invalidates), how to run it, how to read back what an earlier invocation wrote,
+// and a check of its output before the next stage starts.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
@@ -14,16 +15,27 @@ import { checkpointDirs } from '../train/checkpoints';
 import { train } from '../train/train';
 import { writeJsonAtomic } from '../util/atomic';
 import { Progress, progress } from '../util/progress';
-import { ModelName, RunContext, RunData } from './context';
+import { ModelName, RUN_PATHS, RunContext, RunData } from './context';
 import { splitPairs, writePairs } from './data';
 import { writeReport } from './report';
-import { StageName, TrainSummary } from './types';
+import { RunConfig, StageName, TrainSummary } from './types';
 
 export interface Stage {
   /** The model it runs on. */
   model?: ModelName;
   /** What of the earlier stages' output it reads. */
   needs: (keyof RunData)[];
+  /** The earlier stages whose output its own output derives from, under the configuration it ran
+   * with. */
+  reads: (config: RunConfig) => StageName[];
+  /** The settings its output depends on besides those (a changed one invalidates the stage). */
+  settings: (keyof RunConfig)[];
+  /** Where its output lies under --out (RUN_PATHS); removed when the stage is to run again. */
+  outputs: string[];
+  /** Whether --out holds output of an unfinished run of the stage that the next invocation
+   * continues from (a training's checkpoints): such a stage depends on its settings as a finished
+   * one does. */
+  partial?: (out: string) => boolean;
   /** Runs the stage, leaving its output in the context and under --out. 'stopped': it did not
    * finish (a training stopped early) and the invocation ends after it. */
   run(c: RunContext): Promise<void | 'stopped'>;
@@ -38,6 +50,8 @@ function readJson<T>(file: string): T {
 }
 
 // The profile before training and the one after it use the same questions and settings.
+const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'profileLimit'];
+
 function profileOptions(c: RunContext): ProfileOptions {
   const { config, options: o } = c;
   return {
@@ -79,11 +93,15 @@ async function runEvals(c: RunContext, m: Model, label: string): Promise<EvalRep
   return reps;
 }
 
-/** An evaluation stage: the scores of `model` in `file`. */
+/** An evaluation stage: the scores of `model` (the base, or the tuned export of the training) in
+ * `file`. */
 function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: string, file: string): Stage {
   return {
     model,
     needs: [],
+    reads: () => (model === 'base' ? ['split'] : ['split', 'train']),
+    settings: model === 'base' ? ['model', 'backend', 'template', 'evalData'] : ['backend', 'template', 'evalData'],
+    outputs: [file],
     run: async (c) => {
       const r = await runEvals(c, await c.model(model), label);
       writeJsonAtomic(join(c.out, file), r);
@@ -95,6 +113,9 @@ function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: str
 
 const split: Stage = {
   needs: [],
+  reads: () => [],
+  settings: ['dataFiles', 'langs', 'seed', 'heldout', 'trainLimit', 'evalPerLang'],
+  outputs: [RUN_PATHS.data],
   run: async ({ config, dirs, files, log }) => {
     const s = splitPairs(config.dataFiles, {
       langs: config.langs,
@@ -116,6 +137,9 @@ const split: Stage = {
 const profile: Stage = {
   model: 'base',
   needs: [],
+  reads: () => [],
+  settings: ['model', 'backend', ...PROFILE_SETTINGS],
+  outputs: [RUN_PATHS.profile],
   run: async (c) => {
     c.log(`  ${c.config.profileData}: ${c.config.profileReason}`);
     const p = await runProfile(await c.model('base'), profileOptions(c));
@@ -139,6 +163,11 @@ const profile: Stage = {
 const trainStage: Stage = {
   model: 'base',
   needs: ['layers'],
+  // The layers come from --layers, or from the profile's selection.
+  reads: (config) => (config.layers ? ['split'] : ['split', 'profile']),
+  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template'],
+  outputs: [RUN_PATHS.train],
+  partial: (out) => checkpointDirs(join(out, RUN_PATHS.train)).length > 0,
   run: async (c) => {
     const { config, options: o, dirs, log } = c;
     const summaryFile = join(dirs.train, 'summary.json');
@@ -179,6 +208,9 @@ const trainStage: Stage = {
 const profileAfter: Stage = {
   model: 'tuned',
   needs: ['profile', 'layers'],
+  reads: () => ['profile', 'train'],
+  settings: ['backend', ...PROFILE_SETTINGS],
+  outputs: [RUN_PATHS.profileAfter],
   run: async (c) => {
     const { dirs, log } = c;
     const before = c.get('profile');
@@ -199,6 +231,9 @@ const profileAfter: Stage = {
 
 const report: Stage = {
   needs: ['profile', 'profileAfter', 'train', 'totalParams', 'layers', 'evalBefore', 'evalAfter'],
+  reads: () => ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter'],
+  settings: [],
+  outputs: [RUN_PATHS.reportJson, RUN_PATHS.reportMarkdown],
   run: async (c) => {
     c.set(
       'report',
@@ -213,15 +248,15 @@ const report: Stage = {
       }),
     );
   },
-  load: (c) => c.set('report', { json: join(c.out, 'report.json'), markdown: join(c.out, 'report.md') }),
+  load: (c) => c.set('report', { json: join(c.out, RUN_PATHS.reportJson), markdown: join(c.out, RUN_PATHS.reportMarkdown) }),
 };
 
 export const STAGE_TABLE: Record<StageName, Stage> = {
   split,
   profile,
-  evalBefore: evalStage('base', 'evalBefore', 'eval before', 'eval-before.json'),
+  evalBefore: evalStage('base', 'evalBefore', 'eval before', RUN_PATHS.evalBefore),
   train: trainStage,
-  evalAfter: evalStage('tuned', 'evalAfter', 'eval after', 'eval-after.json'),
+  evalAfter: evalStage('tuned', 'evalAfter', 'eval after', RUN_PATHS.evalAfter),
   profileAfter,
   report,
 };

@@ -3,7 +3,7 @@
 // instead, and any option given must agree with it.
 import { resolve } from 'node:path';
 import { PlastError, expectPositiveInt, invalid } from '../errors';
-import { Model, ModuleSet } from '../model/model';
+import { ModuleSet } from '../model/model';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TemplateName } from '../data/templates';
 import { TRAIN_DEFAULTS } from './defaults';
@@ -83,23 +83,42 @@ export function checkRunOptions(o: TrainOptions): { out: string; keep: number } 
 
 const dataList = (data: string | string[]): string[] => (Array.isArray(data) ? data : [data]);
 
+/** What resolveConfig needs of the model: its directory and layer count (a loaded Model, or a
+ * Checkpoint opened to check the options before the weights load). */
+export interface ModelShape {
+  dir: string;
+  config: { numLayers: number };
+}
+
+/** The layers to train, each a layer of a model with `numLayers` layers. */
+export function checkLayers(layers: number[], numLayers: number): void {
+  for (const l of layers) {
+    if (!Number.isInteger(l) || l < 0 || l >= numLayers) throw invalid('layers', `layer indices in [0, ${numLayers - 1}] (the model has ${numLayers} layers)`, layers);
+  }
+}
+
 /** A fresh run: the options with their defaults, each checked. */
-export function resolveConfig(model: Model, o: TrainOptions): RunConfig {
+export function resolveConfig(model: ModelShape, o: TrainOptions): RunConfig {
   const data = o.data === undefined ? [] : dataList(o.data);
   if (data.length === 0) throw new PlastError('ERR_INVALID', 'Expected a data file (--data) for training', { field: 'data' });
   if (!o.layers || o.layers.length === 0) throw new PlastError('ERR_INVALID', 'Expected the layers to train (--layers or --profile)', { field: 'layers' });
-  const L = model.config.numLayers;
-  for (const l of o.layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= L) throw invalid('layers', `layer indices in [0, ${L - 1}] (the model has ${L} layers)`, o.layers);
-  }
+  checkLayers(o.layers, model.config.numLayers);
+  return {
+    model: resolve(model.dir),
+    data: data.map((d) => resolve(d)),
+    layers: [...new Set(o.layers)].sort((a, b) => a - b),
+    ...resolveRecipe(o),
+  };
+}
+
+/** The recipe of a run (everything in RunConfig but the model, data and layers), defaults
+ * filled and each value checked. */
+export function resolveRecipe(o: Omit<TrainOptions, 'out'>): Omit<RunConfig, 'model' | 'data' | 'layers'> {
   const modules = o.modules ?? TRAIN_DEFAULTS.modules;
   if (!MODULE_SETS.includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
   const template = o.template ?? TRAIN_DEFAULTS.template;
   if (template !== 'plain' && template !== 'vicuna') throw invalid('template', 'plain or vicuna', template);
-  const c: RunConfig = {
-    model: resolve(model.dir),
-    data: data.map((d) => resolve(d)),
-    layers: [...new Set(o.layers)].sort((a, b) => a - b),
+  const c: Omit<RunConfig, 'model' | 'data' | 'layers'> = {
     modules,
     epochs: expectPositiveInt('epochs', o.epochs ?? TRAIN_DEFAULTS.epochs),
     lr: finitePositive('lr', o.lr ?? TRAIN_DEFAULTS.lr),
