@@ -4,6 +4,7 @@ import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { writeJsonAtomic } from '../util/atomic';
+import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
 import { backendOption, intOption } from '../cli/options';
 import { BackendChoice } from '../native';
@@ -36,6 +37,7 @@ export function registerEval(program: Command): void {
     .addOption(backendOption())
     .action(async (o: EvalCli) => {
       const { model: dir, template, langs, out, json, backend, ...given } = o;
+      if (out !== undefined) checkOutputFile(out, '--out');
       const model = await Model.load(dir, { backend });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {

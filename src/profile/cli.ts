@@ -12,6 +12,7 @@ import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
+import { checkOutputDir } from '../util/paths';
 
 // What commander parses: ProfileOptions as typed on the command line (languages and the shard as
 // text; --max-layers may be "none"; scope, template and batch budget have defaults), plus the
@@ -74,7 +75,7 @@ export function registerProfile(program: Command): Command {
       const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
-      const out = need(outArg, '--out <dir>');
+      const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
@@ -111,6 +112,7 @@ export function registerProfileMerge(profile: Command): void {
     .addOption(maxOption())
     .option('--no-plots', 'skip the SVG/PNG plots')
     .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
+      checkOutputDir(out, '<out>');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
@@ -134,6 +136,7 @@ export function registerSelect(program: Command): void {
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print the selection as JSON')
     .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; out?: string; plots: boolean; json?: boolean }) => {
+      if (o.out !== undefined) checkOutputDir(o.out, '--out');
       const p = await reselect(o.profile, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),

@@ -13,6 +13,7 @@ import { findLanguage, language } from '../data/languages';
 import { readJsonl } from '../data/jsonl';
 import { TranslationPair, loadPairs } from '../data/pairs';
 import { writeFileAtomic } from '../util/atomic';
+import { io } from '../util/paths';
 import { DEFAULT_HELDOUT } from './defaults';
 
 export interface DataChoice {
@@ -27,7 +28,7 @@ export function dataFiles(path: string): string[] {
   const p = resolve(path);
   if (!existsSync(p)) throw new PlastError('ERR_IO', `${p}: no such data file or directory`, { file: p });
   if (statSync(p).isFile()) return [p];
-  const files = readdirSync(p)
+  const files = io(p, 'list the data directory', () => readdirSync(p))
     .filter((f) => f.toLowerCase().endsWith('.jsonl'))
     .sort()
     .map((f) => join(p, f));

@@ -5,10 +5,11 @@
 // output it derives from (`reads`). Settings no such stage depends on are taken over (the split
 // does not depend on the backend). --overwrite removes just the invalidated stages' output so
 // they run again; every other stage is reused.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { BackendName } from '../native';
+import { checkOutputDir, io } from '../util/paths';
 import { RUN_PATHS, STATE_FILE } from './context';
 import { STAGE_TABLE } from './stages';
 import { RunConfig, RunState, STAGES, StageName } from './types';
@@ -88,9 +89,7 @@ const show = (c: SettingChange): string => `${c.key}: ${JSON.stringify(c.from)} 
  */
 export function openRun(out: string, config: RunConfig, backend: BackendName, overwrite: boolean | undefined, log: (m: string) => void): RunState {
   const fresh: RunState = { format: 'plast-run', formatVersion: 1, config, stages: {} };
-  if (existsSync(out) && !statSync(out).isDirectory()) {
-    throw new PlastError('ERR_IO', `${out}: --out must be a directory, but it is a file`, { file: out, field: 'out' });
-  }
+  checkOutputDir(out, '--out');
   let state: RunState | undefined;
   try {
     state = readState(out);
@@ -103,7 +102,7 @@ export function openRun(out: string, config: RunConfig, backend: BackendName, ov
       if (!overwrite) throw new PlastError('ERR_IO', `${out} exists, is not empty and holds no plast run (${STATE_FILE}); refusing to write into it`, { file: out });
       for (const e of RUN_ENTRIES) rmSync(join(out, e), { recursive: true, force: true });
     }
-    mkdirSync(out, { recursive: true });
+    io(out, 'create the run directory', () => mkdirSync(out, { recursive: true }));
     return fresh;
   }
   const changes = changedSettings(state, config, backend);

@@ -14,6 +14,7 @@ import { ProfileJson, ProfileOptions } from '../profile/types';
 import { checkpointDirs } from '../train/checkpoints';
 import { train } from '../train/train';
 import { writeJsonAtomic } from '../util/atomic';
+import { io } from '../util/paths';
 import { Progress, progress } from '../util/progress';
 import { ModelName, RUN_PATHS, RunContext, RunData } from './context';
 import { splitPairs, writePairs } from './data';
@@ -45,8 +46,14 @@ export interface Stage {
   check?(c: RunContext): void;
 }
 
+/** An earlier invocation's output, read back. */
 function readJson<T>(file: string): T {
-  return JSON.parse(readFileSync(file, 'utf8')) as T;
+  const text = io(file, 'read the output of an earlier invocation', () => readFileSync(file, 'utf8'));
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new PlastError('ERR_FORMAT', `${file}: not valid JSON (${(err as Error).message})`, { file, cause: err });
+  }
 }
 
 // The profile before training and the one after it use the same questions and settings.
@@ -124,7 +131,7 @@ const split: Stage = {
       ...(config.trainLimit !== null ? { trainLimit: config.trainLimit } : {}),
       ...(config.evalPerLang !== null ? { evalPerLang: config.evalPerLang } : {}),
     });
-    mkdirSync(dirs.data, { recursive: true });
+    io(dirs.data, 'create the directory', () => mkdirSync(dirs.data, { recursive: true }));
     writePairs(files.train, s.train);
     writePairs(files.heldout, s.heldout);
     const info = { pairs: s.pairs, train: s.train.length, heldout: s.heldout.length, perLang: s.perLang, badRows: s.badRows, filtered: s.filtered };

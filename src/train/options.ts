@@ -6,6 +6,7 @@ import { PlastError, expectPositiveInt, invalid } from '../errors';
 import { ModuleSet } from '../model/model';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TemplateName } from '../data/templates';
+import { checkOutputDir } from '../util/paths';
 import { TRAIN_DEFAULTS } from './defaults';
 import { MODULE_SETS } from './layers';
 import { StepRecord } from './loop';
@@ -78,7 +79,7 @@ export function checkRunOptions(o: TrainOptions): { out: string; keep: number } 
   const keep = expectPositiveInt('keepCheckpoints', o.keepCheckpoints ?? TRAIN_DEFAULTS.keepCheckpoints);
   if (o.saveEvery !== undefined) expectPositiveInt('saveEvery', o.saveEvery);
   if (o.stopAfter !== undefined) expectPositiveInt('stopAfter', o.stopAfter);
-  return { out: resolve(o.out), keep };
+  return { out: checkOutputDir(o.out, '--out'), keep };
 }
 
 const dataList = (data: string | string[]): string[] => (Array.isArray(data) ? data : [data]);
