@@ -55,22 +55,24 @@ export function registerTrain(program: Command): void {
     .option('--limit <n>', 'use only the first N pairs', intOption('--limit'))
     .option('--save-every <n>', 'write a checkpoint every N steps (always at the end)', intOption('--save-every'))
     .option('--keep <n>', `checkpoints kept on disk [default: ${TRAIN_DEFAULTS.keepCheckpoints}]`, intOption('--keep'))
-    .option('--resume <dir>', 'continue a run from a checkpoint (or an --out holding checkpoints), bit-identically')
+    .option('--resume <dir>', 'continue a run from a checkpoint (or an --out holding checkpoints), bit-identically, with its model, data and settings')
     .option('--stop-after <n>', 'stop after step N with a checkpoint (continue later with --resume)', intOption('--stop-after'))
     .option('--strict', 'reject the data file at the first bad row instead of counting it')
     .option('--no-export', 'skip the HF export + delta at the end')
     .option('--overwrite', 'replace a previous run in --out')
     .option('--json', 'print the summary as JSON')
     .addOption(backendOption())
-    .requiredOption('--out <dir>', 'output directory')
+    .option('--out <dir>', 'output directory (required unless --resume, which continues in the directory of its checkpoint)')
     .action(async (o: TrainCli) => {
       const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, ...given } = o;
       if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
       const stored = given.resume ? loadState(given.resume).state.config : undefined;
       const modelDir = modelArg ?? stored?.model;
+      // In the order of the help: what to train, on what, which layers, where to.
       if (!modelDir) throw new PlastError('ERR_INVALID', 'Expected --model (or --resume)', { field: 'model' });
       if (!stored && !given.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
       if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
+      if (!stored && !given.out) throw new PlastError('ERR_INVALID', 'Expected --out (or --resume)', { field: 'out' });
       const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
       const model = await Model.load(modelDir, { backend });
       const opts: TrainOptions = {
@@ -114,7 +116,7 @@ export function registerTrain(program: Command): void {
           `${r.status === 'completed' ? 'trained' : 'stopped at'} step ${r.step}/${r.totalSteps} (warmup ${r.warmupSteps}, ${r.stepsPerEpoch} steps/epoch) in ${r.seconds.toFixed(1)} s, ${Math.round(summary.tokensPerSecond)} tok/s`,
           `loss ${summary.firstLoss?.toFixed(4) ?? '-'} -> ${summary.finalLoss?.toFixed(4) ?? '-'} on ${r.data.examples} pairs${bad.length ? `; bad rows skipped: ${bad.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`,
           `checkpoint ${r.checkpoint}`,
-          r.export ? `export ${r.export.dir} (+ ${r.export.delta})` : `no export${r.status === 'stopped' ? ` (continue with --resume ${r.out})` : ''}`,
+          r.export ? `export ${r.export.dir} (+ ${r.export.delta})` : `no export${r.status === 'stopped' ? `; continue with: plast train --resume ${r.out}` : ''}`,
           `log ${r.out}/train.jsonl, plot ${r.out}/loss.svg (+ .png), summary ${r.out}/summary.json`,
         ].join('\n') + '\n',
       );

@@ -10,11 +10,13 @@ import { checkOutputDir } from '../util/paths';
 import { TRAIN_DEFAULTS } from './defaults';
 import { MODULE_SETS } from './layers';
 import { StepRecord } from './loop';
-import { RunConfig } from './state';
+import { RunConfig, runDirOf } from './state';
 
 export interface TrainOptions {
-  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/, delta.safetensors. */
-  out: string;
+  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/,
+   * delta.safetensors. Required unless resuming; a resumed run continues in the directory that
+   * holds its checkpoint. */
+  out?: string;
   /** JSONL file(s) of pairs or parallel text (data/pairs.ts). Required unless resuming. */
   data?: string | string[];
   /** 0-based decoder layers to train. Required unless resuming. */
@@ -75,11 +77,12 @@ function inRange(what: string, v: number, lo: number, hi: number): number {
 
 /** The options about the run rather than its math, checked before anything is read or written. */
 export function checkRunOptions(o: TrainOptions): { out: string; keep: number } {
-  if (!o.out) throw new PlastError('ERR_INVALID', 'Expected an output directory (--out)', { field: 'out' });
+  const out = o.out ?? (o.resume !== undefined ? runDirOf(o.resume) : undefined);
+  if (!out) throw new PlastError('ERR_INVALID', 'Expected an output directory (--out)', { field: 'out' });
   const keep = expectPositiveInt('keepCheckpoints', o.keepCheckpoints ?? TRAIN_DEFAULTS.keepCheckpoints);
   if (o.saveEvery !== undefined) expectPositiveInt('saveEvery', o.saveEvery);
   if (o.stopAfter !== undefined) expectPositiveInt('stopAfter', o.stopAfter);
-  return { out: checkOutputDir(o.out, '--out'), keep };
+  return { out: checkOutputDir(out, '--out'), keep };
 }
 
 const dataList = (data: string | string[]): string[] => (Array.isArray(data) ? data : [data]);

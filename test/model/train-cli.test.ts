@@ -80,6 +80,20 @@ test('plast train: Ctrl-C stops after the current step with a checkpoint (exit 1
   assert.equal(steps, Array.from({ length: sum.totalSteps }, (_, i) => i + 1), 'every step once');
 });
 
+test('plast train: the resume hint works as printed (--resume DIR alone continues with the checkpoint\'s model, data and settings)', () => {
+  const out = join(tmp, 'hint');
+  const r = plast('train', '--model', join(ASSETS, 'mini-ml'), '--data', join(ASSETS, 'data', 'xquad_questions_train.jsonl'), '--langs', 'ar,zh',
+    '--limit', '8', '--batch', '4', '--epochs', '1', '--lr', '1e-3', '--layers', '7', '--stop-after', '1', '--backend', 'cpu', '--out', out);
+  assert.is(r.status, 0, r.stderr);
+  const hint = /continue with: plast (.*)$/m.exec(r.stdout);
+  assert.ok(hint, r.stdout);
+  assert.is(hint![1], `train --resume ${out}`);
+  const c = plast(...hint![1]!.split(' '));
+  assert.is(c.status, 0, c.stderr);
+  assert.match(c.stdout, /trained step 2\/2/);
+  assert.ok(existsSync(join(out, 'model', 'config.json')), 'exported into the run directory');
+});
+
 test('plast train: --strict on a bad file exits 1 with ERR_DATA and the line; bad arguments exit 2', () => {
   const bad = join(tmp, 'bad.jsonl');
   writeFileSync(bad, [JSON.stringify({ lang: 'ar', source: 'x', target: 'y' }), JSON.stringify({ lang: 'ar', source: 'x', target: '' })].join('\n') + '\n');
