@@ -1,5 +1,9 @@
 // Progress bars on stderr for long work (questions, steps), with rate and ETA. Silent when stderr
 // is not a terminal or PLAST_NO_PROGRESS is set, so logs and tests stay clean.
+//
+// A bar redraws its line on a timer and, when it stops, moves the cursor back to where it
+// started: anything printed on the terminal while it runs is overwritten. A message that must be
+// read while a bar runs (Ctrl-C's) stops the bars first (stopProgress).
 import { SingleBar } from 'cli-progress';
 
 export interface Progress {
@@ -14,6 +18,18 @@ export interface ProgressOptions {
   /** Extra payload keys shown after the bar, e.g. tokens/s or loss. */
   fields?: string[];
   enabled?: boolean;
+}
+
+/** The bars on the terminal now. */
+const active = new Set<Progress>();
+
+/** Stops every bar on the terminal (a last draw, then a new line), so that what is printed next
+ * starts on a line of its own that no redraw overwrites; a stopped bar ignores later updates.
+ * Returns how many were stopped. */
+export function stopProgress(): number {
+  const n = active.size;
+  for (const b of [...active]) b.stop();
+  return n;
 }
 
 export function progress(opts: ProgressOptions): Progress {
@@ -32,12 +48,18 @@ export function progress(opts: ProgressOptions): Progress {
   const init: Record<string, string> = {};
   for (const f of opts.fields ?? []) init[f] = '-';
   bar.start(opts.total, 0, init);
-  return {
+  let stopped = false;
+  const p: Progress = {
     update(done, payload) {
-      bar.update(done, payload);
+      if (!stopped) bar.update(done, payload);
     },
     stop() {
+      if (stopped) return;
+      stopped = true;
+      active.delete(p);
       bar.stop();
     },
   };
+  active.add(p);
+  return p;
 }
