@@ -54,6 +54,7 @@ export interface TrainOptions {
   export?: boolean;
   /** Replace an --out that already holds a run. */
   overwrite?: boolean;
+  /** Progress on stderr (util/progress.ts): false for none; by default a bar on a terminal and a plain line every few seconds otherwise, unless PLAST_NO_PROGRESS is set. */
   progress?: boolean;
   /** Human-readable messages (the CLI prints them to stderr). */
   log?: (msg: string) => void;

@@ -90,6 +90,9 @@ test('plast train on a terminal: Ctrl-C stops the bar, then the message and the 
   const lines = screen(raw);
   const shown = lines.join('\n');
   assert.ok(lines.some((l) => /^train \[.*\] \d+\/100 steps/.test(l)), `a progress bar was drawn:\n${shown}`);
+  // The ETA reads "-" until there is a rate (cli-progress's own shows "NFs").
+  assert.match(raw, /train \[-+\] 0\/100 steps \| 0% \| ETA - \|/);
+  assert.not.match(raw, /NFs/);
   assert.ok(lines.includes('interrupted: stopping at the next safe point (Ctrl-C again to quit now)'), shown);
   assert.ok(lines.some((l) => /^stopped at step \d+\/100 \(warmup 3, 50 steps\/epoch\) in [\d.]+ s, \d+ tok\/s$/.test(l)), shown);
   assert.ok(lines.includes(`no export; continue with: plast train --resume ${out}`), shown);
