@@ -4,6 +4,7 @@
 //                 peak and K (Fig. 4)
 //   plot-msd      MSD per layer, K, θ and the selected layers (Fig. 6)
 import { basename, join } from 'node:path';
+import { parallelItems } from '../data/parallel';
 import { Band, LineChart, Marker, writeLineChart } from '../plot/chart';
 import type { ProfileJson } from './types';
 
@@ -12,7 +13,7 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
   const others = langs.filter((l) => l !== 'en');
   const layers = p.layers;
   const sel = p.selection;
-  const sub = `${basename(p.model.dir)} · ${p.questions} questions · scope ${p.params.scope} · τ = ${sel.tau}`;
+  const sub = `${basename(p.model.dir)} · ${p.questions} ${parallelItems(p.data.file)} · scope ${p.params.scope} · τ = ${sel.tau}`;
   const K = sel.K;
   const bands: Band[] = K.length > 0 ? [{ from: Math.max(0, K[0]! - 0.3), to: K[K.length - 1]! + 0.3, label: 'K' }] : [];
   const peak: Marker = { axis: 'x', value: sel.peakLayer, label: `peak ${sel.peakLayer}`, dashed: true };
@@ -74,7 +75,7 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
  * DIR/plot-compare-overlap and DIR/plot-compare-msd (SVG + PNG).
  */
 export async function writeComparePlots(dir: string, before: ProfileJson, after: ProfileJson, layersTrained: number[]): Promise<string[]> {
-  const sub = `${basename(before.model.dir)} · ${before.questions} questions · scope ${before.params.scope} · trained layers ${layersTrained.join(', ') || 'none'}`;
+  const sub = `${basename(before.model.dir)} · ${before.questions} ${parallelItems(before.data.file)} · scope ${before.params.scope} · trained layers ${layersTrained.join(', ') || 'none'}`;
   const line = (p: ProfileJson, f: (s: ProfileJson['layers'][number]) => number) => p.layers.map((s) => ({ x: s.layer, y: f(s) }));
   const trained: Band[] = layersTrained.length > 0 ? [{ from: Math.max(0, Math.min(...layersTrained) - 0.3), to: Math.max(...layersTrained) + 0.3, label: 'trained' }] : [];
   const charts: [string, LineChart][] = [

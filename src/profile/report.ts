@@ -1,4 +1,5 @@
 // The human-readable summary `plast profile`, `plast select` and `plast profile merge` print.
+import { parallelItems } from '../data/parallel';
 import type { ProfileJson } from './types';
 
 const num = (x: number, d = 3): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(d));
@@ -9,7 +10,7 @@ export function formatProfile(p: ProfileJson): string {
   const out: string[] = [];
   const shard = p.params.shard ? ` (shards ${p.params.shard.indices.join(',')} of ${p.params.shard.count})` : '';
   out.push(
-    `${p.questions} questions${shard} x ${langs.length} languages, scope ${p.params.scope}, template ${p.params.template}, backend ${p.params.backend}`,
+    `${p.questions} ${parallelItems(p.data.file)}${shard} x ${langs.length} languages, scope ${p.params.scope}, template ${p.params.template}, backend ${p.params.backend}`,
   );
   out.push(`counted tokens: ${langs.map((l) => `${l} ${p.languages[l]!.tokens}`).join(', ')}`);
   out.push('');

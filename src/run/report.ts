@@ -3,6 +3,7 @@
 // before/after scores, with the profile and loss plots beside it).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { parallelItems } from '../data/parallel';
 import { EvalReport } from '../eval/evaluate';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
@@ -112,7 +113,8 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
   md.push(`# PLAST run: ${basename(c.model)}`, '');
   md.push(`${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC · plast ${version} · backend ${json.backend} · template ${c.template} (profile ${c.profileTemplate}) · languages ${c.langs.join(', ')}`, '');
   md.push('## Selection', '');
-  md.push(`Profiled ${r.profile.questions} questions per language from \`${basename(c.profileData)}\` (${c.profileReason}), scope ${r.profile.params.scope}.`, '');
+  const items = parallelItems(c.profileData);
+  md.push(`Profiled ${r.profile.questions} parallel ${items} per language from \`${basename(c.profileData)}\` (${c.profileReason}), scope ${r.profile.params.scope}.`, '');
   md.push(
     table(
       ['layer', ...c.langs.map((l) => `R ${l}`), 'mean O', 'MSD', ''],
@@ -146,7 +148,7 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
   if (compare) {
     md.push('## Profile after training', '');
     md.push(
-      'The same questions profiled on the tuned checkpoint. The paper (Fig. 6) reports that after PLAST the overlap with English rises and the MSD falls in the shallow layers:',
+      `The same ${items} profiled on the tuned checkpoint. The paper (Fig. 6) reports that after PLAST the overlap with English rises and the MSD falls in the shallow layers:`,
       '',
     );
     md.push(

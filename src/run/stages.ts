@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
+import { parallelItems } from '../data/parallel';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { Model } from '../model/model';
 import { writeComparePlots } from '../profile/plots';
@@ -148,7 +149,8 @@ const profile: Stage = {
   settings: ['model', 'backend', ...PROFILE_SETTINGS],
   outputs: [RUN_PATHS.profile],
   run: async (c) => {
-    c.log(`  ${c.config.profileData}: ${c.config.profileReason}`);
+    const { profileData, profileLimit, profileReason } = c.config;
+    c.log(`  profiling ${profileLimit === null ? 'all' : `the first ${profileLimit}`} parallel ${parallelItems(profileData)} of ${profileData} (${profileReason})`);
     const p = await runProfile(await c.model('base'), profileOptions(c));
     await writeProfile(c.dirs.profile, p, { plots: true });
     const sel = p.json.selection;

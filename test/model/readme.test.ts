@@ -1,8 +1,12 @@
-// The README's examples, run as written: every ```ts and ```js block of README.md is extracted
-// (TypeScript transpiled, nothing else changed) and run with node as a consumer of the package
-// would — ES module blocks by `import ... from 'plast-engine'`, CommonJS ones by require — from a
-// directory laid out like the repository root (its bundled assets). The blocks are written
-// inside the package, so that the package resolves by its own name (package.json "exports").
+// The README's examples, run as written, from a directory laid out like the repository root (its
+// bundled assets):
+//   - every ```ts and ```js block of README.md is extracted (TypeScript transpiled, nothing else
+//     changed) and run with node as a consumer of the package would — ES module blocks by
+//     `import ... from 'plast-engine'`, CommonJS ones by require. The blocks are written inside
+//     the package, so that the package resolves by its own name (package.json "exports");
+//   - every `npx plast ...` line of a ```sh block runs, in order, as the built CLI (what npx runs
+//     in the repository), except the full `plast run` of the demo (minutes; test/model/run.test.ts
+//     runs it with small limits).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +61,31 @@ for (const b of blocks) {
     const r = spawnSync(process.execPath, [file], { cwd, encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
     console.log(`  README.md:${b.line}: exit ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     assert.is(r.status, 0, `README.md:${b.line}:\n${b.code}\n${r.stderr}`);
+  });
+}
+
+/** The words of a command line (the README's commands use no quotes). */
+const words = (line: string): string[] => line.replace(/\s#.*$/, '').trim().split(/\s+/);
+
+const commands = codeBlocks(README)
+  .filter((b) => b.lang === 'sh')
+  .flatMap((b) => b.code.split('\n').map((l, i) => ({ line: b.line + 1 + i, args: words(l) })))
+  .filter((c) => c.args[0] === 'npx' && c.args[1] === 'plast')
+  .map((c) => ({ ...c, args: c.args.slice(2) }));
+const MINUTES = new Set(['run']);
+
+test('the README\'s plast commands include the steps on the bundled data', () => {
+  for (const cmd of ['info', 'profile', 'select', 'train', 'eval', 'generate']) assert.ok(commands.some((c) => c.args[0] === cmd), cmd);
+});
+
+for (const c of commands) {
+  test(`README.md:${c.line}: plast ${c.args.join(' ')}`, () => {
+    if (MINUTES.has(c.args.join(' '))) {
+      console.log(`  SKIP README.md:${c.line} (plast ${c.args.join(' ')}: minutes; run.test.ts runs it with small limits)`);
+      return;
+    }
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...c.args], { cwd, encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
+    assert.is(r.status, 0, `README.md:${c.line}: plast ${c.args.join(' ')}\n${r.stderr}`);
   });
 }
 
