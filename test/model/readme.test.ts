@@ -6,9 +6,11 @@
 //     the package, so that the package resolves by its own name (package.json "exports");
 //   - every `npx plast ...` line of a ```sh block runs, in order, as the built CLI (what npx runs
 //     in the repository), except the full `plast run` of the demo (minutes; test/model/run.test.ts
-//     runs it with small limits).
+//     runs it with small limits);
+//   - every PLAST_* environment variable that the engine, its build or its tests read is in the
+//     README.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -88,6 +90,31 @@ for (const c of commands) {
     assert.is(r.status, 0, `README.md:${c.line}: plast ${c.args.join(' ')}\n${r.stderr}`);
   });
 }
+
+/** Every PLAST_* variable read (process.env in TypeScript and JavaScript, getenv in C++). */
+function variablesRead(): Map<string, string> {
+  const found = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const rel = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'fixtures') walk(rel);
+      } else if (/\.(ts|js|cc|cu|h|cuh)$/.test(e.name) && !e.name.endsWith('.d.ts')) {
+        const text = readFileSync(join(ROOT, rel), 'utf8');
+        for (const m of text.matchAll(/process\.env(?:\.|\[')(PLAST_[A-Z0-9_]+)|getenv\("(PLAST_[A-Z0-9_]+)"\)/g)) found.set((m[1] ?? m[2])!, rel);
+      }
+    }
+  };
+  for (const d of ['src', 'scripts', 'native/src', 'native/tests', 'test']) walk(d);
+  return found;
+}
+
+test('every PLAST_* environment variable read is documented in the README', () => {
+  const read = variablesRead();
+  assert.ok(read.has('PLAST_BACKEND') && read.has('PLAST_THREADS') && read.has('PLAST_CUDA'), [...read.keys()].join(', '));
+  const missing = [...read].filter(([v]) => !new RegExp(`\`${v}[\`=]`).test(README)).map(([v, f]) => `${v} (${f})`);
+  assert.equal(missing, [], `not in README.md: ${missing.join(', ')}`);
+});
 
 test.after(() => {
   rmSync(cwd, { recursive: true, force: true });
