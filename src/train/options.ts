@@ -8,7 +8,7 @@ import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TemplateName } from '../data/templates';
 import { checkOutputDir } from '../util/paths';
 import { TRAIN_DEFAULTS } from './defaults';
-import { MODULE_SETS } from './layers';
+import { MODULE_SETS, formatLayerList } from './layers';
 import { StepRecord } from './loop';
 import { RunConfig, runDirOf } from './state';
 
@@ -95,11 +95,16 @@ export interface ModelShape {
   config: { numLayers: number };
 }
 
-/** The layers to train, each a layer of a model with `numLayers` layers. */
+/** The layers to train, each a layer of a model with `numLayers` layers (a list such as 0-99 is
+ * named as written, not number by number). */
 export function checkLayers(layers: number[], numLayers: number): void {
-  for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= numLayers) throw invalid('layers', `layer indices in [0, ${numLayers - 1}] (the model has ${numLayers} layers)`, layers);
-  }
+  const bad = layers.filter((l) => !Number.isInteger(l) || l < 0 || l >= numLayers);
+  if (bad.length === 0) return;
+  const ints = layers.every((l) => Number.isInteger(l) && l >= 0);
+  const list = (xs: number[]): string => (ints ? formatLayerList(xs) : JSON.stringify(xs));
+  throw new PlastError('ERR_INVALID', `Expected layer indices in [0, ${numLayers - 1}] (the model has ${numLayers} layers) for layers but received ${list(layers)}: ${list(bad)} ${bad.length === 1 ? 'is not a layer' : 'are not layers'} of the model`, {
+    field: 'layers',
+  });
 }
 
 /** A fresh run: the options with their defaults, each checked. */
