@@ -12,6 +12,7 @@ import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_R
 import { runPlast } from './run';
 import { RunOptions } from './types';
 import { compareEvals } from './report';
+import { selectionVerdict } from '../profile/report';
 import { onInterrupt } from '../util/interrupt';
 
 // What commander parses: RunOptions as typed on the command line (lists as text; the choices have
@@ -89,6 +90,7 @@ export function registerRun(program: Command): void {
       }
       const sel = r.profile.selection;
       const p = (s: string): boolean => process.stdout.write(s + '\n');
+      p(selectionVerdict(sel));
       p(`selected layers ${sel.selected.join(', ')} (overlap peak at layer ${sel.peakLayer}, θ = ${sel.theta === null ? '-' : sel.theta.toExponential(3)}); trained layers ${r.layers.join(', ')}`);
       p(`training: ${r.train.step} steps, loss ${r.train.firstLoss?.toFixed(4)} -> ${r.train.finalLoss?.toFixed(4)}`);
       for (const e of compareEvals(r.evalBefore, r.evalAfter)) {

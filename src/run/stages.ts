@@ -19,7 +19,7 @@ import { io } from '../util/paths';
 import { Progress, progress } from '../util/progress';
 import { ModelName, RUN_PATHS, RunContext, RunData } from './context';
 import { splitPairs, writePairs } from './data';
-import { writeReport } from './report';
+import { compareProfiles, layerChanges, writeReport } from './report';
 import { RunConfig, StageName, TrainSummary } from './types';
 
 export interface Stage {
@@ -231,8 +231,7 @@ const profileAfter: Stage = {
     } catch (err) {
       log(`  the before/after plots could not be drawn: ${(err as Error).message}`);
     }
-    const mean = (q: ProfileJson, ls: number[]): number => ls.reduce((a, i) => a + q.layers[i]!.overlapAvg, 0) / Math.max(1, ls.length);
-    log(`  mean overlap with English over the trained layers ${mean(before, layers).toFixed(4)} -> ${mean(p.json, layers).toFixed(4)}`);
+    log(`  ${compareProfiles(layerChanges(before, p.json, layers))}`);
     c.set('profileAfter', p.json);
   },
   load: (c) => c.set('profileAfter', readJson<ProfileJson>(join(c.dirs.profileAfter, 'profile.json'))),
