@@ -1,9 +1,9 @@
 // `plast generate`: greedy decoding from a prompt.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, intOption } from './options';
+import { backendOption, intOption, shown } from './options';
 
 export function registerGenerate(program: Command): void {
   program
@@ -12,7 +12,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--model <dir>', 'HF checkpoint directory')
     .option('--prompt <text>', 'prompt text', '')
     .option('--max-new-tokens <n>', 'tokens to generate', intOption('--max-new-tokens'), 64)
-    .option('--stop <ids>', 'comma-separated token ids that end generation (default: EOS)')
+    .addOption(shown(new Option('--stop <ids>', 'comma-separated token ids that end generation'), { words: 'EOS' }))
     .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
     .addOption(backendOption())
     .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice }) => {

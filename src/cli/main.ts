@@ -3,6 +3,7 @@
 // registers its options and action from its own module.
 import { Command, CommanderError } from 'commander';
 import { version } from '../version';
+import { optionDescription } from './options';
 import { reportError } from './report-error';
 import { registerInfo } from './info';
 import { registerGenerate } from './generate';
@@ -16,6 +17,8 @@ const program = new Command('plast')
   .description('PLAST: find the language-specific layers of a LLaMA-family model and fine-tune only those')
   .version(version)
   .showHelpAfterError()
+  // Defaults and required options shown alike on every command (subcommands inherit this).
+  .configureHelp({ optionDescription })
   // Usage errors (unknown option, bad number) exit 2 like ERR_INVALID; help and --version exit 0.
   // Subcommands inherit this because they are created after it is set.
   .exitOverride((err: CommanderError) => {

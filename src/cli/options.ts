@@ -30,11 +30,46 @@ export function helpNumber(x: number): string {
   return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);
 }
 
+// Defaults and required options in the help, the same on every command: "(default: …)",
+// "(required)". Most defaults are applied by the library, not by commander (a resumed training or
+// a run's stored configuration must see only what was given), so an option shows its default with
+// shown(option, value), which sets the help text and leaves the value unset.
+
+/** `option` with `value` as the default the help shows (numbers as helpNumber writes them, names
+ * quoted as commander quotes its own defaults, anything else as words). */
+export function shown(option: Option, value: number | string | { words: string }): Option {
+  const text = typeof value === 'number' ? helpNumber(value) : typeof value === 'string' ? JSON.stringify(value) : value.words;
+  return option.default(undefined, text);
+}
+
+/** A numeric option: its parser, and the default the library applies. */
+export function numberOption(flags: string, description: string, parse: (v: string) => number, dflt?: number | { words: string }): Option {
+  const o = new Option(flags, description).argParser(parse);
+  return dflt === undefined ? o : shown(o, dflt);
+}
+
+/** The description of an option in the help: commander's (choices, a default it sets), plus a
+ * default only shown (see shown()) and "required" for a requiredOption. Installed on every command
+ * by main.ts (configureHelp, which subcommands inherit). */
+export function optionDescription(option: Option): string {
+  const extra: string[] = [];
+  if (option.argChoices) extra.push(`choices: ${option.argChoices.map((c) => JSON.stringify(c)).join(', ')}`);
+  if (option.defaultValue !== undefined) {
+    if (option.required || option.optional || (option.isBoolean() && typeof option.defaultValue === 'boolean')) {
+      extra.push(`default: ${option.defaultValueDescription || JSON.stringify(option.defaultValue)}`);
+    }
+  } else if (option.defaultValueDescription) {
+    extra.push(`default: ${option.defaultValueDescription}`);
+  }
+  if (option.mandatory) extra.push('required');
+  return extra.length > 0 ? `${option.description} (${extra.join(', ')})` : option.description;
+}
+
 const BACKENDS: BackendChoice[] = ['auto', 'cpu', 'cuda'];
 
 /** --backend, on every command that loads a model. */
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend (default: PLAST_BACKEND or auto)').choices(BACKENDS);
+  return shown(new Option('--backend <name>', 'compute backend').choices(BACKENDS), { words: 'PLAST_BACKEND, else auto' });
 }
 
 /** --modules: which tensors of a trained layer train. */

@@ -1,8 +1,11 @@
 // Turning an error into the message a user sees and the exit code.
 import { PlastError } from '../errors';
+import { ioError, isFsError } from '../util/paths';
 
 /** Prints an error the way users should see it and sets the exit code; never calls exit(). */
 export function reportError(err: unknown): void {
+  // A file-system error that no module turned into a PlastError still names its path.
+  if (isFsError(err)) err = ioError(err, err.path ?? '(unknown path)', err.syscall ?? 'access');
   if (err instanceof PlastError) {
     process.stderr.write(`plast: error [${err.code}]: ${err.message}\n`);
     if (process.env.PLAST_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);

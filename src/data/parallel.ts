@@ -17,9 +17,17 @@
 // has been checked.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { PlastError } from '../errors';
 import { Language, findLanguage, language } from './languages';
 import { readJsonl } from './jsonl';
+
+/** What the items of a parallel file are, as messages and reports name them: questions when the
+ * file's name says so (the paper profiles questions, and `plast run` prefers such a file), else
+ * sentences (NTREX-128 and most parallel corpora). */
+export function parallelItems(file: string): 'questions' | 'sentences' {
+  return /question/i.test(basename(file)) ? 'questions' : 'sentences';
+}
 
 export interface ParallelQuestion {
   /** The row's "id" (as a string), or "line-N" in the wide layout when there is none. */

@@ -4,8 +4,9 @@ import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { writeJsonAtomic } from '../util/atomic';
+import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
-import { backendOption, intOption } from '../cli/options';
+import { backendOption, intOption, numberOption, shown, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { EvalOptions, evaluate, formatReport } from './evaluate';
 
@@ -23,19 +24,20 @@ export function registerEval(program: Command): void {
     .requiredOption('--data <files...>', 'MCQ .tsv/.jsonl, or translation pairs / parallel JSONL')
     .addOption(new Option('--kind <kind>', 'what the data is').choices(['auto', 'mcq', 'pairs']).default('auto'))
     .addOption(new Option('--mode <mode>', 'MCQ scoring: option-letter logits, continuation likelihood, or both').choices(['letter', 'likelihood', 'both']).default('both'))
-    .option('--template <name>', 'prompt template: plain or vicuna', DEFAULT_TEMPLATE)
-    .option('--langs <list>', 'languages to score, e.g. ar,tr,ru,pt,zh,en (default all)')
+    .addOption(templateOption('--template <name>', 'prompt template').default(DEFAULT_TEMPLATE))
+    .addOption(shown(new Option('--langs <list>', 'languages to score, e.g. ar,tr,ru,pt,zh,en'), { words: 'all' }))
     .option('--lang <code>', 'MCQ: the language of rows without a language column (one file per language, as MMBench ships)')
     .option('--limit <n>', 'score only the first N items', intOption('--limit'))
     .option('--strict', 'reject the file at the first bad row instead of counting it')
     .option('--text-only', 'MCQ: score rows that have an image on their text alone (reported as such)')
-    .option('--max-len <n>', 'longest sequence scored (default: the model max positions)', intOption('--max-len'))
+    .addOption(numberOption('--max-len <n>', 'longest sequence scored', intOption('--max-len'), { words: "the model's max positions" }))
     .option('--micro-tokens <n>', 'padded tokens per forward batch', intOption('--micro-tokens'))
     .option('--out <file>', 'write the full report (per-item predictions included) as JSON')
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(backendOption())
     .action(async (o: EvalCli) => {
       const { model: dir, template, langs, out, json, backend, ...given } = o;
+      if (out !== undefined) checkOutputFile(out, '--out');
       const model = await Model.load(dir, { backend });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {

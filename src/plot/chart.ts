@@ -26,6 +26,8 @@ export interface LineSeries {
   showPoints?: boolean;
   /** Stroke width in px (default 2). */
   width?: number;
+  /** A fixed colour (a language's, plot/colors.ts); default: the next of the palette not fixed. */
+  color?: string;
 }
 
 export interface Marker {
@@ -38,7 +40,8 @@ export interface Marker {
 }
 
 export interface Band {
-  /** A shaded vertical band over x in [from, to]. */
+  /** A shaded vertical band over x in [from, to] (for integer x, [first - 0.5, last + 0.5] covers
+   * whole slots). */
   from: number;
   to: number;
   label?: string;
@@ -63,7 +66,8 @@ export interface LineChart {
   /** Plot area size in px (default 560 x 300). */
   width?: number;
   height?: number;
-  /** Integer x ticks (layers, steps). */
+  /** Integer x (layers, steps): integer ticks, and half a slot of room on either side so the
+   * first and last points, bands and rings lie inside the plot. */
   xInteger?: boolean;
   /** Fixed y range; default: fitted to the data (zero not forced). */
   yDomain?: [number, number];
@@ -123,23 +127,45 @@ function checkChart(c: LineChart): void {
   }
 }
 
+/** Each series' colour: its own, else the palette's next colour that no series has fixed. */
+function seriesColors(c: LineChart): string[] {
+  const fixed = new Set(c.series.map((s) => s.color).filter((x): x is string => x !== undefined));
+  const free = PALETTE.filter((p) => !fixed.has(p));
+  let next = 0;
+  return c.series.map((s) => s.color ?? free[next++ % Math.max(1, free.length)] ?? PALETTE[0]!);
+}
+
 /** The vega-lite spec of a chart (exposed for tests and for callers who want to tweak it). */
 export function lineChartSpec(c: LineChart): Record<string, unknown> {
   checkChart(c);
   const labels = c.series.map((s) => s.label);
-  const colors = c.series.map((_, i) => PALETTE[i % PALETTE.length]!);
-  const color = { field: 's', type: 'nominal', title: null, scale: { domain: labels, range: colors }, sort: labels };
+  const colors = seriesColors(c);
+  // One legend for colour and dash: a dashed series shows a dashed stroke in it, not a dot.
+  const legend = { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 300 };
+  const color = { field: 's', type: 'nominal', title: null, scale: { domain: labels, range: colors }, sort: labels, legend };
+  const strokeDash = { field: 's', type: 'nominal', title: null, scale: { domain: labels, range: c.series.map((s) => (s.dashed ? [6, 4] : [1, 0])) }, sort: labels, legend };
   const xs = c.series.flatMap((s) => s.points.map((p) => p.x));
-  const xMin = Math.min(...xs, ...(c.markers ?? []).filter((m) => m.axis === 'x').map((m) => m.value));
-  const xMax = Math.max(...xs, ...(c.markers ?? []).filter((m) => m.axis === 'x').map((m) => m.value));
-  const xScale: Record<string, unknown> = { zero: false, nice: false, domain: [xMin, xMax] };
+  const pad = c.xInteger ? 0.5 : 0;
+  const xMin = Math.min(...xs, ...(c.markers ?? []).filter((m) => m.axis === 'x').map((m) => m.value), ...(c.bands ?? []).map((b) => b.from + pad));
+  const xMax = Math.max(...xs, ...(c.markers ?? []).filter((m) => m.axis === 'x').map((m) => m.value), ...(c.bands ?? []).map((b) => b.to - pad));
+  const xScale: Record<string, unknown> = { zero: false, nice: false, domain: [xMin - pad, xMax + pad] };
   const xAxis: Record<string, unknown> = { title: c.xLabel, grid: true };
   if (c.xInteger) {
     xAxis['tickMinStep'] = 1;
     xAxis['format'] = 'd';
-    if (xMax - xMin <= 40) xAxis['values'] = Array.from({ length: Math.round(xMax - xMin) + 1 }, (_, i) => Math.round(xMin) + i);
+    const first = Math.ceil(xMin);
+    const last = Math.floor(xMax);
+    if (last - first <= 40) xAxis['values'] = Array.from({ length: last - first + 1 }, (_, i) => first + i);
   }
   const yScale: Record<string, unknown> = c.yDomain ? { domain: c.yDomain } : { zero: c.yZero ?? false };
+  // Room above the highest emphasised point for its label (the label sits above the ring).
+  if (!c.yDomain && c.highlights && c.highlights.length > 0) {
+    const ys = [...c.series.flatMap((s) => s.points.map((p) => p.y)), ...c.highlights.map((h) => h.y), ...(c.markers ?? []).filter((m) => m.axis === 'y').map((m) => m.value)];
+    const lo = c.yZero ? Math.min(0, ...ys) : Math.min(...ys);
+    const hi = Math.max(...ys);
+    yScale['domain'] = [lo, hi + 0.12 * (hi - lo || Math.abs(hi) || 1)];
+    yScale['nice'] = false;
+  }
   const x = { field: 'x', type: 'quantitative', scale: xScale, axis: xAxis };
   const y = { field: 'y', type: 'quantitative', scale: yScale, axis: { title: c.yLabel } };
   const layers: Record<string, unknown>[] = [];
@@ -166,8 +192,8 @@ export function lineChartSpec(c: LineChart): Record<string, unknown> {
     const points = group.every((s) => s.showPoints ?? s.points.length <= 64);
     layers.push({
       data: { values },
-      mark: { type: 'line', point: points ? { size: 28 } : false, strokeDash: dashed ? [6, 4] : [1, 0], clip: true },
-      encoding: { x, y, color, strokeWidth: { field: 'w', type: 'quantitative', scale: null, legend: null }, order: { field: 'x' } },
+      mark: { type: 'line', point: points ? { size: 28 } : false, clip: true },
+      encoding: { x, y, color, strokeDash, strokeWidth: { field: 'w', type: 'quantitative', scale: null, legend: null }, order: { field: 'x' } },
     });
   }
   for (const m of c.markers ?? []) {
@@ -195,7 +221,8 @@ export function lineChartSpec(c: LineChart): Record<string, unknown> {
     layers.push({
       data: { values: c.highlights.map((h) => ({ x: h.x, y: h.y, label: h.label ?? '', c: h.color ?? '#d62728' })) },
       mark: { type: 'point', shape: 'circle', size: 180, strokeWidth: 2.5, filled: false },
-      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'c', type: 'nominal', scale: null } },
+      // stroke and fill, not color: the color channel is the series' (one legend for colour and dash).
+      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, stroke: { field: 'c', type: 'nominal', scale: null } },
     });
     // Labels sit beside their point, towards the middle of the plot, so that one at either end
     // neither covers the axis labels nor runs off the canvas.
@@ -213,7 +240,7 @@ export function lineChartSpec(c: LineChart): Record<string, unknown> {
           x: { field: 'x', type: 'quantitative' },
           y: { field: 'y', type: 'quantitative' },
           text: { field: 'label' },
-          color: { field: 'c', type: 'nominal', scale: null },
+          fill: { field: 'c', type: 'nominal', scale: null },
         },
       });
     }

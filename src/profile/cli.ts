@@ -4,7 +4,7 @@ import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE } from '../data/templates';
-import { backendOption, intOption, minLayersOption, scopeOption, tauOption, templateOption } from '../cli/options';
+import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
@@ -12,6 +12,7 @@ import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
+import { checkOutputDir } from '../util/paths';
 
 // What commander parses: ProfileOptions as typed on the command line (languages and the shard as
 // text; --max-layers may be "none"; scope, template and batch budget have defaults), plus the
@@ -35,14 +36,18 @@ function need<T>(v: T | undefined, flag: string): T {
   return v;
 }
 
-const tauOpt = (): Option => tauOption(`activation threshold: a neuron is in a language's activated set when p = count/tokens > t (default ${DEFAULT_TAU})`);
-const minOpt = (): Option => minLayersOption(`select at least n layers; 0 allows an empty selection (default ${DEFAULT_MIN_LAYERS})`);
+// The selection options; `plast select` and `plast profile merge` keep the saved profile's values
+// unless given (`saved`).
+const tauOpt = (saved?: string): Option =>
+  shown(tauOption("activation threshold: a neuron is in a language's activated set when p = count/tokens > t"), saved ? { words: saved } : DEFAULT_TAU);
+const minOpt = (saved?: string): Option => shown(minLayersOption('select at least n layers; 0 allows an empty selection'), saved ? { words: saved } : DEFAULT_MIN_LAYERS);
 // "none" lifts a limit that `plast select` would otherwise carry over from the saved profile.
 // Parsed to 0 (commander turns a parser's null into ""), then to null by maxLayersOf.
 const NO_MAX_LAYERS = 0;
-const maxOption = (): Option =>
-  new Option('--max-layers <n>', 'select at most n layers; "none" for no limit (default: no limit)').argParser((v: string): number =>
-    v === 'none' ? NO_MAX_LAYERS : intOption('--max-layers', 1)(v),
+const maxOption = (saved?: string): Option =>
+  shown(
+    new Option('--max-layers <n>', 'select at most n layers; "none" for no limit').argParser((v: string): number => (v === 'none' ? NO_MAX_LAYERS : intOption('--max-layers', 1)(v))),
+    { words: saved ?? 'no limit' },
   );
 const maxLayersOf = (v: number | undefined): { maxLayers?: number | null } => (v === undefined ? {} : { maxLayers: v === NO_MAX_LAYERS ? null : v });
 
@@ -55,9 +60,9 @@ export function registerProfile(program: Command): Command {
   return program
     .command('profile')
     .description('count per layer and neuron the tokens on which each SwiGLU gate fires, per language; select the language-specific layers')
-    .option('--model <dir>', 'HF checkpoint directory')
-    .option('--data <file>', 'JSONL of parallel questions (a column per language, or {"id","lang","text"} rows)')
-    .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en')
+    .option('--model <dir>', 'HF checkpoint directory (required)')
+    .option('--data <file>', 'JSONL of parallel questions or sentences (a column per language, or {"id","lang","text"} rows) (required)')
+    .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en (required)')
     .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
     .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
@@ -67,14 +72,14 @@ export function registerProfile(program: Command): Command {
     .addOption(minOpt())
     .addOption(maxOption())
     .addOption(backendOption())
-    .option('--out <dir>', 'output directory (written atomically)')
+    .option('--out <dir>', 'output directory, written atomically (required)')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
     .action(async (o: ProfileCli) => {
       const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
-      const out = need(outArg, '--out <dir>');
+      const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
@@ -106,11 +111,12 @@ export function registerProfileMerge(profile: Command): void {
     .description('sum the counts of shards (--shard i/n runs) into the profile of a single run; recompute statistics and selection')
     .argument('<out>', 'output profile directory')
     .argument('<inputs...>', 'shard profile directories')
-    .addOption(tauOpt())
-    .addOption(minOpt())
-    .addOption(maxOption())
+    .addOption(tauOpt("the inputs'"))
+    .addOption(minOpt("the inputs'"))
+    .addOption(maxOption("the inputs'"))
     .option('--no-plots', 'skip the SVG/PNG plots')
     .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
+      checkOutputDir(out, '<out>');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
@@ -127,13 +133,14 @@ export function registerSelect(program: Command): void {
     .command('select')
     .description('recompute the statistics and layer selection of a profile from its saved counts (no model run) and print the reasoning')
     .requiredOption('--profile <dir>', 'profile directory (from plast profile)')
-    .addOption(tauOpt())
-    .addOption(minOpt())
-    .addOption(maxOption())
+    .addOption(tauOpt("the profile's"))
+    .addOption(minOpt("the profile's"))
+    .addOption(maxOption("the profile's"))
     .option('--out <dir>', 'write the recomputed profile here instead of updating --profile in place')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print the selection as JSON')
     .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; out?: string; plots: boolean; json?: boolean }) => {
+      if (o.out !== undefined) checkOutputDir(o.out, '--out');
       const p = await reselect(o.profile, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),

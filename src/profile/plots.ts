@@ -3,18 +3,23 @@
 //   plot-overlap  overlap O with English per layer per non-English language, the average, the
 //                 peak and K (Fig. 4)
 //   plot-msd      MSD per layer, K, θ and the selected layers (Fig. 6)
+// A language has the same colour in every plot (plot/colors.ts), averages are dark grey and
+// dashed, and K or the trained layers are shaded over their whole slots (layer ± 0.5).
 import { basename, join } from 'node:path';
+import { parallelItems } from '../data/parallel';
 import { Band, LineChart, Marker, writeLineChart } from '../plot/chart';
+import { AVERAGE_COLOR, languageColor } from '../plot/colors';
 import type { ProfileJson } from './types';
 
-export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<string[]> {
+/** The charts of a profile, by file name (without extension). */
+export function profileCharts(p: ProfileJson): [string, LineChart][] {
   const langs = p.params.langs;
   const others = langs.filter((l) => l !== 'en');
   const layers = p.layers;
   const sel = p.selection;
-  const sub = `${basename(p.model.dir)} · ${p.questions} questions · scope ${p.params.scope} · τ = ${sel.tau}`;
+  const sub = `${basename(p.model.dir)} · ${p.questions} ${parallelItems(p.data.file)} · scope ${p.params.scope} · τ = ${sel.tau}`;
   const K = sel.K;
-  const bands: Band[] = K.length > 0 ? [{ from: Math.max(0, K[0]! - 0.3), to: K[K.length - 1]! + 0.3, label: 'K' }] : [];
+  const bands: Band[] = K.length > 0 ? [{ from: K[0]! - 0.5, to: K[K.length - 1]! + 0.5, label: 'K' }] : [];
   const peak: Marker = { axis: 'x', value: sel.peakLayer, label: `peak ${sel.peakLayer}`, dashed: true };
   const avg = (f: (s: ProfileJson['layers'][number]) => number) => layers.map((s) => ({ x: s.layer, y: f(s) }));
 
@@ -25,8 +30,8 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
     yLabel: 'R = |activated set| / d_inter',
     xInteger: true,
     series: [
-      ...langs.map((l) => ({ label: l, points: layers.map((s) => ({ x: s.layer, y: s.R[l]! })) })),
-      { label: 'AVG (non-en)', dashed: true, width: 3, points: avg((s) => others.reduce((a, l) => a + s.R[l]!, 0) / others.length) },
+      ...langs.map((l) => ({ label: l, color: languageColor(l), points: layers.map((s) => ({ x: s.layer, y: s.R[l]! })) })),
+      { label: 'AVG (non-en)', color: AVERAGE_COLOR, dashed: true, width: 3, points: avg((s) => others.reduce((a, l) => a + s.R[l]!, 0) / others.length) },
     ],
   };
   const oChart: LineChart = {
@@ -36,8 +41,8 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
     yLabel: 'O = |N_l ∩ N_en| / |N_en|',
     xInteger: true,
     series: [
-      ...others.map((l) => ({ label: l, points: layers.map((s) => ({ x: s.layer, y: s.overlap[l]! })) })),
-      { label: 'AVG', dashed: true, width: 3, points: avg((s) => s.overlapAvg) },
+      ...others.map((l) => ({ label: l, color: languageColor(l), points: layers.map((s) => ({ x: s.layer, y: s.overlap[l]! })) })),
+      { label: 'AVG', color: AVERAGE_COLOR, dashed: true, width: 3, points: avg((s) => s.overlapAvg) },
     ],
     markers: [peak],
     bands,
@@ -56,16 +61,24 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
     bands,
     highlights: sel.selected.map((i) => ({ x: i, y: layers[i]!.msd, label: 'selected' })),
   };
-  const out: string[] = [];
-  for (const [name, chart] of [
+  return [
     ['plot-R', rChart],
     ['plot-overlap', oChart],
     ['plot-msd', mChart],
-  ] as const) {
+  ];
+}
+
+async function writeCharts(dir: string, charts: [string, LineChart][]): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, chart] of charts) {
     await writeLineChart(join(dir, name), chart);
     out.push(`${name}.svg`, `${name}.png`);
   }
   return out;
+}
+
+export function writeProfilePlots(dir: string, p: ProfileJson): Promise<string[]> {
+  return writeCharts(dir, profileCharts(p));
 }
 
 /**
@@ -73,10 +86,15 @@ export async function writeProfilePlots(dir: string, p: ProfileJson): Promise<st
  * the non-English languages with English per layer, and the MSD of R per layer. Written as
  * DIR/plot-compare-overlap and DIR/plot-compare-msd (SVG + PNG).
  */
-export async function writeComparePlots(dir: string, before: ProfileJson, after: ProfileJson, layersTrained: number[]): Promise<string[]> {
-  const sub = `${basename(before.model.dir)} · ${before.questions} questions · scope ${before.params.scope} · trained layers ${layersTrained.join(', ') || 'none'}`;
+export function writeComparePlots(dir: string, before: ProfileJson, after: ProfileJson, layersTrained: number[]): Promise<string[]> {
+  return writeCharts(dir, compareCharts(before, after, layersTrained));
+}
+
+/** The before/after charts, by file name (without extension). */
+export function compareCharts(before: ProfileJson, after: ProfileJson, layersTrained: number[]): [string, LineChart][] {
+  const sub = `${basename(before.model.dir)} · ${before.questions} ${parallelItems(before.data.file)} · scope ${before.params.scope} · trained layers ${layersTrained.join(', ') || 'none'}`;
   const line = (p: ProfileJson, f: (s: ProfileJson['layers'][number]) => number) => p.layers.map((s) => ({ x: s.layer, y: f(s) }));
-  const trained: Band[] = layersTrained.length > 0 ? [{ from: Math.max(0, Math.min(...layersTrained) - 0.3), to: Math.max(...layersTrained) + 0.3, label: 'trained' }] : [];
+  const trained: Band[] = layersTrained.length > 0 ? [{ from: Math.min(...layersTrained) - 0.5, to: Math.max(...layersTrained) + 0.5, label: 'trained' }] : [];
   const charts: [string, LineChart][] = [
     [
       'plot-compare-overlap',
@@ -110,10 +128,5 @@ export async function writeComparePlots(dir: string, before: ProfileJson, after:
       },
     ],
   ];
-  const out: string[] = [];
-  for (const [name, chart] of charts) {
-    await writeLineChart(join(dir, name), chart);
-    out.push(`${name}.svg`, `${name}.png`);
-  }
-  return out;
+  return charts;
 }

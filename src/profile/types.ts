@@ -35,7 +35,7 @@ export interface ProfileOptions extends SelectOptions {
   /** This process's slice: "i/n" or {index, count}. */
   shard?: Shard | string;
   lape?: LapeOptions;
-  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  /** Progress on stderr (util/progress.ts): false for none; by default a bar on a terminal and a plain line every few seconds otherwise, unless PLAST_NO_PROGRESS is set. */
   progress?: boolean;
   /** Called after each batch. */
   onBatch?: (info: { done: number; total: number; tokens: number; seconds: number }) => void;

@@ -1,22 +1,30 @@
 // `plast run`: profile -> select -> train -> evaluate before/after -> report, in one command.
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
 import { parseLayerList } from '../train/layers';
-import { backendOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, scopeOption, tauOption, templateOption } from '../cli/options';
+import { backendOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { DEFAULT_TEMPLATE } from '../data/templates';
 import { DEFAULT_SCOPE } from '../profile/types';
+import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from '../profile/stats';
 import { TRAIN_DEFAULTS } from '../train/defaults';
-import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
+import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN, RunRecipe } from './defaults';
 import { runPlast } from './run';
 import { RunOptions } from './types';
 import { compareEvals } from './report';
+import { selectionVerdict } from '../profile/report';
 import { onInterrupt } from '../util/interrupt';
 
 // What commander parses: RunOptions as typed on the command line (lists as text; the choices have
 // defaults), plus --json.
 type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'profileTemplate' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
   Required<Pick<RunOptions, 'template' | 'profileTemplate' | 'scope' | 'modules'>> & { langs: string; layers?: string; json?: boolean };
+
+/** A default that depends on the model: the bundled demo's recipe, or the paper's with --model. */
+function demoOrPaper(k: keyof RunRecipe): { words: string } {
+  const text = (v: number | undefined): string => (v === undefined ? 'all' : helpNumber(v));
+  return { words: `${text(DEMO_RUN[k])} for the bundled demo, ${text(PAPER_RUN[k])} with --model` };
+}
 
 export function registerRun(program: Command): void {
   program
@@ -26,34 +34,34 @@ export function registerRun(program: Command): void {
         'evaluate before and after, write a report. With no --model/--data it runs the bundled mini-ml model and data (minutes on a CPU). ' +
         'Run the same command again to resume.',
     )
-    .option('--model <dir>', 'HF checkpoint directory (default: bundled mini-ml, with a short demo recipe)')
-    .option('--data <path>', 'parallel JSONL file or directory of them (default: bundled NTREX-128 + XQuAD questions)')
-    .option('--profile-data <file>', 'the parallel questions the profile reads (default: chosen from --data)')
+    .addOption(shown(new Option('--model <dir>', 'HF checkpoint directory'), { words: 'the bundled mini-ml, with a short demo recipe' }))
+    .addOption(shown(new Option('--data <path>', 'parallel JSONL file or directory of them'), { words: 'the bundled NTREX-128 sentences + XQuAD questions' }))
+    .addOption(shown(new Option('--profile-data <file>', 'the parallel file the profile reads'), { words: 'from --data, a questions file with every language of --langs if there is one' }))
     .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
     .addOption(backendOption())
     .addOption(templateOption('--template <name>', 'prompt wrapper for training and evaluation').default(DEFAULT_RUN_TEMPLATE))
     .addOption(templateOption('--profile-template <name>', 'prompt wrapper of the profile').default(DEFAULT_TEMPLATE))
     .addOption(scopeOption('tokens counted in the profile').default(DEFAULT_SCOPE))
-    .addOption(tauOption('activation threshold of the profile'))
-    .addOption(minLayersOption('select at least n layers'))
-    .option('--max-layers <n>', 'select at most n layers', intOption('--max-layers'))
-    .option('--profile-limit <n>', `questions profiled (demo default ${DEMO_RUN.profileLimit}; else all)`, intOption('--profile-limit'))
+    .addOption(shown(tauOption('activation threshold of the profile'), DEFAULT_TAU))
+    .addOption(shown(minLayersOption('select at least n layers'), DEFAULT_MIN_LAYERS))
+    .addOption(numberOption('--max-layers <n>', 'select at most n layers', intOption('--max-layers'), { words: 'no limit' }))
+    .addOption(numberOption('--profile-limit <n>', 'parallel items (questions or sentences) profiled per language', intOption('--profile-limit'), demoOrPaper('profileLimit')))
     .option('--layers <list>', 'train these layers instead of the selection (ablations), e.g. 0-4')
     .addOption(modulesOption('tensors of the layers trained').default(TRAIN_DEFAULTS.modules))
-    .option('--epochs <n>', `epochs (demo ${DEMO_RUN.epochs}; else ${PAPER_RUN.epochs})`, intOption('--epochs'))
-    .option('--lr <x>', `peak learning rate (demo ${helpNumber(DEMO_RUN.lr)}; else ${helpNumber(PAPER_RUN.lr)})`, floatOption('--lr', 0))
-    .option('--batch <n>', `sequences per optimizer step (demo ${DEMO_RUN.batch}; else ${PAPER_RUN.batch})`, intOption('--batch'))
-    .option('--micro-batch <n>', 'sequences per forward/backward (default: a token budget)', intOption('--micro-batch'))
-    .option('--max-len <n>', 'longest training sequence', intOption('--max-len'))
-    .option('--warmup <ratio>', 'warmup share of the steps', floatOption('--warmup', 0, 1))
-    .option('--seed <n>', 'seed of the split and the data order', intOption('--seed', 0))
-    .option('--train-limit <n>', `training pairs used, a seeded sample (demo ${DEMO_RUN.trainLimit}; else all)`, intOption('--train-limit'))
-    .option('--eval-per-lang <n>', `held-out pairs per language scored (demo ${DEMO_RUN.evalPerLang}; else ${PAPER_RUN.evalPerLang})`, intOption('--eval-per-lang'))
-    .option('--heldout <ratio>', `share of parallel items held out (default ${DEFAULT_HELDOUT})`, floatOption('--heldout', 0, 0.9))
+    .addOption(numberOption('--epochs <n>', 'epochs', intOption('--epochs'), demoOrPaper('epochs')))
+    .addOption(numberOption('--lr <x>', 'peak learning rate', floatOption('--lr', 0), demoOrPaper('lr')))
+    .addOption(numberOption('--batch <n>', 'sequences per optimizer step', intOption('--batch'), demoOrPaper('batch')))
+    .addOption(numberOption('--micro-batch <n>', 'sequences per forward/backward', intOption('--micro-batch'), { words: 'a token budget' }))
+    .addOption(numberOption('--max-len <n>', 'longest training sequence', intOption('--max-len'), TRAIN_DEFAULTS.maxLen))
+    .addOption(numberOption('--warmup <ratio>', 'warmup share of the steps', floatOption('--warmup', 0, 1), TRAIN_DEFAULTS.warmup))
+    .addOption(numberOption('--seed <n>', 'seed of the split and the data order', intOption('--seed', 0), TRAIN_DEFAULTS.seed))
+    .addOption(numberOption('--train-limit <n>', 'training pairs used, a seeded sample', intOption('--train-limit'), demoOrPaper('trainLimit')))
+    .addOption(numberOption('--eval-per-lang <n>', 'held-out pairs per language scored', intOption('--eval-per-lang'), demoOrPaper('evalPerLang')))
+    .addOption(numberOption('--heldout <ratio>', 'share of parallel items held out', floatOption('--heldout', 0, 0.9), DEFAULT_HELDOUT))
     .option('--eval-data <files...>', 'more evaluation files (MMBench-style MCQ TSV/JSONL or pairs), scored before and after')
     .option('--stop-after <n>', 'stop the training after step n with a checkpoint; the same command without it continues', intOption('--stop-after'))
     .option('--out <dir>', 'run directory', 'plast-run')
-    .option('--overwrite', 'discard a different run in --out and start again')
+    .option('--overwrite', 'run again the stages in --out that a changed setting invalidates (the others are kept), or write into an --out that holds no run')
     .option('--json', 'print report.json at the end')
     .action(async (o: RunCli) => {
       const { langs, layers, json, ...given } = o;
@@ -82,6 +90,7 @@ export function registerRun(program: Command): void {
       }
       const sel = r.profile.selection;
       const p = (s: string): boolean => process.stdout.write(s + '\n');
+      p(selectionVerdict(sel));
       p(`selected layers ${sel.selected.join(', ')} (overlap peak at layer ${sel.peakLayer}, θ = ${sel.theta === null ? '-' : sel.theta.toExponential(3)}); trained layers ${r.layers.join(', ')}`);
       p(`training: ${r.train.step} steps, loss ${r.train.firstLoss?.toFixed(4)} -> ${r.train.finalLoss?.toFixed(4)}`);
       for (const e of compareEvals(r.evalBefore, r.evalAfter)) {

@@ -10,6 +10,18 @@ import { RunConfig, RunOptions, RunState, TrainSummary } from './types';
 
 export const STATE_FILE = 'run.json';
 
+/** What a run writes under --out, relative to it (besides run.json). */
+export const RUN_PATHS = {
+  data: 'data',
+  profile: 'profile',
+  evalBefore: 'eval-before.json',
+  train: 'train',
+  evalAfter: 'eval-after.json',
+  profileAfter: 'profile-after',
+  reportJson: 'report.json',
+  reportMarkdown: 'report.md',
+} as const;
+
 /** What the stages produce (each under the stage's name) and what else later stages read. */
 export interface RunData {
   profile: ProfileJson;
@@ -59,7 +71,7 @@ export class RunContext {
     readonly options: RunOptions,
     readonly log: (msg: string) => void,
   ) {
-    this.dirs = { data: join(out, 'data'), profile: join(out, 'profile'), train: join(out, 'train'), profileAfter: join(out, 'profile-after') };
+    this.dirs = { data: join(out, RUN_PATHS.data), profile: join(out, RUN_PATHS.profile), train: join(out, RUN_PATHS.train), profileAfter: join(out, RUN_PATHS.profileAfter) };
     this.files = { train: join(this.dirs.data, 'train.jsonl'), heldout: join(this.dirs.data, 'heldout.jsonl') };
     this.models = {
       base: new ModelSlot(async () => {

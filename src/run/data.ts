@@ -11,8 +11,10 @@ import { basename, join, resolve } from 'node:path';
 import { PlastError } from '../errors';
 import { findLanguage, language } from '../data/languages';
 import { readJsonl } from '../data/jsonl';
+import { parallelItems } from '../data/parallel';
 import { TranslationPair, loadPairs } from '../data/pairs';
 import { writeFileAtomic } from '../util/atomic';
+import { io } from '../util/paths';
 import { DEFAULT_HELDOUT } from './defaults';
 
 export interface DataChoice {
@@ -27,7 +29,7 @@ export function dataFiles(path: string): string[] {
   const p = resolve(path);
   if (!existsSync(p)) throw new PlastError('ERR_IO', `${p}: no such data file or directory`, { file: p });
   if (statSync(p).isFile()) return [p];
-  const files = readdirSync(p)
+  const files = io(p, 'list the data directory', () => readdirSync(p))
     .filter((f) => f.toLowerCase().endsWith('.jsonl'))
     .sort()
     .map((f) => join(p, f));
@@ -59,7 +61,8 @@ export function fileLanguages(file: string): Set<string> {
 
 /**
  * The profile reads one file with every language asked for. Among those, a file whose name says
- * "question" wins (the paper profiles questions), then the first by name.
+ * "question" wins (the paper profiles questions), then the first by name; the reason says which
+ * was taken and, when it is not a questions file, what the questions files lack.
  */
 export function chooseData(files: string[], langs: string[], profileData?: string): DataChoice {
   const codes = langs.map((l) => language(l, '--langs').code);
@@ -73,11 +76,18 @@ export function chooseData(files: string[], langs: string[], profileData?: strin
     const lines = files.map((f) => `  ${basename(f)}: lacks ${codes.filter((c) => !covered.get(f)!.has(c)).join(', ')}`);
     throw new PlastError('ERR_LANG', `no data file has every language of --langs (${codes.join(',')}); the profile needs one:\n${lines.join('\n')}\nDrop a language from --langs or name a file with --profile-data`, { field: 'langs' });
   }
-  const q = full.find((f) => /question/i.test(basename(f)));
+  const lacks = (f: string): string[] => codes.filter((c) => !covered.get(f)!.has(c));
+  const q = full.find((f) => parallelItems(f) === 'questions');
   const file = q ?? full[0]!;
-  const others = files.filter((f) => f !== file && !full.includes(f)).map((f) => `${basename(f)} lacks ${codes.filter((c) => !covered.get(f)!.has(c)).join(', ')}`);
-  const reason =
-    (q ? 'the questions file with every language of --langs' : 'the first file (by name) with every language of --langs') + (others.length ? ` (${others.join('; ')})` : '');
+  const others = files.filter((f) => f !== file && !full.includes(f)).map((f) => `${basename(f)} lacks ${lacks(f).join(', ')}`);
+  const questionFiles = files.filter((f) => parallelItems(f) === 'questions');
+  const missing = [...new Set(questionFiles.flatMap(lacks))];
+  const reason = q
+    ? 'the questions file with every language of --langs' + (others.length ? ` (${others.join('; ')})` : '')
+    : `the first file (by name) with every language of --langs; ${parallelItems(file)}, not questions` +
+      (questionFiles.length
+        ? `: ${questionFiles.map((f) => `${basename(f)} lacks ${lacks(f).join(', ')}`).join('; ')} (the paper profiles questions; without ${missing.join(', ')} in --langs the run does too)`
+        : ': no file of --data is named as questions');
   return { profileFile: file, profileReason: reason, pairFiles: files };
 }
 

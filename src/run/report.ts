@@ -3,7 +3,10 @@
 // before/after scores, with the profile and loss plots beside it).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { parallelItems } from '../data/parallel';
 import { EvalReport } from '../eval/evaluate';
+import { selectionVerdict } from '../profile/report';
+import type { ProfileJson } from '../profile/types';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
 import { ReportInput } from './types';
@@ -58,6 +61,71 @@ export function compareEvals(before: EvalReport[], after: EvalReport[]): EvalCom
 const f4 = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
 const sci = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(4));
 
+/** How a value moved, in words, at the precision the report prints it. */
+function moved(what: string, before: number, after: number, fmt: (x: number) => string): string {
+  if (fmt(before) === fmt(after)) return `${what} stayed at ${fmt(before)}`;
+  return `${what} ${after > before ? 'rose' : 'fell'} from ${fmt(before)} to ${fmt(after)}`;
+}
+
+export interface LayerChange {
+  layer: number;
+  trained: boolean;
+  overlapBefore: number;
+  overlapAfter: number;
+  msdBefore: number;
+  msdAfter: number;
+}
+
+/** Per layer, the overlap with English and the MSD before and after training. */
+export function layerChanges(before: ProfileJson, after: ProfileJson, trained: number[]): LayerChange[] {
+  return before.layers.map((l, i) => ({
+    layer: l.layer,
+    trained: trained.includes(l.layer),
+    overlapBefore: l.overlapAvg,
+    overlapAfter: after.layers[i]!.overlapAvg,
+    msdBefore: l.msd,
+    msdAfter: after.layers[i]!.msd,
+  }));
+}
+
+/**
+ * The profile after training against the one before, in words: over the trained layers (their
+ * mean) how the overlap with English and the MSD moved, how many other layers rose and fell, and
+ * how that compares with what the paper reports (Fig. 6: the overlap rises and the MSD falls in
+ * the shallow layers) — compared, not quoted.
+ */
+export function compareProfiles(rows: LayerChange[]): string {
+  const trained = rows.filter((x) => x.trained);
+  const others = rows.filter((x) => !x.trained);
+  const mean = (xs: LayerChange[], f: (x: LayerChange) => number): number => xs.reduce((a, x) => a + f(x), 0) / Math.max(1, xs.length);
+  const out: string[] = [];
+  if (trained.length > 0) {
+    const o0 = mean(trained, (x) => x.overlapBefore);
+    const o1 = mean(trained, (x) => x.overlapAfter);
+    const m0 = mean(trained, (x) => x.msdBefore);
+    const m1 = mean(trained, (x) => x.msdAfter);
+    const where = trained.length === 1 ? `On the trained layer ${trained[0]!.layer}` : `On the trained layers ${trained.map((x) => x.layer).join(', ')} (their mean)`;
+    out.push(`${where} the ${moved('overlap with English', o0, o1, f4)} and the ${moved('MSD', m0, m1, sci)}.`);
+    const overlapUp = f4(o1) !== f4(o0) && o1 > o0;
+    const msdDown = sci(m1) !== sci(m0) && m1 < m0;
+    out.push(
+      `The paper (Fig. 6) reports the overlap rising and the MSD falling in the shallow layers after PLAST; here ` +
+        (overlapUp && msdDown ? 'both did.' : overlapUp ? 'the overlap did, the MSD did not.' : msdDown ? 'the MSD did, the overlap did not.' : 'neither did.'),
+    );
+  }
+  if (others.length > 0) {
+    const count = (f: (x: LayerChange) => [number, number], fmt: (x: number) => string): string => {
+      const up = others.filter((x) => fmt(f(x)[1]) !== fmt(f(x)[0]) && f(x)[1] > f(x)[0]).length;
+      const down = others.filter((x) => fmt(f(x)[1]) !== fmt(f(x)[0]) && f(x)[1] < f(x)[0]).length;
+      return `rose in ${up} and fell in ${down}`;
+    };
+    out.push(
+      `Of the ${others.length} layers not trained, the overlap ${count((x) => [x.overlapBefore, x.overlapAfter], f4)}, the MSD ${count((x) => [x.msdBefore, x.msdAfter], sci)}.`,
+    );
+  }
+  return out.join(' ');
+}
+
 function table(head: string[], rows: (string | number)[][]): string {
   const line = (r: (string | number)[]): string => `| ${r.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
@@ -74,16 +142,7 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
     ...(r.profileAfter ? ['plot-compare-overlap.png', 'plot-compare-msd.png'].map((p) => join('profile-after', p)).filter((p) => existsSync(join(out, p))) : []),
   ];
   const after = r.profileAfter;
-  const compare = after
-    ? r.profile.layers.map((l, i) => ({
-        layer: l.layer,
-        trained: r.layers.includes(l.layer),
-        overlapBefore: l.overlapAvg,
-        overlapAfter: after.layers[i]!.overlapAvg,
-        msdBefore: l.msd,
-        msdAfter: after.layers[i]!.msd,
-      }))
-    : null;
+  const compare = after ? layerChanges(r.profile, after, r.layers) : null;
   const stageSeconds = Object.fromEntries(Object.entries(r.state.stages).map(([k, v]) => [k, v?.seconds ?? null]));
   const json = {
     format: 'plast-report',
@@ -99,8 +158,10 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
       languages: r.profile.languages,
       layers: r.profile.layers.map((l) => ({ layer: l.layer, R: l.R, overlapAvg: l.overlapAvg, msd: l.msd, inK: l.inK })),
       selection: sel,
+      verdict: selectionVerdict(sel),
     },
     profileAfter: compare,
+    profileAfterSummary: compare ? compareProfiles(compare) : null,
     train: { layers: r.layers, layersFrom: c.layers ? '--layers' : 'profile selection', ...r.train },
     eval: evals,
     plots,
@@ -112,7 +173,8 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
   md.push(`# PLAST run: ${basename(c.model)}`, '');
   md.push(`${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC · plast ${version} · backend ${json.backend} · template ${c.template} (profile ${c.profileTemplate}) · languages ${c.langs.join(', ')}`, '');
   md.push('## Selection', '');
-  md.push(`Profiled ${r.profile.questions} questions per language from \`${basename(c.profileData)}\` (${c.profileReason}), scope ${r.profile.params.scope}.`, '');
+  const items = parallelItems(c.profileData);
+  md.push(`Profiled ${r.profile.questions} parallel ${items} per language from \`${basename(c.profileData)}\` (${c.profileReason}), scope ${r.profile.params.scope}.`, '');
   md.push(
     table(
       ['layer', ...c.langs.map((l) => `R ${l}`), 'mean O', 'MSD', ''],
@@ -126,6 +188,8 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
     ),
     '',
   );
+  md.push(json.profile.verdict, '');
+  md.push('The reasoning, step by step:', '');
   for (const s of sel.reasoning) md.push(`- ${s}`);
   for (const w of sel.warnings) md.push(`- warning: ${w}`);
   md.push('');
@@ -146,7 +210,7 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
   if (compare) {
     md.push('## Profile after training', '');
     md.push(
-      'The same questions profiled on the tuned checkpoint. The paper (Fig. 6) reports that after PLAST the overlap with English rises and the MSD falls in the shallow layers:',
+      `The same ${items} profiled on the tuned checkpoint. ${json.profileAfterSummary}`,
       '',
     );
     md.push(

@@ -4,13 +4,13 @@
 //   layers -> eval after and profile after (on the exported checkpoint, reloaded) -> report (JSON +
 //   Markdown + plots)
 //
-// Every stage writes its outputs atomically under --out and is recorded in run.json when it is
-// done; running the same command again skips finished stages and resumes an interrupted training
-// from its last checkpoint. A changed configuration is refused instead of mixed into old results.
-// The stages are a table (stages.ts); this file resolves the configuration, opens --out and walks
-// the table.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// Nothing is written before the whole configuration is checked (check.ts). Every stage writes its
+// outputs atomically under --out and is recorded in run.json when it is done; running the same
+// command again skips finished stages and resumes an interrupted training from its last
+// checkpoint. A changed setting that a finished stage depends on is refused instead of mixed into
+// old results (open.ts). The stages are a table (stages.ts); this file resolves the
+// configuration, checks it, opens --out and walks the table.
+import { resolve } from 'node:path';
 import { BUNDLED_DATA, BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
@@ -19,11 +19,13 @@ import { profileLanguages } from '../profile/profile';
 import { DEFAULT_SCOPE } from '../profile/types';
 import { TRAIN_DEFAULTS } from '../train/defaults';
 import { version } from '../version';
-import { ModelName, RunContext, STATE_FILE } from './context';
+import { checkRun } from './check';
+import { ModelName, RunContext } from './context';
 import { chooseData, dataFiles } from './data';
 import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
 import { STAGE_TABLE, Stage } from './stages';
-import { RunConfig, RunOptions, RunResult, RunState, STAGES, StageName } from './types';
+import { openRun } from './open';
+import { RunConfig, RunOptions, RunResult, STAGES, StageName } from './types';
 
 export function resolveRunConfig(o: RunOptions): RunConfig {
   const bundledModel = o.model === undefined;
@@ -67,47 +69,6 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
   };
 }
 
-function readState(out: string): RunState | undefined {
-  const f = join(out, STATE_FILE);
-  if (!existsSync(f)) return undefined;
-  try {
-    const s = JSON.parse(readFileSync(f, 'utf8')) as RunState;
-    if (s.format !== 'plast-run') throw new Error('not a plast-run state file');
-    return s;
-  } catch (err) {
-    throw new PlastError('ERR_FORMAT', `${f}: cannot read the run state (${(err as Error).message}); pass --overwrite to start again`, { file: f, cause: err });
-  }
-}
-
-function configDiff(a: RunConfig, b: RunConfig): string[] {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as (keyof RunConfig)[]);
-  keys.delete('engineVersion');
-  keys.delete('profileReason');
-  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} -> ${JSON.stringify(b[k])}`);
-}
-
-const RUN_ENTRIES = [STATE_FILE, 'data', 'profile', 'profile-after', 'train', 'eval-before.json', 'eval-after.json', 'report.json', 'report.md'];
-
-/** The run.json of --out after the checks: the earlier run's (same configuration), or a new one
- * (--overwrite clears an earlier run's entries first). */
-function openRun(out: string, config: RunConfig, overwrite: boolean | undefined): RunState {
-  let state = readState(out);
-  if (state && overwrite) {
-    for (const e of RUN_ENTRIES) rmSync(join(out, e), { recursive: true, force: true });
-    state = undefined;
-  }
-  if (state) {
-    const diff = configDiff(state.config, config);
-    if (diff.length > 0) {
-      throw new PlastError('ERR_MISMATCH', `${out} holds a run with another configuration (${diff.join('; ')}); use another --out or pass --overwrite`, { file: out });
-    }
-  } else if (existsSync(out) && readdirSync(out).length > 0) {
-    if (!overwrite) throw new PlastError('ERR_IO', `${out} exists, is not empty and holds no plast run (${STATE_FILE}); refusing to write into it`, { file: out });
-  }
-  mkdirSync(out, { recursive: true });
-  return state ?? { format: 'plast-run', formatVersion: 1, config, stages: {} };
-}
-
 const MODELS: ModelName[] = ['base', 'tuned'];
 
 /** The last stage that runs on model `m`: the driver releases `m` after it. */
@@ -138,7 +99,9 @@ async function runStage(c: RunContext, name: StageName, s: Stage, skipped: Stage
 export async function runPlast(o: RunOptions): Promise<RunResult> {
   const out = resolve(o.out);
   const config = resolveRunConfig(o);
-  const c = new RunContext(out, config, openRun(out, config, o.overwrite), o, o.log ?? (() => {}));
+  const backend = checkRun(config, o);
+  const log = o.log ?? (() => {});
+  const c = new RunContext(out, config, openRun(out, config, backend, o.overwrite, log), o, log);
   c.saveState();
   const skipped: StageName[] = [];
   try {

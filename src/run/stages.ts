@@ -1,10 +1,12 @@
 // The stages of `plast run` as a table, walked in order (STAGES) by the driver in run.ts. A row
-// says which model the stage runs on, what of the earlier stages' output it reads, how to run it,
-// how to read back what an earlier invocation wrote, and a check of its output before the next
-// stage starts.
+// says which model the stage runs on, what of the earlier stages' output it reads, which settings
+// its output depends on and where it lies (open.ts decides from these which stages a changed
+// configuration invalidates), how to run it, how to read back what an earlier invocation wrote,
+// and a check of its output before the next stage starts.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
+import { parallelItems } from '../data/parallel';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { Model } from '../model/model';
 import { writeComparePlots } from '../profile/plots';
@@ -13,17 +15,29 @@ import { ProfileJson, ProfileOptions } from '../profile/types';
 import { checkpointDirs } from '../train/checkpoints';
 import { train } from '../train/train';
 import { writeJsonAtomic } from '../util/atomic';
+import { io } from '../util/paths';
 import { Progress, progress } from '../util/progress';
-import { ModelName, RunContext, RunData } from './context';
+import { ModelName, RUN_PATHS, RunContext, RunData } from './context';
 import { splitPairs, writePairs } from './data';
-import { writeReport } from './report';
-import { StageName, TrainSummary } from './types';
+import { compareProfiles, layerChanges, writeReport } from './report';
+import { RunConfig, StageName, TrainSummary } from './types';
 
 export interface Stage {
   /** The model it runs on. */
   model?: ModelName;
   /** What of the earlier stages' output it reads. */
   needs: (keyof RunData)[];
+  /** The earlier stages whose output its own output derives from, under the configuration it ran
+   * with. */
+  reads: (config: RunConfig) => StageName[];
+  /** The settings its output depends on besides those (a changed one invalidates the stage). */
+  settings: (keyof RunConfig)[];
+  /** Where its output lies under --out (RUN_PATHS); removed when the stage is to run again. */
+  outputs: string[];
+  /** Whether --out holds output of an unfinished run of the stage that the next invocation
+   * continues from (a training's checkpoints): such a stage depends on its settings as a finished
+   * one does. */
+  partial?: (out: string) => boolean;
   /** Runs the stage, leaving its output in the context and under --out. 'stopped': it did not
    * finish (a training stopped early) and the invocation ends after it. */
   run(c: RunContext): Promise<void | 'stopped'>;
@@ -33,11 +47,19 @@ export interface Stage {
   check?(c: RunContext): void;
 }
 
+/** An earlier invocation's output, read back. */
 function readJson<T>(file: string): T {
-  return JSON.parse(readFileSync(file, 'utf8')) as T;
+  const text = io(file, 'read the output of an earlier invocation', () => readFileSync(file, 'utf8'));
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new PlastError('ERR_FORMAT', `${file}: not valid JSON (${(err as Error).message})`, { file, cause: err });
+  }
 }
 
 // The profile before training and the one after it use the same questions and settings.
+const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'profileLimit'];
+
 function profileOptions(c: RunContext): ProfileOptions {
   const { config, options: o } = c;
   return {
@@ -79,11 +101,15 @@ async function runEvals(c: RunContext, m: Model, label: string): Promise<EvalRep
   return reps;
 }
 
-/** An evaluation stage: the scores of `model` in `file`. */
+/** An evaluation stage: the scores of `model` (the base, or the tuned export of the training) in
+ * `file`. */
 function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: string, file: string): Stage {
   return {
     model,
     needs: [],
+    reads: () => (model === 'base' ? ['split'] : ['split', 'train']),
+    settings: model === 'base' ? ['model', 'backend', 'template', 'evalData'] : ['backend', 'template', 'evalData'],
+    outputs: [file],
     run: async (c) => {
       const r = await runEvals(c, await c.model(model), label);
       writeJsonAtomic(join(c.out, file), r);
@@ -95,6 +121,9 @@ function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: str
 
 const split: Stage = {
   needs: [],
+  reads: () => [],
+  settings: ['dataFiles', 'langs', 'seed', 'heldout', 'trainLimit', 'evalPerLang'],
+  outputs: [RUN_PATHS.data],
   run: async ({ config, dirs, files, log }) => {
     const s = splitPairs(config.dataFiles, {
       langs: config.langs,
@@ -103,7 +132,7 @@ const split: Stage = {
       ...(config.trainLimit !== null ? { trainLimit: config.trainLimit } : {}),
       ...(config.evalPerLang !== null ? { evalPerLang: config.evalPerLang } : {}),
     });
-    mkdirSync(dirs.data, { recursive: true });
+    io(dirs.data, 'create the directory', () => mkdirSync(dirs.data, { recursive: true }));
     writePairs(files.train, s.train);
     writePairs(files.heldout, s.heldout);
     const info = { pairs: s.pairs, train: s.train.length, heldout: s.heldout.length, perLang: s.perLang, badRows: s.badRows, filtered: s.filtered };
@@ -116,8 +145,12 @@ const split: Stage = {
 const profile: Stage = {
   model: 'base',
   needs: [],
+  reads: () => [],
+  settings: ['model', 'backend', ...PROFILE_SETTINGS],
+  outputs: [RUN_PATHS.profile],
   run: async (c) => {
-    c.log(`  ${c.config.profileData}: ${c.config.profileReason}`);
+    const { profileData, profileLimit, profileReason } = c.config;
+    c.log(`  profiling ${profileLimit === null ? 'all' : `the first ${profileLimit}`} parallel ${parallelItems(profileData)} of ${profileData} (${profileReason})`);
     const p = await runProfile(await c.model('base'), profileOptions(c));
     await writeProfile(c.dirs.profile, p, { plots: true });
     const sel = p.json.selection;
@@ -139,6 +172,11 @@ const profile: Stage = {
 const trainStage: Stage = {
   model: 'base',
   needs: ['layers'],
+  // The layers come from --layers, or from the profile's selection.
+  reads: (config) => (config.layers ? ['split'] : ['split', 'profile']),
+  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template'],
+  outputs: [RUN_PATHS.train],
+  partial: (out) => checkpointDirs(join(out, RUN_PATHS.train)).length > 0,
   run: async (c) => {
     const { config, options: o, dirs, log } = c;
     const summaryFile = join(dirs.train, 'summary.json');
@@ -179,6 +217,9 @@ const trainStage: Stage = {
 const profileAfter: Stage = {
   model: 'tuned',
   needs: ['profile', 'layers'],
+  reads: () => ['profile', 'train'],
+  settings: ['backend', ...PROFILE_SETTINGS],
+  outputs: [RUN_PATHS.profileAfter],
   run: async (c) => {
     const { dirs, log } = c;
     const before = c.get('profile');
@@ -190,8 +231,7 @@ const profileAfter: Stage = {
     } catch (err) {
       log(`  the before/after plots could not be drawn: ${(err as Error).message}`);
     }
-    const mean = (q: ProfileJson, ls: number[]): number => ls.reduce((a, i) => a + q.layers[i]!.overlapAvg, 0) / Math.max(1, ls.length);
-    log(`  mean overlap with English over the trained layers ${mean(before, layers).toFixed(4)} -> ${mean(p.json, layers).toFixed(4)}`);
+    log(`  ${compareProfiles(layerChanges(before, p.json, layers))}`);
     c.set('profileAfter', p.json);
   },
   load: (c) => c.set('profileAfter', readJson<ProfileJson>(join(c.dirs.profileAfter, 'profile.json'))),
@@ -199,6 +239,9 @@ const profileAfter: Stage = {
 
 const report: Stage = {
   needs: ['profile', 'profileAfter', 'train', 'totalParams', 'layers', 'evalBefore', 'evalAfter'],
+  reads: () => ['split', 'profile', 'evalBefore', 'train', 'evalAfter', 'profileAfter'],
+  settings: [],
+  outputs: [RUN_PATHS.reportJson, RUN_PATHS.reportMarkdown],
   run: async (c) => {
     c.set(
       'report',
@@ -213,15 +256,15 @@ const report: Stage = {
       }),
     );
   },
-  load: (c) => c.set('report', { json: join(c.out, 'report.json'), markdown: join(c.out, 'report.md') }),
+  load: (c) => c.set('report', { json: join(c.out, RUN_PATHS.reportJson), markdown: join(c.out, RUN_PATHS.reportMarkdown) }),
 };
 
 export const STAGE_TABLE: Record<StageName, Stage> = {
   split,
   profile,
-  evalBefore: evalStage('base', 'evalBefore', 'eval before', 'eval-before.json'),
+  evalBefore: evalStage('base', 'evalBefore', 'eval before', RUN_PATHS.evalBefore),
   train: trainStage,
-  evalAfter: evalStage('tuned', 'evalAfter', 'eval after', 'eval-after.json'),
+  evalAfter: evalStage('tuned', 'evalAfter', 'eval after', RUN_PATHS.evalAfter),
   profileAfter,
   report,
 };

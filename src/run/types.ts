@@ -49,6 +49,7 @@ export interface RunOptions extends Pick<TrainOptions, 'modules' | 'epochs' | 'l
    * profile stops before its next batch and a later stage does not start (ERR_INTERRUPTED). The
    * same call again continues. */
   signal?: AbortSignal;
+  /** Progress on stderr (util/progress.ts): false for none; by default a bar on a terminal and a plain line every few seconds otherwise, unless PLAST_NO_PROGRESS is set. */
   progress?: boolean;
   log?: (msg: string) => void;
 }

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
+import { io } from '../util/paths';
 import { version } from '../version';
 import { DataReport } from './data';
 import { TrainLog } from './log';
@@ -12,7 +13,7 @@ import { LoadedState, RunConfig, STATE_FORMAT, STATE_VERSION, TrainState, saveSt
 
 export function checkpointDirs(out: string): string[] {
   if (!existsSync(out)) return [];
-  return readdirSync(out).filter((d) => /^checkpoint-\d+$/.test(d)).sort();
+  return io(out, 'list the checkpoints', () => readdirSync(out)).filter((d) => /^checkpoint-\d+$/.test(d)).sort();
 }
 
 /** A fresh run does not write into an --out that holds another one, unless told to replace it. */

@@ -1,11 +1,11 @@
 // `plast train`.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, floatOption, helpNumber, intOption, modulesOption } from '../cli/options';
+import { backendOption, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList } from './layers';
@@ -38,39 +38,41 @@ export function registerTrain(program: Command): void {
     .description('PLAST fine-tuning: train only the selected layers on X->English question-translation pairs (loss on the English target), then export an HF checkpoint')
     .option('--model <dir>', 'HF checkpoint directory (required unless --resume)')
     .option('--data <files...>', 'JSONL: {"lang","source","target"} pairs, or parallel rows with an English column (required unless --resume)')
-    .option('--layers <list>', '0-based layers to train, e.g. 0-4 or 0,2,3')
+    .option('--layers <list>', '0-based layers to train, e.g. 0-4 or 0,2,3 (this or --profile is required unless --resume)')
     .option('--profile <dir>', 'train the layers a `plast profile` selected (DIR/profile.json selection.selected)')
-    .addOption(modulesOption(`tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm) [default: ${TRAIN_DEFAULTS.modules}]`))
-    .option('--epochs <n>', `passes over the data [default: ${TRAIN_DEFAULTS.epochs}]`, intOption('--epochs'))
-    .option('--lr <x>', `peak learning rate (AdamW; linear warmup then cosine to 0) [default: ${helpNumber(TRAIN_DEFAULTS.lr)}]`, floatOption('--lr', Number.MIN_VALUE))
-    .option('--weight-decay <x>', `AdamW weight decay [default: ${helpNumber(TRAIN_DEFAULTS.weightDecay)}]`, floatOption('--weight-decay', 0, 1))
-    .option('--batch <n>', `effective batch in sequences (gradient accumulation) [default: ${TRAIN_DEFAULTS.batch}]`, intOption('--batch'))
-    .option('--micro-batch <n>', 'sequences per forward/backward (default: a token budget, --micro-tokens)', intOption('--micro-batch'))
-    .option('--micro-tokens <n>', `padded tokens per forward/backward [default: ${DEFAULT_MICRO_TOKENS} unless --micro-batch]`, intOption('--micro-tokens'))
-    .option('--max-len <n>', `longest sequence; longer pairs are reported and skipped [default: ${TRAIN_DEFAULTS.maxLen}]`, intOption('--max-len'))
-    .option('--warmup <ratio>', `warmup steps as a ratio of all steps (HF: ceil(ratio x total)) [default: ${helpNumber(TRAIN_DEFAULTS.warmup)}]`, floatOption('--warmup', 0, 1))
-    .option('--template <name>', `prompt template: plain or vicuna [default: ${TRAIN_DEFAULTS.template}]`)
-    .option('--langs <list>', 'source languages to use, e.g. ar,tr,ru,pt,zh [default: all in the data]')
-    .option('--seed <n>', `data-order seed [default: ${TRAIN_DEFAULTS.seed}]`, intOption('--seed', 0))
+    .addOption(shown(modulesOption('tensors of each layer to train: all, attn (+input norm) or mlp (+post-attention norm)'), TRAIN_DEFAULTS.modules))
+    .addOption(numberOption('--epochs <n>', 'passes over the data', intOption('--epochs'), TRAIN_DEFAULTS.epochs))
+    .addOption(numberOption('--lr <x>', 'peak learning rate (AdamW; linear warmup then cosine to 0)', floatOption('--lr', Number.MIN_VALUE), TRAIN_DEFAULTS.lr))
+    .addOption(numberOption('--weight-decay <x>', 'AdamW weight decay', floatOption('--weight-decay', 0, 1), TRAIN_DEFAULTS.weightDecay))
+    .addOption(numberOption('--batch <n>', 'effective batch in sequences (gradient accumulation)', intOption('--batch'), TRAIN_DEFAULTS.batch))
+    .addOption(numberOption('--micro-batch <n>', 'sequences per forward/backward', intOption('--micro-batch'), { words: 'a token budget, --micro-tokens' }))
+    .addOption(numberOption('--micro-tokens <n>', 'padded tokens per forward/backward', intOption('--micro-tokens'), { words: `${DEFAULT_MICRO_TOKENS} unless --micro-batch` }))
+    .addOption(numberOption('--max-len <n>', 'longest sequence; longer pairs are reported and skipped', intOption('--max-len'), TRAIN_DEFAULTS.maxLen))
+    .addOption(numberOption('--warmup <ratio>', 'warmup steps as a ratio of all steps (HF: ceil(ratio x total))', floatOption('--warmup', 0, 1), TRAIN_DEFAULTS.warmup))
+    .addOption(shown(templateOption('--template <name>', 'prompt template'), TRAIN_DEFAULTS.template))
+    .addOption(shown(new Option('--langs <list>', 'source languages to use, e.g. ar,tr,ru,pt,zh'), { words: 'all in the data' }))
+    .addOption(numberOption('--seed <n>', 'data-order seed', intOption('--seed', 0), TRAIN_DEFAULTS.seed))
     .option('--limit <n>', 'use only the first N pairs', intOption('--limit'))
     .option('--save-every <n>', 'write a checkpoint every N steps (always at the end)', intOption('--save-every'))
-    .option('--keep <n>', `checkpoints kept on disk [default: ${TRAIN_DEFAULTS.keepCheckpoints}]`, intOption('--keep'))
-    .option('--resume <dir>', 'continue a run from a checkpoint (or an --out holding checkpoints), bit-identically')
+    .addOption(numberOption('--keep <n>', 'checkpoints kept on disk', intOption('--keep'), TRAIN_DEFAULTS.keepCheckpoints))
+    .option('--resume <dir>', 'continue a run from a checkpoint (or an --out holding checkpoints), bit-identically, with its model, data and settings')
     .option('--stop-after <n>', 'stop after step N with a checkpoint (continue later with --resume)', intOption('--stop-after'))
     .option('--strict', 'reject the data file at the first bad row instead of counting it')
     .option('--no-export', 'skip the HF export + delta at the end')
     .option('--overwrite', 'replace a previous run in --out')
     .option('--json', 'print the summary as JSON')
     .addOption(backendOption())
-    .requiredOption('--out <dir>', 'output directory')
+    .option('--out <dir>', 'output directory (required unless --resume, which continues in the directory of its checkpoint)')
     .action(async (o: TrainCli) => {
       const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, ...given } = o;
       if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
       const stored = given.resume ? loadState(given.resume).state.config : undefined;
       const modelDir = modelArg ?? stored?.model;
+      // In the order of the help: what to train, on what, which layers, where to.
       if (!modelDir) throw new PlastError('ERR_INVALID', 'Expected --model (or --resume)', { field: 'model' });
       if (!stored && !given.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
       if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
+      if (!stored && !given.out) throw new PlastError('ERR_INVALID', 'Expected --out (or --resume)', { field: 'out' });
       const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
       const model = await Model.load(modelDir, { backend });
       const opts: TrainOptions = {
@@ -114,7 +116,7 @@ export function registerTrain(program: Command): void {
           `${r.status === 'completed' ? 'trained' : 'stopped at'} step ${r.step}/${r.totalSteps} (warmup ${r.warmupSteps}, ${r.stepsPerEpoch} steps/epoch) in ${r.seconds.toFixed(1)} s, ${Math.round(summary.tokensPerSecond)} tok/s`,
           `loss ${summary.firstLoss?.toFixed(4) ?? '-'} -> ${summary.finalLoss?.toFixed(4) ?? '-'} on ${r.data.examples} pairs${bad.length ? `; bad rows skipped: ${bad.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`,
           `checkpoint ${r.checkpoint}`,
-          r.export ? `export ${r.export.dir} (+ ${r.export.delta})` : `no export${r.status === 'stopped' ? ` (continue with --resume ${r.out})` : ''}`,
+          r.export ? `export ${r.export.dir} (+ ${r.export.delta})` : `no export${r.status === 'stopped' ? `; continue with: plast train --resume ${r.out}` : ''}`,
           `log ${r.out}/train.jsonl, plot ${r.out}/loss.svg (+ .png), summary ${r.out}/summary.json`,
         ].join('\n') + '\n',
       );

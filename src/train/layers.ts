@@ -25,6 +25,19 @@ export function parseLayerList(spec: string): number[] {
   return [...out].sort((x, y) => x - y);
 }
 
+/** A list of layers as --layers takes it, runs written as ranges: [0, 1, 2, 5] -> "0-2,5". */
+export function formatLayerList(layers: number[]): string {
+  const xs = [...new Set(layers)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < xs.length; ) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    parts.push(j > i ? `${xs[i]}-${xs[j]}` : String(xs[i]));
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 /** The selected layers of a `plast profile` output directory (DIR/profile.json selection.selected). */
 export function layersFromProfile(dir: string): number[] {
   const file = join(dir, 'profile.json');

@@ -4,6 +4,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
+import { io } from '../util/paths';
 
 export class TrainLog {
   readonly path: string;
@@ -17,12 +18,12 @@ export class TrainLog {
   }
 
   append(rec: unknown): void {
-    appendFileSync(this.path, JSON.stringify(rec) + '\n');
+    io(this.path, 'append to the log', () => appendFileSync(this.path, JSON.stringify(rec) + '\n'));
   }
 
   /** A fresh run: the log starts empty, then these records. */
   start(records: unknown[]): void {
-    writeFileSync(this.path, '');
+    io(this.path, 'write the log', () => writeFileSync(this.path, ''));
     for (const r of records) this.append(r);
   }
 

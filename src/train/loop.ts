@@ -90,8 +90,7 @@ type StepMath = Pick<StepRecord, 'loss' | 'lr' | 'gradNorm' | 'clipCoef' | 'labe
 export async function runSteps(l: Loop, o: LoopOptions): Promise<StepRecord[]> {
   const { plan, pos, config } = l;
   const stopAt = Math.min(plan.totalSteps, o.stopAfter ?? plan.totalSteps);
-  const bar = progress({ label: 'train', total: plan.totalSteps, unit: 'steps', fields: ['loss', 'tokens_per_s'], ...(o.progress !== undefined ? { enabled: o.progress } : {}) });
-  bar.update(pos.step);
+  const bar = progress({ label: 'train', total: plan.totalSteps, start: pos.step, unit: 'steps', fields: ['loss', 'tokens_per_s'], ...(o.progress !== undefined ? { enabled: o.progress } : {}) });
   const records: StepRecord[] = [];
   let epoch = -1;
   let order: number[] = [];

@@ -3,17 +3,20 @@
 // instead, and any option given must agree with it.
 import { resolve } from 'node:path';
 import { PlastError, expectPositiveInt, invalid } from '../errors';
-import { Model, ModuleSet } from '../model/model';
+import { ModuleSet } from '../model/model';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TemplateName } from '../data/templates';
+import { checkOutputDir } from '../util/paths';
 import { TRAIN_DEFAULTS } from './defaults';
-import { MODULE_SETS } from './layers';
+import { MODULE_SETS, formatLayerList } from './layers';
 import { StepRecord } from './loop';
-import { RunConfig } from './state';
+import { RunConfig, runDirOf } from './state';
 
 export interface TrainOptions {
-  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/, delta.safetensors. */
-  out: string;
+  /** Output directory: train.jsonl, summary.json, loss.svg + loss.png, checkpoint-NNNNNN/, model/,
+   * delta.safetensors. Required unless resuming; a resumed run continues in the directory that
+   * holds its checkpoint. */
+  out?: string;
   /** JSONL file(s) of pairs or parallel text (data/pairs.ts). Required unless resuming. */
   data?: string | string[];
   /** 0-based decoder layers to train. Required unless resuming. */
@@ -51,6 +54,7 @@ export interface TrainOptions {
   export?: boolean;
   /** Replace an --out that already holds a run. */
   overwrite?: boolean;
+  /** Progress on stderr (util/progress.ts): false for none; by default a bar on a terminal and a plain line every few seconds otherwise, unless PLAST_NO_PROGRESS is set. */
   progress?: boolean;
   /** Human-readable messages (the CLI prints them to stderr). */
   log?: (msg: string) => void;
@@ -74,32 +78,57 @@ function inRange(what: string, v: number, lo: number, hi: number): number {
 
 /** The options about the run rather than its math, checked before anything is read or written. */
 export function checkRunOptions(o: TrainOptions): { out: string; keep: number } {
-  if (!o.out) throw new PlastError('ERR_INVALID', 'Expected an output directory (--out)', { field: 'out' });
+  const out = o.out ?? (o.resume !== undefined ? runDirOf(o.resume) : undefined);
+  if (!out) throw new PlastError('ERR_INVALID', 'Expected an output directory (--out)', { field: 'out' });
   const keep = expectPositiveInt('keepCheckpoints', o.keepCheckpoints ?? TRAIN_DEFAULTS.keepCheckpoints);
   if (o.saveEvery !== undefined) expectPositiveInt('saveEvery', o.saveEvery);
   if (o.stopAfter !== undefined) expectPositiveInt('stopAfter', o.stopAfter);
-  return { out: resolve(o.out), keep };
+  return { out: checkOutputDir(out, '--out'), keep };
 }
 
 const dataList = (data: string | string[]): string[] => (Array.isArray(data) ? data : [data]);
 
+/** What resolveConfig needs of the model: its directory and layer count (a loaded Model, or a
+ * Checkpoint opened to check the options before the weights load). */
+export interface ModelShape {
+  dir: string;
+  config: { numLayers: number };
+}
+
+/** The layers to train, each a layer of a model with `numLayers` layers (a list such as 0-99 is
+ * named as written, not number by number). */
+export function checkLayers(layers: number[], numLayers: number): void {
+  const bad = layers.filter((l) => !Number.isInteger(l) || l < 0 || l >= numLayers);
+  if (bad.length === 0) return;
+  const ints = layers.every((l) => Number.isInteger(l) && l >= 0);
+  const list = (xs: number[]): string => (ints ? formatLayerList(xs) : JSON.stringify(xs));
+  throw new PlastError('ERR_INVALID', `Expected layer indices in [0, ${numLayers - 1}] (the model has ${numLayers} layers) for layers but received ${list(layers)}: ${list(bad)} ${bad.length === 1 ? 'is not a layer' : 'are not layers'} of the model`, {
+    field: 'layers',
+  });
+}
+
 /** A fresh run: the options with their defaults, each checked. */
-export function resolveConfig(model: Model, o: TrainOptions): RunConfig {
+export function resolveConfig(model: ModelShape, o: TrainOptions): RunConfig {
   const data = o.data === undefined ? [] : dataList(o.data);
   if (data.length === 0) throw new PlastError('ERR_INVALID', 'Expected a data file (--data) for training', { field: 'data' });
   if (!o.layers || o.layers.length === 0) throw new PlastError('ERR_INVALID', 'Expected the layers to train (--layers or --profile)', { field: 'layers' });
-  const L = model.config.numLayers;
-  for (const l of o.layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= L) throw invalid('layers', `layer indices in [0, ${L - 1}] (the model has ${L} layers)`, o.layers);
-  }
+  checkLayers(o.layers, model.config.numLayers);
+  return {
+    model: resolve(model.dir),
+    data: data.map((d) => resolve(d)),
+    layers: [...new Set(o.layers)].sort((a, b) => a - b),
+    ...resolveRecipe(o),
+  };
+}
+
+/** The recipe of a run (everything in RunConfig but the model, data and layers), defaults
+ * filled and each value checked. */
+export function resolveRecipe(o: Omit<TrainOptions, 'out'>): Omit<RunConfig, 'model' | 'data' | 'layers'> {
   const modules = o.modules ?? TRAIN_DEFAULTS.modules;
   if (!MODULE_SETS.includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
   const template = o.template ?? TRAIN_DEFAULTS.template;
   if (template !== 'plain' && template !== 'vicuna') throw invalid('template', 'plain or vicuna', template);
-  const c: RunConfig = {
-    model: resolve(model.dir),
-    data: data.map((d) => resolve(d)),
-    layers: [...new Set(o.layers)].sort((a, b) => a - b),
+  const c: Omit<RunConfig, 'model' | 'data' | 'layers'> = {
     modules,
     epochs: expectPositiveInt('epochs', o.epochs ?? TRAIN_DEFAULTS.epochs),
     lr: finitePositive('lr', o.lr ?? TRAIN_DEFAULTS.lr),

@@ -8,7 +8,7 @@
 // never leaves a half checkpoint; a reader only ever sees complete ones.
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { PlastError } from '../errors';
 import { Checkpoint } from '../model/checkpoint';
 import { Model } from '../model/model';
@@ -113,6 +113,12 @@ export function resolveStateDir(path: string): string {
     throw new PlastError('ERR_FORMAT', `${path}: no state.json and no checkpoint-NNNNNN/ with one inside`, { file: path });
   }
   return join(path, cands[cands.length - 1]!);
+}
+
+/** The output directory of the run a checkpoint belongs to (the directory that holds it): where a
+ * resumed run continues unless told otherwise. */
+export function runDirOf(path: string): string {
+  return dirname(resolveStateDir(resolve(path)));
 }
 
 export function loadState(path: string): LoadedState {

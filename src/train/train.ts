@@ -20,6 +20,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Model } from '../model/model';
+import { io } from '../util/paths';
 import { version } from '../version';
 import { Checkpoints, clearRun, refuseExistingRun } from './checkpoints';
 import { prepareData } from './data';
@@ -56,7 +57,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   if (resumed) checkResumedData(resumed, config, data, plan);
   const trainable = await makeTrainable(model, config, log);
 
-  mkdirSync(out, { recursive: true });
+  io(out, 'create the output directory', () => mkdirSync(out, { recursive: true }));
   let pos: Position = { step: 0, losses: [] };
   let savedOrder: SavedOrder | undefined;
   if (resumed) {

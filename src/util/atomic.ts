@@ -1,7 +1,10 @@
 // Writes that never leave a half-written file behind: write to a temp file in the same directory,
-// fsync, then rename over the target (atomic on POSIX file systems).
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+// fsync, then rename over the target (atomic on POSIX file systems). A failure removes the temp
+// file and is an ERR_IO naming the target (util/paths.ts).
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { PlastError } from '../errors';
+import { io, ioError } from './paths';
 
 let tempSeq = 0;
 
@@ -16,22 +19,32 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 /** Like writeFileAtomic for data given as a sequence of chunks (large files without one buffer). */
 export function writeChunksAtomic(path: string, chunks: Iterable<Uint8Array>): void {
-  mkdirSync(dirname(path), { recursive: true });
+  if (existsSync(path) && statSync(path).isDirectory()) throw new PlastError('ERR_IO', `${path}: cannot write the file (it is a directory)`, { file: path });
+  io(dirname(path), 'create the directory', () => mkdirSync(dirname(path), { recursive: true }));
   const tmp = tempSibling(path);
-  const fd = openSync(tmp, 'w');
+  const fd = io(path, 'write', () => openSync(tmp, 'w'));
   try {
     for (const buf of chunks) {
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     }
     fsyncSync(fd);
-  } catch (err) {
     closeSync(fd);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
     rmSync(tmp, { force: true });
-    throw err;
+    throw ioError(err, path, 'write');
   }
-  closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw ioError(err, path, 'write');
+  }
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
@@ -40,11 +53,13 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 
 /**
  * Builds a directory under a temp name and renames it into place when `fill` succeeds, so a
- * reader never sees a partial output directory. An existing target is replaced.
+ * reader never sees a partial output directory. An existing target directory is replaced; a file
+ * in its place is refused (never deleted).
  */
 export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new PlastError('ERR_IO', `${path}: cannot write the directory (a file is in its place)`, { file: path });
   const tmp = tempSibling(path);
-  mkdirSync(tmp, { recursive: true });
+  io(path, 'create the directory', () => mkdirSync(tmp, { recursive: true }));
   try {
     await fill(tmp);
   } catch (err) {
@@ -52,13 +67,14 @@ export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Pro
     throw err;
   }
   const old = `${tmp}.old`;
-  let moved = false;
+  const moved = existsSync(path);
   try {
-    renameSync(path, old);
-    moved = true;
-  } catch {
-    // no previous directory
+    if (moved) renameSync(path, old);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (moved && !existsSync(path)) renameSync(old, path);
+    throw ioError(err, path, 'write the directory');
   }
-  renameSync(tmp, path);
   if (moved) rmSync(old, { recursive: true, force: true });
 }

@@ -43,7 +43,7 @@ test('data: the profile file has every language; the split is by item, seeded an
   assert.match(q.profileFile, /xquad_questions_train\.jsonl$/, 'a questions file wins when it has every language');
   const pt = chooseData(files, ['en', 'pt']);
   assert.match(pt.profileFile, /ntrex128_train\.jsonl$/);
-  assert.match(pt.profileReason, /xquad_questions_train\.jsonl lacks pt/);
+  assert.match(pt.profileReason, /sentences, not questions: xquad_questions_train\.jsonl lacks pt/);
   const a = splitPairs(files, { langs: ['en', 'ar', 'ru'], seed: 3, trainLimit: 50, evalPerLang: 7 });
   const b = splitPairs(files, { langs: ['en', 'ar', 'ru'], seed: 3, trainLimit: 50, evalPerLang: 7 });
   assert.equal(a.train, b.train, 'same seed, same split');

@@ -80,6 +80,38 @@ test('plast train: Ctrl-C stops after the current step with a checkpoint (exit 1
   assert.equal(steps, Array.from({ length: sum.totalSteps }, (_, i) => i + 1), 'every step once');
 });
 
+test('plast train: the resume hint works as printed (--resume DIR alone continues with the checkpoint\'s model, data and settings)', () => {
+  const out = join(tmp, 'hint');
+  const r = plast('train', '--model', join(ASSETS, 'mini-ml'), '--data', join(ASSETS, 'data', 'xquad_questions_train.jsonl'), '--langs', 'ar,zh',
+    '--limit', '8', '--batch', '4', '--epochs', '1', '--lr', '1e-3', '--layers', '7', '--stop-after', '1', '--backend', 'cpu', '--out', out);
+  assert.is(r.status, 0, r.stderr);
+  const hint = /continue with: plast (.*)$/m.exec(r.stdout);
+  assert.ok(hint, r.stdout);
+  assert.is(hint![1], `train --resume ${out}`);
+  const c = plast(...hint![1]!.split(' '));
+  assert.is(c.status, 0, c.stderr);
+  assert.match(c.stdout, /trained step 2\/2/);
+  assert.ok(existsSync(join(out, 'model', 'config.json')), 'exported into the run directory');
+});
+
+test('plast train, stderr not a terminal: a plain progress line at the start, every PLAST_PROGRESS_INTERVAL seconds and at the end; none with PLAST_NO_PROGRESS', () => {
+  const args = [CLI, 'train', '--model', join(ASSETS, 'mini-ml'), '--data', join(ASSETS, 'data', 'xquad_questions_train.jsonl'), '--langs', 'ar,zh',
+    '--limit', '8', '--batch', '4', '--epochs', '1', '--layers', '7', '--backend', 'cpu', '--no-export'];
+  const env: NodeJS.ProcessEnv = { ...process.env, PLAST_PROGRESS_INTERVAL: '0' };
+  delete env.PLAST_NO_PROGRESS;
+  const r = spawnSync(process.execPath, [...args, '--out', join(tmp, 'lines')], { encoding: 'utf8', env });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('train: '));
+  assert.is(lines.length, 4, r.stderr);
+  assert.is(lines[0], 'train: 0/2 steps (0%)');
+  assert.match(lines[1]!, /^train: 1\/2 steps \(50%\), (-|[\d.]+) steps\/s, ETA (-|\d+s), loss \d\.\d{4}, tokens_per_s \d+$/);
+  assert.match(lines[2]!, /^train: 2\/2 steps \(100%\), /);
+  assert.match(lines[3]!, /^train: 2\/2 steps \(100%\) in \d+s, loss \d\.\d{4}, tokens_per_s \d+$/);
+  const quiet = spawnSync(process.execPath, [...args, '--out', join(tmp, 'quiet')], { encoding: 'utf8', env: { ...env, PLAST_NO_PROGRESS: '1' } });
+  assert.is(quiet.status, 0, quiet.stderr);
+  assert.not.match(quiet.stderr, /^train: /m);
+});
+
 test('plast train: --strict on a bad file exits 1 with ERR_DATA and the line; bad arguments exit 2', () => {
   const bad = join(tmp, 'bad.jsonl');
   writeFileSync(bad, [JSON.stringify({ lang: 'ar', source: 'x', target: 'y' }), JSON.stringify({ lang: 'ar', source: 'x', target: '' })].join('\n') + '\n');

@@ -42,7 +42,7 @@ test('plast profile (CLI) writes the profile and prints the table and the select
   base = join(tmp, 'base');
   const r = plast('profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar,tr', '--limit', '8', '--out', base);
   assert.is(r.code, 0, r.err);
-  assert.match(r.out, /8 questions x 3 languages, scope question, template plain/);
+  assert.match(r.out, /8 sentences x 3 languages, scope question, template plain/);
   assert.match(r.out, /layer\s+R en\s+R ar\s+R tr\s+O avg\s+MSD/);
   assert.match(r.out, /selection \(τ = 0\.5; overlap averaged over ar, tr; MSD over all 3 languages\):/);
   assert.match(r.out, /Average overlap with English over ar, tr peaks at layer \d/);
@@ -222,7 +222,7 @@ if (sharedModel && sharedData) {
     const out = join(tmp, 'shared-six');
     const r = plast('profile', '--model', sharedModel, '--data', sharedData, '--langs', 'en,ar,tr,ru,pt,zh', '--limit', '6', '--no-plots', '--out', out);
     assert.is(r.code, 0, r.err);
-    assert.match(r.out, /6 questions x 6 languages/);
+    assert.match(r.out, /6 sentences x 6 languages/);
     assert.match(r.out, /selected layers: \d/);
     const p = readProfile(out).json;
     assert.equal(p.data.columns, { en: 'eng', ar: 'arb', tr: 'tur', ru: 'rus', pt: 'por', zh: 'zho-CN' });

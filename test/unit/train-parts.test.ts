@@ -101,7 +101,7 @@ test('loss curve: loss.svg + loss.png through the shared chart module; both seri
     const svg = readFileSync(r!.svg, 'utf8');
     assert.ok(svg.startsWith('<svg'), svg.slice(0, 40));
     assert.ok(svg.includes('PLAST training loss'));
-    assert.ok(svg.includes('Symbol legend for fill color and stroke color with 2 values: loss, EMA (α = 0.3)'), 'legend of both series');
+    assert.ok(svg.includes('Symbol legend for fill color, stroke color and strokeDash with 2 values: loss, EMA (α = 0.3)'), 'one legend of both series, colour and dash');
     // every finite point of the raw series is a mark (vega's aria labels), no non-finite one
     const rawMarks = [...svg.matchAll(/aria-label="x: (\d+); y: ([^;]+); s: loss;/g)].map((m) => [Number(m[1]), Number(m[2])]);
     assert.equal([...new Map(rawMarks.map((p) => [p[0], p])).values()], [[1, 3], [2, 2.5], [4, 2], [6, 1.5], [7, 1.4], [8, 1.2]]);
