@@ -140,7 +140,8 @@ export interface MemoryInfo {
  * every method except dispose() and disposed() throws ERR_INVALID.
  */
 export interface NativeModel {
-  loadTensors(file: string, entries: NativeTensorEntry[]): Promise<void>;
+  /** checkFinite (default true): refuse a tensor holding NaN or Inf (ERR_FORMAT naming it). */
+  loadTensors(file: string, entries: NativeTensorEntry[], checkFinite?: boolean): Promise<void>;
   finalize(): void;
   expectedWeights(): { name: string; shape: number[] }[];
   forward(batch: NativeBatch): Promise<NativeForwardResult>;

@@ -2,8 +2,10 @@
 // in native/src/ops that run before any backend code, and the index ranges recorded at upload,
 // which let a device backend range-check ids and labels without copying them back.
 #include <cstring>
+#include <limits>
 #include <string>
 
+#include "common/finite.h"
 #include "cpu/cpu_backend.h"
 #include "test_util.h"
 
@@ -119,6 +121,36 @@ void checkArgChecks(Harness& H) {
              [&] { cpu->rmsnorm(x, foreign, 1e-5f, y, nullptr); }, "w must be a cpu tensor but lives on another cpu backend");
 }
 
+void checkFiniteScan(Harness& H) {
+  // f32: NaN, +Inf, -Inf found at their index; the largest finite value is not; misaligned data.
+  std::vector<float> f(100003, 1.5f);
+  f[100000] = 3.4e38f;
+  bool ok = firstNonFinite(f.data(), DType::F32, int64_t(f.size())) == -1;
+  f[77777] = std::numeric_limits<float>::infinity();
+  f[90000] = std::numeric_limits<float>::quiet_NaN();
+  ok = ok && firstNonFinite(f.data(), DType::F32, int64_t(f.size())) == 77777;
+  f[77777] = -std::numeric_limits<float>::infinity();
+  ok = ok && firstNonFinite(f.data(), DType::F32, int64_t(f.size())) == 77777;
+  std::vector<unsigned char> raw(4 * 10 + 1);
+  std::vector<float> ten(10, 2.f);
+  ten[9] = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(raw.data() + 1, ten.data(), 40);
+  ok = ok && firstNonFinite(raw.data() + 1, DType::F32, 10) == 9;
+  H.result("firstNonFinite f32: NaN/+Inf/-Inf at their index, 3.4e38 finite, misaligned data", ok, "");
+  // bf16 and f16: exponent all ones is NaN/Inf; the largest finite values are not.
+  std::vector<uint16_t> b(5000, f32ToBf16(1.f));
+  b[10] = 0x7f7f;  // bf16 max finite
+  bool okb = firstNonFinite(b.data(), DType::BF16, 5000) == -1;
+  b[4321] = 0xff80;  // bf16 -Inf
+  okb = okb && firstNonFinite(b.data(), DType::BF16, 5000) == 4321;
+  std::vector<uint16_t> h(5000, f32ToF16(1.f));
+  h[10] = 0x7bff;  // f16 max finite (65504)
+  bool okh = firstNonFinite(h.data(), DType::F16, 5000) == -1;
+  h[12] = 0x7e00;  // f16 NaN
+  okh = okh && firstNonFinite(h.data(), DType::F16, 5000) == 12;
+  H.result("firstNonFinite bf16 and f16: -Inf / NaN found, the largest finite values not", okb && okh, "");
+}
+
 }  // namespace
 
 int runContractChecks(Harness& H) {
@@ -127,6 +159,7 @@ int runContractChecks(Harness& H) {
   checkOpList(H);
   checkIndexRecord(H);
   checkArgChecks(H);
+  checkFiniteScan(H);
   return static_cast<int>(H.failed.size() - before);
 }
 

@@ -14,6 +14,16 @@ export interface LoadOptions {
   backend?: BackendChoice;
   /** Called after each safetensors file is loaded. */
   onProgress?: (filesDone: number, filesTotal: number) => void;
+  /**
+   * Refuse a weight holding NaN or Inf (ERR_FORMAT naming the tensor and the first bad index).
+   * Default true, unless PLAST_SKIP_FINITE_CHECK=1; false skips the scan for trusted checkpoints.
+   */
+  checkFinite?: boolean;
+}
+
+/** Whether loading scans the weights for NaN/Inf: the option, else PLAST_SKIP_FINITE_CHECK. */
+export function checkFiniteOption(opts: Pick<LoadOptions, 'checkFinite'>): boolean {
+  return opts.checkFinite ?? process.env['PLAST_SKIP_FINITE_CHECK'] !== '1';
 }
 
 export interface ForwardOutput {
@@ -191,7 +201,7 @@ export class Model implements Disposable {
 export async function loadWeights(
   native: NativeModel,
   ckpt: Pick<Checkpoint, 'dir' | 'tensors'>,
-  opts: Pick<LoadOptions, 'onProgress'>,
+  opts: Pick<LoadOptions, 'onProgress' | 'checkFinite'>,
 ): Promise<void> {
   const dir = ckpt.dir;
   const perFile = new Map<string, NativeTensorEntry[]>();
@@ -222,7 +232,7 @@ export async function loadWeights(
   }
   let done = 0;
   for (const [file, entries] of perFile) {
-    await call(() => native.loadTensors(file, entries));
+    await call(() => native.loadTensors(file, entries, checkFiniteOption(opts)));
     opts.onProgress?.(++done, perFile.size);
   }
   callSync(() => native.finalize());

@@ -3,6 +3,7 @@
 #include "addon/convert.h"
 #include "addon/model_registry.h"
 #include "addon/task.h"
+#include "common/finite.h"
 #include "common/mapped_file.h"
 
 namespace plast {
@@ -144,9 +145,11 @@ Napi::Value ModelWrap::loadTensors(const Napi::CallbackInfo& info) {
       e.end = getInt(o, "end", "entry");
       entries.push_back(std::move(e));
     }
+    // Third argument: check every value is finite (default); false for trusted checkpoints.
+    bool checkFinite = info.Length() < 3 || info[2].IsUndefined() || info[2].ToBoolean().Value();
     return queue(
         env,
-        [file, entries](Model& model) {
+        [file, entries, checkFinite](Model& model) {
           // Backends that reference host memory (the CPU) keep the mapping alive through their
           // tensors; it is unmapped when the last of them is freed.
           auto mf = mapFile(file);
@@ -162,6 +165,13 @@ Napi::Value ModelWrap::loadTensors(const Napi::CallbackInfo& info) {
                         file << ": tensor '" << e.name << "' shape " << shapeStr(e.shape) << " x "
                              << dtypeName(e.dtype) << " needs " << n * dtypeSize(e.dtype)
                              << " bytes but its data range holds " << (e.end - e.begin));
+            if (checkFinite) {
+              int64_t bad = firstNonFinite(mf->data + e.begin, e.dtype, n);
+              PLAST_CHECK(bad < 0, Code::Format,
+                          file << ": tensor '" << e.name << "' holds a non-finite value (NaN or Inf) at "
+                               << "flat index " << bad << " of " << n
+                               << " (a damaged checkpoint; to load it anyway, pass checkFinite: false)");
+            }
             Tensor t = model.backend()->loadWeight(mf->data + e.begin, e.shape, e.dtype, keep);
             try {
               model.setWeight(e.name, std::move(t));
