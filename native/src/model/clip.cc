@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "model/host.h"
+
 namespace plast {
 
 GeluKind geluKindFromHf(const std::string& name, const char* field) {
@@ -29,37 +31,6 @@ bool dropClsFromStrategy(const std::string& strategy) {
   PLAST_FAIL(Code::Unsupported, "vision_feature_select_strategy \""
                                     << strategy << "\" is not supported (supported: default, full)");
 }
-
-namespace {
-
-Tensor i32FromHost(Backend* be, const std::vector<int32_t>& v) {
-  Tensor t = be->empty({static_cast<int64_t>(v.size())}, DType::I32);
-  be->upload(t, v.data());
-  return t;
-}
-
-// Activations of `be` from host f32 values (a cast on backends that compute in bf16).
-Tensor actFromHost(Backend* be, const std::vector<float>& v, const Shape& s) {
-  Tensor f = be->empty(s, DType::F32);
-  be->upload(f, v.data());
-  if (be->activationDType() == DType::F32) return f;
-  Tensor a = be->empty(s, be->activationDType());
-  be->cast(f, a);
-  return a;
-}
-
-std::vector<float> toHost(Backend* be, const Tensor& t) {
-  Tensor f = t;
-  if (t.dtype != DType::F32) {
-    f = be->empty(t.shape, DType::F32);
-    be->cast(t, f);
-  }
-  std::vector<float> out(static_cast<size_t>(f.numel()));
-  be->download(f, out.data());
-  return out;
-}
-
-}  // namespace
 
 ClipLlavaModel::ClipLlavaModel(Backend* backend, ClipConfig cfg) : Model(backend), cfg_(std::move(cfg)) {
   const ClipConfig& c = cfg_;
@@ -154,7 +125,7 @@ ImageResult ClipLlavaModel::encode(const ImageBatch& b) {
             for (int64_t kx = 0; kx < p; ++kx) dst[kx] = src[kx];
           }
       }
-  Tensor patches = actFromHost(be_, cols, {B * P, K});
+  Tensor patches = uploadActivations(be_, cols, {B * P, K});
   cols = std::vector<float>();
 
   // Row 0: the class embedding; rows 1..B*P: the patch embeddings. A gather then lays out
@@ -172,10 +143,10 @@ ImageResult ClipLlavaModel::encode(const ImageBatch& b) {
       pos[bi * T + t] = static_cast<int32_t>(t);
     }
   Tensor x = be_->empty({B * T, H}, A);
-  be_->gather(emb, i32FromHost(be_, order), x);
+  be_->gather(emb, uploadI32(be_, order, {B * T}), x);
   emb = embPatches = embCls = Tensor();
   Tensor pe = be_->empty({B * T, H}, A);
-  be_->embedding(posEmb_, i32FromHost(be_, pos), pe);
+  be_->embedding(posEmb_, uploadI32(be_, pos, {B * T}), pe);
   be_->add(x, pe, x);
   pe = Tensor();
   Tensor h = be_->empty({B * T, H}, A);
@@ -190,7 +161,7 @@ ImageResult ClipLlavaModel::encode(const ImageBatch& b) {
   for (int li = 0; li < static_cast<int>(c.featureLayer); ++li) layerForward(li, x, keyMask, B);
 
   ImageResult r;
-  if (b.wantHidden) r.hidden = toHost(be_, x);
+  if (b.wantHidden) r.hidden = downloadF32(be_, x);
   Tensor sel = x;
   const int64_t F = c.features();
   if (c.dropCls) {
@@ -198,7 +169,7 @@ ImageResult ClipLlavaModel::encode(const ImageBatch& b) {
     for (int64_t bi = 0; bi < B; ++bi)
       for (int64_t f = 0; f < F; ++f) keep[bi * F + f] = static_cast<int32_t>(bi * T + 1 + f);
     sel = be_->empty({B * F, H}, A);
-    be_->gather(x, i32FromHost(be_, keep), sel);
+    be_->gather(x, uploadI32(be_, keep, {B * F}), sel);
   }
   x = Tensor();
   Tensor p1 = be_->empty({B * F, c.textHidden}, A);
@@ -207,7 +178,7 @@ ImageResult ClipLlavaModel::encode(const ImageBatch& b) {
   be_->gelu(p1, c.projectorAct, p1);
   Tensor p2 = be_->empty({B * F, c.textHidden}, A);
   be_->linear(p1, proj2W_, c.projectorBias ? &proj2B_ : nullptr, p2);
-  r.features = toHost(be_, p2);
+  r.features = downloadF32(be_, p2);
   return r;
 }
 

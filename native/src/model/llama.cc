@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "model/host.h"
+
 namespace plast {
 
 struct LlamaModel::Inputs {
@@ -16,16 +18,6 @@ struct LlamaModel::Inputs {
 struct LlamaModel::Saved {
   Tensor x, h1, rstd1, q, k, v, a, lse, x2, h2, rstd2, g, u, m;
 };
-
-namespace {
-
-Tensor fromHost(Backend* be, const std::vector<int32_t>& v, const Shape& s) {
-  Tensor t = be->empty(s, DType::I32);
-  if (!v.empty()) be->upload(t, v.data());
-  return t;
-}
-
-}  // namespace
 
 LlamaModel::LlamaModel(Backend* backend, LlamaConfig cfg) : Model(backend), cfg_(std::move(cfg)) {
   const LlamaConfig& c = cfg_;
@@ -66,26 +58,26 @@ LlamaModel::Inputs LlamaModel::upload(const Batch& b, bool counts, bool labels) 
   in.B = b.B;
   in.T = b.T;
   in.N = static_cast<int64_t>(N);
-  in.ids = fromHost(be_, b.ids, {in.N});
-  in.positions = fromHost(be_, b.positions, {in.N});
-  in.keyMask = fromHost(be_, b.keyMask, {b.B, b.T});
+  in.ids = uploadI32(be_, b.ids, {in.N});
+  in.positions = uploadI32(be_, b.positions, {in.N});
+  in.keyMask = uploadI32(be_, b.keyMask, {b.B, b.T});
   if (counts) {
     PLAST_CHECK(b.countMask.size() == N, Code::Shape,
                 "batch: countMask must hold B*T = " << N << " values but holds " << b.countMask.size());
-    in.countMask = fromHost(be_, b.countMask, {in.N});
+    in.countMask = uploadI32(be_, b.countMask, {in.N});
     for (int32_t m : b.countMask) in.counted += m != 0;
   }
   for (int32_t r : b.logitRows)
     PLAST_CHECK(r >= 0 && static_cast<size_t>(r) < N, Code::Invalid,
                 "batch: logit row " << r << " is outside [0, " << N << ")");
   if (!b.logitRows.empty())
-    in.logitRows = fromHost(be_, b.logitRows, {static_cast<int64_t>(b.logitRows.size())});
+    in.logitRows = uploadI32(be_, b.logitRows, {static_cast<int64_t>(b.logitRows.size())});
   if (labels) {
     PLAST_CHECK(b.labels.size() == b.logitRows.size(), Code::Shape,
                 "batch: expected one label per logit row (" << b.logitRows.size() << ") but received "
                                                             << b.labels.size());
     PLAST_CHECK(!b.labels.empty(), Code::Invalid, "batch: a training batch needs labelled rows");
-    in.labels = fromHost(be_, b.labels, {static_cast<int64_t>(b.labels.size())});
+    in.labels = uploadI32(be_, b.labels, {static_cast<int64_t>(b.labels.size())});
   }
   return in;
 }
@@ -235,15 +227,7 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
     be_->download(cnt, r.counts.data());
     r.countedTokens = in.counted;
   }
-  if (b.wantGates) {
-    Tensor gf = gates;
-    if (A != DType::F32) {
-      gf = be_->empty(gates.shape, DType::F32);
-      be_->cast(gates, gf);
-    }
-    r.gates.resize(static_cast<size_t>(gf.numel()));
-    be_->download(gf, r.gates.data());
-  }
+  if (b.wantGates) r.gates = downloadF32(be_, gates);
   if (!b.logitRows.empty()) {  // the LM head only where logits are asked for
     int64_t P = static_cast<int64_t>(b.logitRows.size());
     Tensor hr = be_->empty({P, c.hidden}, A), hn = be_->empty({P, c.hidden}, A);
@@ -251,13 +235,7 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
     be_->rmsnorm(hr, norm_, c.eps, hn, nullptr);
     Tensor logits = be_->empty({P, c.vocab}, A);
     be_->linear(hn, lmHead(), nullptr, logits);
-    Tensor lf = logits;
-    if (A != DType::F32) {
-      lf = be_->empty({P, c.vocab}, DType::F32);
-      be_->cast(logits, lf);
-    }
-    r.logits.resize(static_cast<size_t>(P * c.vocab));
-    be_->download(lf, r.logits.data());
+    r.logits = downloadF32(be_, logits);
   }
   return r;
 }
