@@ -57,6 +57,14 @@ void checkIndexRecord(Harness& H) {
   Tensor ids = makeI32(&be, {0, 4, 2, 4}, {4});
   IndexStats s = be.indexStats(ids);
   H.result("upload records the range of i32 data", s.min == 0 && s.max == 4 && !s.distinct, "");
+  {
+    // distinct: the linear (small range) and the sorting (sparse, wide range) paths
+    std::vector<int32_t> a = {3, 1, 2}, b = {0, 2000000000, 5}, c = {7, -2000000000, 9, 7};
+    IndexStats sa = computeIndexStats(a.data(), 3), sb = computeIndexStats(b.data(), 3),
+               sc = computeIndexStats(c.data(), 4);
+    H.result("index record: distinct values, repeats found over a small and a wide range",
+             sa.distinct && sb.distinct && !sc.distinct && sb.max == 2000000000 && sc.min == -2000000000, "");
+  }
   be.embedding(table, ids, out);
   H.result("embedding with uploaded ids reads nothing back", be.downloads == 0, std::to_string(be.downloads));
 

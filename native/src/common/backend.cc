@@ -23,6 +23,22 @@ IndexStats computeIndexStats(const int32_t* v, int64_t n) {
     s.minKept = std::min(s.minKept, v[i]);
     s.maxKept = std::max(s.maxKept, v[i]);
   }
+  // Every i32 upload pays for this (ids, positions, masks, labels of each micro-batch), so in
+  // linear time where the values span a modest range (masks, positions, token ids), stopping at
+  // the first repeat; a sort only for sparse, wide ranges.
+  uint64_t range = static_cast<uint64_t>(static_cast<int64_t>(s.max) - s.min) + 1;
+  if (range <= 64 * static_cast<uint64_t>(n) + 4096) {
+    std::vector<bool> seen(range);
+    for (int64_t i = 0; i < n; ++i) {
+      auto k = static_cast<size_t>(static_cast<int64_t>(v[i]) - s.min);
+      if (seen[k]) {
+        s.distinct = false;
+        break;
+      }
+      seen[k] = true;
+    }
+    return s;
+  }
   std::vector<int32_t> sorted(v, v + n);
   std::sort(sorted.begin(), sorted.end());
   s.distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
