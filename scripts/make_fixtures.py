@@ -109,13 +109,9 @@ def loss_fn(model, ids, mask, labels):
     return torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
 
 
-def build(name, cfg, out_dir, seed):
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    cfg._attn_implementation = 'eager'
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation='eager').float().eval()
-    perturb(model, gen)
-    d = os.path.join(out_dir, name)
+def save_checkpoint(model, d):
+    """An HF checkpoint directory as the engine loads it: safetensors, config and the shared
+    tokenizer, without a generation_config.json."""
     os.makedirs(d, exist_ok=True)
     model.save_pretrained(d, safe_serialization=True)
     for f in ('tokenizer.json', 'tokenizer_config.json'):
@@ -123,6 +119,16 @@ def build(name, cfg, out_dir, seed):
     gc = os.path.join(d, 'generation_config.json')
     if os.path.exists(gc):
         os.remove(gc)
+
+
+def build(name, cfg, out_dir, seed):
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    cfg._attn_implementation = 'eager'
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation='eager').float().eval()
+    perturb(model, gen)
+    d = os.path.join(out_dir, name)
+    save_checkpoint(model, d)
 
     ids, mask, count, labels, spans = make_inputs(gen, cfg.vocab_size)
     tensors = {}
@@ -238,13 +244,7 @@ def build_llava(out_dir):
     assert not missing.missing_keys, missing
     model.lm_head.weight = model.model.language_model.embed_tokens.weight  # tied, as in the source
     d = os.path.join(out_dir, 'llava')
-    os.makedirs(d, exist_ok=True)
-    model.save_pretrained(d, safe_serialization=True)
-    for f in ('tokenizer.json', 'tokenizer_config.json'):
-        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
-    gc = os.path.join(d, 'generation_config.json')
-    if os.path.exists(gc):
-        os.remove(gc)
+    save_checkpoint(model, d)
     meta = json.load(open(os.path.join(src, 'expected.json')))
     tensors = {}
     with torch.no_grad():
@@ -314,13 +314,7 @@ def build_vision(out_dir):
     perturb_all(model, gen)
     model.lm_head.weight = model.model.language_model.embed_tokens.weight
     d = os.path.join(out_dir, 'llava-vision')
-    os.makedirs(d, exist_ok=True)
-    model.save_pretrained(d, safe_serialization=True)
-    for f in ('tokenizer.json', 'tokenizer_config.json'):
-        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
-    gc = os.path.join(d, 'generation_config.json')
-    if os.path.exists(gc):
-        os.remove(gc)
+    save_checkpoint(model, d)
 
     # The hub layout: the same tensors under their transformers-4 names.
     hub = os.path.join(out_dir, 'llava-vision-hub')
