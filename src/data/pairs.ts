@@ -8,10 +8,10 @@
 // Every row that cannot become a pair is a BadRow with its line and reason; nothing is dropped
 // silently. `strict` turns the first bad row into an ERR_DATA naming the line.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { PlastError } from '../errors';
 import { TextTokenizer } from '../model/tokenizer';
 import { readJsonl } from './jsonl';
+import { readInput } from '../util/input';
 import { BadRow, RowSelection, badRow, rejectRow, selectRow } from './rows';
 import { findLanguage, language } from './languages';
 import { encodeSegments } from './segments';
@@ -225,12 +225,7 @@ export function encodePairs(
 export function fileFingerprint(files: string[]): string {
   const h = createHash('sha256');
   for (const f of files) {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(f);
-    } catch (err) {
-      throw new PlastError('ERR_IO', `${f}: cannot read (${(err as Error).message})`, { file: f, cause: err });
-    }
+    const buf = readInput(f, 'data file');
     h.update(`${buf.length}:`);
     h.update(buf);
   }

@@ -16,11 +16,11 @@
 // skipped and counted. `limit` keeps the first N questions (in file order) after the whole file
 // has been checked.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { PlastError } from '../errors';
 import { Language, findLanguage, language } from './languages';
 import { readJsonl } from './jsonl';
+import { readInput } from '../util/input';
 
 /** What the items of a parallel file are, as messages and reports name them: questions when the
  * file's name says so (the paper profiles questions, and `plast run` prefers such a file), else
@@ -72,14 +72,9 @@ export function loadParallel(file: string, langs: string[], opts: ParallelOption
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
     throw new PlastError('ERR_INVALID', `Expected a positive integer for limit but received ${JSON.stringify(opts.limit)}`, { field: 'limit' });
   }
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new PlastError('ERR_IO', `${file}: cannot read (${(err as Error).message})`, { file, cause: err });
-  }
+  const bytes = readInput(file, 'data file');
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const jl = readJsonl(file);
+  const jl = readJsonl(file, bytes);
   const first = jl.rows[0]!.value;
   const layout: 'wide' | 'long' = isLongRow(first) ? 'long' : 'wide';
   const columns: Record<string, string> = {};

@@ -1,4 +1,5 @@
 // `plast eval`: multiple-choice accuracy per language or translation NLL per language.
+import { lockOutput } from '../util/lock';
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
@@ -38,6 +39,8 @@ export function registerEval(program: Command): void {
     .action(async (o: EvalCli) => {
       const { model: dir, template, langs, out, json, backend, ...given } = o;
       if (out !== undefined) checkOutputFile(out, '--out');
+      // One writer per --out (released at exit); taking it also checks the directory is writable.
+      if (out !== undefined) lockOutput(out, 'eval');
       const model = await Model.load(dir, { backend });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {

@@ -1,7 +1,8 @@
 // An HF checkpoint directory: config.json + model.safetensors or sharded
 // model.safetensors.index.json. Tensor names are mapped to the plain LLaMA layout
 // ("model.layers.0...", "lm_head.weight") so LLaVA checkpoints load the same way.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readInputText } from '../util/input';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { ModelConfig, readConfig } from './config';
@@ -57,7 +58,46 @@ export function openCheckpoint(dir: string): Checkpoint {
   }
   const indexPath = join(dir, 'model.safetensors.index.json');
   if (existsSync(indexPath)) checkIndex(indexPath, headers);
+  checkConfigShapes(join(dir, 'config.json'), config, tensors);
   return { dir, config, files: headers, tensors, ignored };
+}
+
+/**
+ * config.json against the tensors the headers declare, before the native model is sized by it:
+ * the layer count and the sizes that shape the embedding, the attention and the MLP. A config that
+ * disagrees is an ERR_FORMAT naming config.json, the field and the tensor it contradicts (rather
+ * than minutes building a million layers, or an allocation sized by a typo).
+ */
+export function checkConfigShapes(file: string, c: ModelConfig, tensors: Map<string, CheckpointTensor>): void {
+  let maxLayer = -1;
+  for (const name of tensors.keys()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) maxLayer = Math.max(maxLayer, Number(m[1]));
+  }
+  if (maxLayer >= 0 && maxLayer + 1 !== c.numLayers) {
+    throw new PlastError(
+      'ERR_FORMAT',
+      `${file}: num_hidden_layers is ${c.numLayers} but the checkpoint's tensors have ${maxLayer + 1} decoder layers (model.layers.0 to model.layers.${maxLayer})`,
+      { file, field: 'num_hidden_layers' },
+    );
+  }
+  const expect = (name: string, shape: number[], fields: string): void => {
+    const t = tensors.get(name);
+    if (!t || t.shape.join(',') === shape.join(',')) return; // a missing tensor is reported by the loader
+    throw new PlastError(
+      'ERR_SHAPE',
+      `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}] (${fields} in ${file})`,
+      { file, field: fields.split(/,? /)[0]! },
+    );
+  };
+  const H = c.hiddenSize;
+  expect('model.embed_tokens.weight', [c.vocabSize, H], 'vocab_size, hidden_size');
+  if (!c.tieWordEmbeddings) expect('lm_head.weight', [c.vocabSize, H], 'vocab_size, hidden_size');
+  if (maxLayer < 0) return;
+  const p = 'model.layers.0.';
+  expect(p + 'self_attn.q_proj.weight', [c.numHeads * c.headDim, H], 'num_attention_heads, head_dim, hidden_size');
+  expect(p + 'self_attn.k_proj.weight', [c.numKvHeads * c.headDim, H], 'num_key_value_heads, head_dim, hidden_size');
+  expect(p + 'mlp.gate_proj.weight', [c.intermediateSize, H], 'intermediate_size, hidden_size');
 }
 
 /** The safetensors files of a checkpoint directory (the index's shards, model.safetensors, or every *.safetensors). */
@@ -88,8 +128,9 @@ export function shardFiles(dir: string): string[] {
 
 function readIndex(indexPath: string): Record<string, string> {
   let json: unknown;
+  const text = readInputText(indexPath, 'shard index');
   try {
-    json = JSON.parse(readFileSync(indexPath, 'utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     throw new PlastError('ERR_FORMAT', `${indexPath}: not valid JSON (${(err as Error).message})`, { file: indexPath, cause: err });
   }

@@ -6,6 +6,7 @@ import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameS
 import { dirname } from 'node:path';
 import { PlastError } from '../errors';
 import { tempSibling } from '../util/atomic';
+import { openInput } from '../util/input';
 
 export type StDType = 'BF16' | 'F16' | 'F32' | 'F64' | 'I8' | 'U8' | 'I16' | 'U16' | 'I32' | 'U32' | 'I64' | 'U64' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -34,12 +35,7 @@ export interface StHeader {
 const MAX_HEADER = 100 * 1024 * 1024;
 
 export function readSafetensorsHeader(file: string): StHeader {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw new PlastError('ERR_IO', `${file}: cannot open (${(err as Error).message})`, { file, cause: err });
-  }
+  const fd = openInput(file, 'safetensors file'); // a directory or FIFO in a shard's place: ERR_IO
   try {
     const size = fstatSync(fd).size;
     const fail = (msg: string, field?: string): never => {

@@ -1,6 +1,7 @@
 // tokenizer.json through @huggingface/tokenizers, which reproduces HF's ids (BOS added by the
 // post-processor exactly where HF adds it). EOS is appended by id where a format needs it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../util/input';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PlastError } from '../errors';
@@ -37,6 +38,16 @@ export class TextTokenizer {
     };
     const bos = special('bos_token') ?? tok.token_to_id('<s>');
     const eos = special('eos_token') ?? tok.token_to_id('</s>');
+    const added = new Set(((tj as { added_tokens?: { content?: unknown }[] }).added_tokens ?? []).map((t) => t?.content));
+    const own = [...tok.get_vocab(true).keys()].filter((t) => !added.has(t)).length;
+    if (own === 0) {
+      // An empty vocab encodes every text as unknowns (or nothing): a profile of such ids shows
+      // every language overlapping fully, which reads like a result.
+      throw new PlastError('ERR_FORMAT', `${tjPath}: the tokenizer has an empty vocabulary (model.vocab holds no tokens beyond the added special tokens)`, {
+        file: tjPath,
+        field: 'model.vocab',
+      });
+    }
     return new TextTokenizer(tok, bos, eos, tok.get_vocab(true).size);
   }
 
@@ -55,8 +66,9 @@ export class TextTokenizer {
 }
 
 function parseJson(path: string): object {
+  const text = readInputText(path, 'tokenizer file');
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as object;
+    return JSON.parse(text) as object;
   } catch (err) {
     throw new PlastError('ERR_FORMAT', `${path}: not valid JSON (${(err as Error).message})`, { file: path, cause: err });
   }

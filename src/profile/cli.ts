@@ -12,6 +12,7 @@ import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
 import { onInterrupt } from '../util/interrupt';
+import { lockOutput } from '../util/lock';
 import { checkOutputDir } from '../util/paths';
 
 // What commander parses: ProfileOptions as typed on the command line (languages and the shard as
@@ -80,6 +81,7 @@ export function registerProfile(program: Command): Command {
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
       const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
+      lockOutput(out, 'profile'); // one writer per --out, released at exit; fails early on a read-only place
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
@@ -117,6 +119,7 @@ export function registerProfileMerge(profile: Command): void {
     .option('--no-plots', 'skip the SVG/PNG plots')
     .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
       checkOutputDir(out, '<out>');
+      lockOutput(out, 'profile merge');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
@@ -141,6 +144,7 @@ export function registerSelect(program: Command): void {
     .option('--json', 'print the selection as JSON')
     .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; out?: string; plots: boolean; json?: boolean }) => {
       if (o.out !== undefined) checkOutputDir(o.out, '--out');
+      lockOutput(o.out ?? o.profile, 'select');
       const p = await reselect(o.profile, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),

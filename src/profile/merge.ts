@@ -31,12 +31,39 @@ function statOptions(json: ProfileJson, o: SelectOptions & { lape?: LapeOptions 
  */
 export async function reselect(dir: string, opts: ReselectOptions = {}): Promise<Profile> {
   const { json, counts } = readProfile(dir);
+  checkCountRanges(dir, counts);
   const so = statOptions(json, opts);
   const meta = metaOf(json);
   meta.run = { ...json.run, reselected: { at: new Date().toISOString(), from: dir, tau: so.tau, minLayers: so.minLayers, maxLayers: so.maxLayers ?? null } };
   const p = finishProfile(meta, counts, so);
   await writeProfile(opts.out ?? dir, p, opts.plots === false ? { plots: false } : {});
   return p;
+}
+
+/**
+ * A neuron fires on at most every counted token of a language: a count above that language's
+ * token total (a damaged or hand-edited counts file) would give rates above 1 and a selection
+ * that means nothing, so it is refused before anything is written.
+ */
+export function checkCountRanges(dir: string, c: CountsFile): void {
+  const file = resolve(dir, 'counts.safetensors');
+  for (const l of c.langs) {
+    const total = c.tokens[l]!;
+    if (!(total > 0)) {
+      throw new PlastError('ERR_FORMAT', `${file}: language ${l} has ${total} counted tokens; a profile needs at least one`, { file, field: 'tokens' });
+    }
+    const v = c.counts[l]!;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i]! > total) {
+        const layer = Math.floor(i / c.intermediate);
+        throw new PlastError(
+          'ERR_FORMAT',
+          `${file}: counts.${l} of layer ${layer}, neuron ${i % c.intermediate} is ${v[i]}, more than the ${total} tokens counted for ${l}`,
+          { file, field: `counts.${l}` },
+        );
+      }
+    }
+  }
 }
 
 export interface MergeOptions extends SelectOptions {
@@ -62,6 +89,7 @@ export async function mergeProfiles(out: string, inputs: string[], opts: MergeOp
   const clash = inputs.find((dir) => resolve(dir) === resolve(out));
   if (clash !== undefined) throw new PlastError('ERR_INVALID', `the merge output ${out} is one of its inputs; Expected a new directory`, { field: 'out' });
   const read = inputs.map((dir) => ({ dir, ...readProfile(dir) }));
+  for (const r of read) checkCountRanges(r.dir, r.counts);
   const first = read[0]!;
   const checks: [string, (j: ProfileJson) => unknown][] = [
     ['engine version', (j) => j.engineVersion],

@@ -24,6 +24,8 @@ import { ModelName, RunContext } from './context';
 import { chooseData, dataFiles } from './data';
 import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
 import { STAGE_TABLE, Stage } from './stages';
+import { lockOutput } from '../util/lock';
+import { checkOutputDir } from '../util/paths';
 import { openRun } from './open';
 import { RunConfig, RunOptions, RunResult, STAGES, StageName } from './types';
 
@@ -101,8 +103,16 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
   const config = resolveRunConfig(o);
   const backend = checkRun(config, o);
   const log = o.log ?? (() => {});
-  const c = new RunContext(out, config, openRun(out, config, backend, o.overwrite, log), o, log);
-  c.saveState();
+  // One invocation writes a run directory at a time; a second one is refused naming the first's pid.
+  const lock = lockOutput(checkOutputDir(out, '--out'), 'run');
+  let c: RunContext;
+  try {
+    c = new RunContext(out, config, openRun(out, config, backend, o.overwrite, log), o, log);
+    c.saveState();
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const skipped: StageName[] = [];
   try {
     for (const name of STAGES) {
@@ -117,6 +127,7 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
     }
   } finally {
     for (const m of MODELS) c.release(m);
+    lock.release();
   }
   return result(c, 'completed', skipped);
 }

@@ -9,7 +9,9 @@ import { backendOption, floatOption, intOption, modulesOption, numberOption, sho
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList } from './layers';
-import { loadState } from './state';
+import { loadState, runDirOf } from './state';
+import { lockOutput } from '../util/lock';
+import { checkOutputDir } from '../util/paths';
 import { TrainOptions, train } from './train';
 import { onInterrupt } from '../util/interrupt';
 
@@ -74,6 +76,9 @@ export function registerTrain(program: Command): void {
       if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
       if (!stored && !given.out) throw new PlastError('ERR_INVALID', 'Expected --out (or --resume)', { field: 'out' });
       const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
+      // One writer per run directory (released at exit); a killed run's lock and temp files go.
+      const outDir = given.out ?? (given.resume ? runDirOf(given.resume) : undefined);
+      if (outDir !== undefined) lockOutput(checkOutputDir(outDir, '--out'), 'train');
       const model = await Model.load(modelDir, { backend });
       const opts: TrainOptions = {
         ...given,
