@@ -12,7 +12,8 @@ import { PlastError } from '../errors';
 import { TextTokenizer } from '../model/tokenizer';
 import { readJsonl } from './jsonl';
 import { readInput } from '../util/input';
-import { BadRow, RowSelection, badRow, rejectRow, selectRow } from './rows';
+import { BadReason, BadRow, RowSelection, badRow, rejectRow, selectRow } from './rows';
+import { checkCell, tooLongMessage } from './validate';
 import { findLanguage, language } from './languages';
 import { encodeSegments } from './segments';
 import { TemplateName, translationPrompt } from './templates';
@@ -50,7 +51,6 @@ export interface LoadPairsOptions {
  */
 const METADATA_COLUMNS = new Set(['id']);
 
-const STR = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
 
 /** Reads pairs from one or more JSONL files (each in either layout). */
 export function loadPairs(files: string | string[], opts: LoadPairsOptions = {}): PairsData {
@@ -70,15 +70,21 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
     out.format.push(isPairs ? 'pairs' : 'parallel');
     if (isPairs) {
       for (const { line, value } of j.rows) {
-        const langRaw = STR(value['lang']);
-        const source = STR(value['source']);
-        const target = STR(value['target']);
-        const missing = [langRaw === undefined && 'lang', source === undefined && 'source', target === undefined && 'target'].filter(Boolean);
+        const missing = ['lang', 'source', 'target'].filter((k) => value[k] === undefined || value[k] === null);
         if (missing.length > 0) {
-          reject(badRow(file, line, 'missing-field', `missing field(s) ${missing.join(', ')}`, { ...(missing[0] ? { column: missing[0] as string } : {}) }));
+          reject(badRow(file, line, 'missing-field', `missing field(s) ${missing.join(', ')}`, { column: missing[0]! }));
           continue;
         }
-        const l = findLanguage(langRaw!);
+        // The same cell checks as every other reader (data/validate.ts): text must be a string.
+        const cells = (['lang', 'source', 'target'] as const).map((k) => checkCell(k, value[k], k === 'lang' ? 'text' : k));
+        const badCell = cells.findIndex((c) => !c.ok);
+        if (badCell >= 0) {
+          const c = cells[badCell] as { reason: BadReason; message: string };
+          reject(badRow(file, line, c.reason, c.message, { column: ['lang', 'source', 'target'][badCell]! }));
+          continue;
+        }
+        const [langRaw, source, target] = cells.map((c) => (c as { text: string }).text) as [string, string, string];
+        const l = findLanguage(langRaw);
         if (!l) {
           reject(badRow(file, line, 'unknown-language', `unknown language code "${langRaw}"`, { column: 'lang' }));
           continue;
@@ -87,15 +93,7 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
           reject(badRow(file, line, 'english-source', 'the source language is English (pairs translate into English)', { lang: 'en', column: 'lang' }));
           continue;
         }
-        if (source!.trim() === '') {
-          reject(badRow(file, line, 'empty-source', 'empty source text', { lang: l.code, column: 'source' }));
-          continue;
-        }
-        if (target!.trim() === '') {
-          reject(badRow(file, line, 'empty-target', 'empty target text', { lang: l.code, column: 'target' }));
-          continue;
-        }
-        add({ lang: l.code, source: source!, target: target!, file, line });
+        add({ lang: l.code, source, target, file, line });
       }
       continue;
     }
@@ -134,22 +132,19 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
       );
     }
     for (const { line, value } of j.rows) {
-      const target = STR(value[enCol]);
-      if (target === undefined || target.trim() === '') {
-        reject(badRow(file, line, target === undefined ? 'missing-field' : 'empty-target', `${target === undefined ? 'missing' : 'empty'} English column "${enCol}"`, { column: enCol }));
+      const t = checkCell(enCol, value[enCol] ?? undefined, 'target');
+      if (!t.ok) {
+        reject(badRow(file, line, t.reason, `${t.message} (the English column)`, { column: enCol }));
         continue;
       }
+      const target = t.text;
       for (const { col, code } of langCols) {
-        const source = STR(value[col]);
-        if (source === undefined) {
-          reject(badRow(file, line, 'missing-field', `missing column "${col}"`, { lang: code, column: col }));
+        const s = checkCell(col, value[col] ?? undefined, 'source');
+        if (!s.ok) {
+          reject(badRow(file, line, s.reason, s.message, { lang: code, column: col }));
           continue;
         }
-        if (source.trim() === '') {
-          reject(badRow(file, line, 'empty-source', `empty source text in column "${col}"`, { lang: code, column: col }));
-          continue;
-        }
-        add({ lang: code, source, target, file, line, column: col });
+        add({ lang: code, source: s.text, target, file, line, column: col });
       }
     }
   }
@@ -205,14 +200,16 @@ export interface EncodePairsResult {
 export function encodePairs(
   tok: TextTokenizer,
   pairs: TranslationPair[],
-  opts: { template: TemplateName; eosId: number; maxLen: number; strict?: boolean; onProgress?: (done: number) => void },
+  opts: { template: TemplateName; eosId: number; maxLen: number; maxPositions?: number; strict?: boolean; onProgress?: (done: number) => void },
 ): EncodePairsResult {
   const examples: EncodedPair[] = [];
   const bad: BadRow[] = [];
   pairs.forEach((p, i) => {
     const e = encodePair(tok, opts.template, p, opts.eosId);
-    if (e.ids.length > opts.maxLen) {
-      rejectRow(badRow(p.file, p.line, 'too-long', `${p.lang} pair is ${e.ids.length} tokens, over the maximum length ${opts.maxLen}`, { lang: p.lang, ...(p.column ? { column: p.column } : {}) }), opts.strict, bad);
+    // Never past the model's positions, whatever maxLen says: RoPE runs on, but the model never saw them.
+    const limit = Math.min(opts.maxLen, opts.maxPositions ?? Infinity);
+    if (e.ids.length > limit) {
+      rejectRow(badRow(p.file, p.line, 'too-long', tooLongMessage(`${p.lang} pair`, e.ids.length, opts.maxLen, opts.maxPositions), { lang: p.lang, ...(p.column ? { column: p.column } : {}) }), opts.strict, bad);
     } else {
       examples.push(e);
     }

@@ -20,6 +20,7 @@ import { basename } from 'node:path';
 import { PlastError } from '../errors';
 import { Language, findLanguage, language } from './languages';
 import { readJsonl } from './jsonl';
+import { checkCell } from './validate';
 import { readInput } from '../util/input';
 
 /** What the items of a parallel file are, as messages and reports name them: questions when the
@@ -113,11 +114,9 @@ function rowId(file: string, row: Row, required: boolean): string | undefined {
 }
 
 function text(file: string, line: number, key: string, v: unknown): string {
-  if (typeof v !== 'string') {
-    throw new PlastError('ERR_DATA', `${file}:${line}: expected a string in "${key}" but found ${v === null ? 'null' : typeof v}`, { file, line, field: key });
-  }
-  if (v.trim() === '') throw new PlastError('ERR_DATA', `${file}:${line}: "${key}" is empty`, { file, line, field: key });
-  return v;
+  const c = checkCell(key, v, 'text'); // the verdict every command gives this cell (data/validate.ts)
+  if (!c.ok) throw new PlastError('ERR_DATA', `${file}:${line}: ${c.message}`, { file, line, field: key });
+  return c.text;
 }
 
 function readWide(file: string, rows: Row[], codes: string[], columns: Record<string, string>): ParallelQuestion[] {

@@ -6,6 +6,8 @@ import { PlastError } from '../errors';
 
 export type BadReason =
   | 'missing-field'
+  | 'not-text'
+  | 'empty-text'
   | 'empty-source'
   | 'empty-target'
   | 'unknown-language'

@@ -50,7 +50,7 @@ export function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
-  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, strict });
+  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, maxPositions: model.config.maxPositions, strict });
   const bad = [...d.bad, ...enc.bad];
   const report: DataReport = {
     files: c.data,

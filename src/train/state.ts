@@ -6,7 +6,7 @@
 //                          I32 data.order (the current epoch's example order)
 // Written into a temp directory and renamed into place (util/atomic writeDirAtomic), so a crash
 // never leaves a half checkpoint; a reader only ever sees complete ones.
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { PlastError } from '../errors';
@@ -14,6 +14,8 @@ import { Checkpoint } from '../model/checkpoint';
 import { Model } from '../model/model';
 import { StLazyTensor, bytesOf, readSafetensorsHeader, writeSafetensorsStreamed } from '../model/safetensors';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
+import { checkStateSchema } from './resume';
+import { readInputText } from '../util/input';
 
 export const STATE_FORMAT = 'plast-train-state';
 export const STATE_VERSION = 1;
@@ -126,14 +128,16 @@ export function loadState(path: string): LoadedState {
   const jsonPath = join(dir, 'state.json');
   let state: TrainState;
   try {
-    state = JSON.parse(readFileSync(jsonPath, 'utf8')) as TrainState;
+    state = JSON.parse(readInputText(jsonPath, 'state.json')) as TrainState;
   } catch (err) {
+    if (err instanceof PlastError) throw err;
     throw new PlastError('ERR_FORMAT', `${jsonPath}: not valid JSON (${(err as Error).message})`, { file: jsonPath, cause: err });
   }
-  if (state.format !== STATE_FORMAT) throw new PlastError('ERR_FORMAT', `${jsonPath}: format is "${String(state.format)}", expected "${STATE_FORMAT}"`, { file: jsonPath, field: 'format' });
+  if (state?.format !== STATE_FORMAT) throw new PlastError('ERR_FORMAT', `${jsonPath}: format is "${String(state?.format)}", expected "${STATE_FORMAT}"`, { file: jsonPath, field: 'format' });
   if (state.version !== STATE_VERSION) {
     throw new PlastError('ERR_UNSUPPORTED', `${jsonPath}: state version ${state.version} is not supported (this engine reads ${STATE_VERSION})`, { file: jsonPath, field: 'version' });
   }
+  checkStateSchema(state, jsonPath);
   const stPath = join(dir, 'state.safetensors');
   const h = readSafetensorsHeader(stPath);
   // Tensor by tensor from the file (a 7B run's state is many GB: never one buffer).
