@@ -81,23 +81,35 @@ export function checkConfigShapes(file: string, c: ModelConfig, tensors: Map<str
       { file, field: 'num_hidden_layers' },
     );
   }
-  const expect = (name: string, shape: number[], fields: string): void => {
+  // Each dimension with the config field(s) it comes from, so the message names the one that is off.
+  const expect = (name: string, dims: [number, string][]): void => {
     const t = tensors.get(name);
+    const shape = dims.map((d) => d[0]);
     if (!t || t.shape.join(',') === shape.join(',')) return; // a missing tensor is reported by the loader
+    const off = dims.findIndex((d, i) => t.shape[i] !== d[0]);
+    const field = off >= 0 ? dims[off]![1] : dims.map((d) => d[1]).join(', ');
     throw new PlastError(
       'ERR_SHAPE',
-      `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}] (${fields} in ${file})`,
-      { file, field: fields.split(/,? /)[0]! },
+      `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}] (${field} in ${file})`,
+      { file, field: field.split(' ')[0]! },
     );
   };
-  const H = c.hiddenSize;
-  expect('model.embed_tokens.weight', [c.vocabSize, H], 'vocab_size, hidden_size');
-  if (!c.tieWordEmbeddings) expect('lm_head.weight', [c.vocabSize, H], 'vocab_size, hidden_size');
+  const H: [number, string] = [c.hiddenSize, 'hidden_size'];
+  expect('model.embed_tokens.weight', [[c.vocabSize, 'vocab_size'], H]);
+  if (!c.tieWordEmbeddings) {
+    if (!tensors.has('lm_head.weight') && tensors.has('model.embed_tokens.weight')) {
+      throw new PlastError('ERR_FORMAT', `${file}: tie_word_embeddings is false (or absent) but the checkpoint has no lm_head.weight; a checkpoint with a tied LM head says "tie_word_embeddings": true`, {
+        file,
+        field: 'tie_word_embeddings',
+      });
+    }
+    expect('lm_head.weight', [[c.vocabSize, 'vocab_size'], H]);
+  }
   if (maxLayer < 0) return;
   const p = 'model.layers.0.';
-  expect(p + 'self_attn.q_proj.weight', [c.numHeads * c.headDim, H], 'num_attention_heads, head_dim, hidden_size');
-  expect(p + 'self_attn.k_proj.weight', [c.numKvHeads * c.headDim, H], 'num_key_value_heads, head_dim, hidden_size');
-  expect(p + 'mlp.gate_proj.weight', [c.intermediateSize, H], 'intermediate_size, hidden_size');
+  expect(p + 'self_attn.q_proj.weight', [[c.numHeads * c.headDim, 'num_attention_heads x head_dim'], H]);
+  expect(p + 'self_attn.k_proj.weight', [[c.numKvHeads * c.headDim, 'num_key_value_heads x head_dim'], H]);
+  expect(p + 'mlp.gate_proj.weight', [[c.intermediateSize, 'intermediate_size'], H]);
 }
 
 /** The safetensors files of a checkpoint directory (the index's shards, model.safetensors, or every *.safetensors). */

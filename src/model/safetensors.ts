@@ -63,6 +63,10 @@ export function readSafetensorsHeader(file: string): StHeader {
     let metadata: Record<string, string> = {};
     for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
       if (name === '__metadata__') {
+        // The format says: a map of string to string; anything else is refused, not used as is.
+        if (v !== null && (typeof v !== 'object' || Array.isArray(v) || !Object.values(v as object).every((x) => typeof x === 'string'))) {
+          fail(`__metadata__ is not an object of strings (${JSON.stringify(v).slice(0, 80)})`, '__metadata__');
+        }
         metadata = (v ?? {}) as Record<string, string>;
         continue;
       }
