@@ -40,6 +40,12 @@ export function checkStateSchema(st: unknown, file: string): asserts st is Train
     fail('config.layers', 'a non-empty list of layer indices', c['layers']);
   }
   if (c['langs'] !== null) strs(c['langs'], 'config.langs');
+  // Every recipe value is stored (a fresh run's defaults must not fill a hole in a checkpoint);
+  // microBatch and limit are null when unset.
+  for (const k of ['modules', 'template', 'epochs', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'clip', 'batch', 'microTokens', 'maxLen', 'warmup', 'seed']) {
+    if (c[k] === undefined || c[k] === null) fail(`config.${k}`, 'a value', c[k]);
+  }
+  for (const k of ['microBatch', 'limit']) if (c[k] === undefined) fail(`config.${k}`, 'a value or null', c[k]);
   // The recipe's values pass the same checks as a fresh run's options.
   try {
     resolveRecipe({
