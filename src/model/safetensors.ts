@@ -2,11 +2,12 @@
 // data_offsets: [begin, end]}}, then the data. Reading takes the header only (the data stays on
 // disk); every way a file can be malformed is an ERR_FORMAT (or ERR_DTYPE) naming the file and the
 // tensor. Writing is streamed and atomic (SafetensorsWriter), with the f32 -> bf16/f16 encodings.
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PlastError } from '../errors';
 import { tempSibling } from '../util/atomic';
 import { openInput } from '../util/input';
+import { makeDirs } from '../util/paths';
 
 export type StDType = 'BF16' | 'F16' | 'F32' | 'F64' | 'I8' | 'U8' | 'I16' | 'U16' | 'I32' | 'U32' | 'I64' | 'U64' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -174,8 +175,8 @@ export class SafetensorsWriter {
   constructor(readonly path: string, private readonly specs: StSpec[], metadata?: Record<string, string>) {
     const header = safetensorsHeader(specs, metadata, path);
     this.tmp = tempSibling(path);
+    makeDirs(dirname(path), 'create the directory', path);
     try {
-      mkdirSync(dirname(path), { recursive: true });
       this.fd = openSync(this.tmp, 'w');
     } catch (err) {
       throw new PlastError('ERR_IO', `${path}: cannot create (${(err as Error).message})`, { file: path, cause: err });

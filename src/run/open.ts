@@ -5,11 +5,11 @@
 // output it derives from (`reads`). Settings no such stage depends on are taken over (the split
 // does not depend on the backend). --overwrite removes just the invalidated stages' output so
 // they run again; every other stage is reused.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { BackendName } from '../native';
-import { checkOutputDir, io } from '../util/paths';
+import { checkOutputDir, makeDirs } from '../util/paths';
 import { RUN_PATHS, STATE_FILE } from './context';
 import { STAGE_TABLE } from './stages';
 import { RunConfig, RunState, STAGES, StageName } from './types';
@@ -102,7 +102,7 @@ export function openRun(out: string, config: RunConfig, backend: BackendName, ov
       if (!overwrite) throw new PlastError('ERR_IO', `${out} exists, is not empty and holds no plast run (${STATE_FILE}); refusing to write into it`, { file: out });
       for (const e of RUN_ENTRIES) rmSync(join(out, e), { recursive: true, force: true });
     }
-    io(out, 'create the run directory', () => mkdirSync(out, { recursive: true }));
+    makeDirs(out, 'create the run directory');
     return fresh;
   }
   const changes = changedSettings(state, config, backend);

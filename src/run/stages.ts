@@ -3,7 +3,7 @@
 // its output depends on and where it lies (open.ts decides from these which stages a changed
 // configuration invalidates), how to run it, how to read back what an earlier invocation wrote,
 // and a check of its output before the next stage starts.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { parallelItems } from '../data/parallel';
@@ -15,7 +15,7 @@ import { ProfileJson, ProfileOptions } from '../profile/types';
 import { checkpointDirs } from '../train/checkpoints';
 import { train } from '../train/train';
 import { writeJsonAtomic } from '../util/atomic';
-import { io } from '../util/paths';
+import { io, makeDirs } from '../util/paths';
 import { Progress, progress } from '../util/progress';
 import { ModelName, RUN_PATHS, RunContext, RunData } from './context';
 import { splitPairs, writePairs } from './data';
@@ -132,7 +132,7 @@ const split: Stage = {
       ...(config.trainLimit !== null ? { trainLimit: config.trainLimit } : {}),
       ...(config.evalPerLang !== null ? { evalPerLang: config.evalPerLang } : {}),
     });
-    io(dirs.data, 'create the directory', () => mkdirSync(dirs.data, { recursive: true }));
+    makeDirs(dirs.data);
     writePairs(files.train, s.train);
     writePairs(files.heldout, s.heldout);
     const info = { pairs: s.pairs, train: s.train.length, heldout: s.heldout.length, perLang: s.perLang, badRows: s.badRows, filtered: s.filtered };

@@ -17,10 +17,9 @@
 // The parts, in the order a run goes through them: options.ts (config, defaults, checks), data.ts,
 // trainable.ts, resume.ts, log.ts (train.jsonl), loop.ts (the steps), checkpoints.ts, result.ts
 // (export, summary.json).
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Model } from '../model/model';
-import { io } from '../util/paths';
+import { makeDirs } from '../util/paths';
 import { version } from '../version';
 import { Checkpoints, clearRun, refuseExistingRun } from './checkpoints';
 import { prepareData } from './data';
@@ -57,7 +56,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   if (resumed) checkResumedData(resumed, config, data, plan);
   const trainable = await makeTrainable(model, config, log);
 
-  io(out, 'create the output directory', () => mkdirSync(out, { recursive: true }));
+  makeDirs(out, 'create the output directory');
   let pos: Position = { step: 0, losses: [] };
   let savedOrder: SavedOrder | undefined;
   if (resumed) {

@@ -4,7 +4,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PlastError } from '../errors';
-import { io, ioError } from './paths';
+import { io, ioError, makeDirs } from './paths';
 
 let tempSeq = 0;
 
@@ -20,7 +20,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 /** Like writeFileAtomic for data given as a sequence of chunks (large files without one buffer). */
 export function writeChunksAtomic(path: string, chunks: Iterable<Uint8Array>): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new PlastError('ERR_IO', `${path}: cannot write the file (it is a directory)`, { file: path });
-  io(dirname(path), 'create the directory', () => mkdirSync(dirname(path), { recursive: true }));
+  makeDirs(dirname(path), 'create the directory', path);
   const tmp = tempSibling(path);
   const fd = io(path, 'write', () => openSync(tmp, 'w'));
   try {
@@ -59,7 +59,8 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
   if (existsSync(path) && !statSync(path).isDirectory()) throw new PlastError('ERR_IO', `${path}: cannot write the directory (a file is in its place)`, { file: path });
   const tmp = tempSibling(path);
-  io(path, 'create the directory', () => mkdirSync(tmp, { recursive: true }));
+  makeDirs(dirname(path), 'create the directory', path);
+  io(path, 'create the directory', () => mkdirSync(tmp));
   try {
     await fill(tmp);
   } catch (err) {

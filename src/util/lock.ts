@@ -3,11 +3,11 @@
 // holding the writer's pid. A second writer gets an ERR_IO naming the holder's pid; a lock whose
 // pid is no longer running (a killed run) is taken over. Taking the lock also proves that the
 // output's parent is writable, before any work starts.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PlastError } from '../errors';
-import { io, ioError } from './paths';
+import { io, ioError, makeDirs } from './paths';
 
 export interface OutputLock {
   /** The output path locked. */
@@ -66,7 +66,7 @@ export function lockOutput(target: string, command: string): OutputLock {
   const p = resolve(target);
   const file = lockPathFor(p);
   if (held.has(file)) throw new PlastError('ERR_IO', `${p}: this process already writes it`, { file: p });
-  io(dirname(p), 'create the directory', () => mkdirSync(dirname(p), { recursive: true }));
+  makeDirs(dirname(p), 'create the directory', p);
   const rec: LockRecord = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;

@@ -1,8 +1,8 @@
 // File-system errors as PlastErrors (ERR_IO) that name the path and say in words what went wrong,
 // so that no user sees a raw ENOTDIR or EISDIR stack; and the checks of an output path that run
 // before the work that fills it starts (minutes of evaluation lost to a typo in --out otherwise).
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PlastError } from '../errors';
 
 const REASONS: Record<string, string> = {
@@ -60,4 +60,39 @@ export function checkOutputFile(path: string, flag: string): string {
     throw new PlastError('ERR_IO', `${p}: ${flag} must be a file, but it is a directory`, { file: p, field: flag });
   }
   return p;
+}
+
+/**
+ * mkdir -p without `recursive: true`: each missing component is created in turn, and the first
+ * failure is an ERR_IO naming the directory. (Node's recursive mkdir never returns where mkdir
+ * keeps answering ENOENT, e.g. under /proc; it also reports the failure less precisely.)
+ */
+export function makeDirs(path: string, action = 'create the directory', target?: string): void {
+  const p = resolve(path);
+  const missing: string[] = [];
+  let cur = p;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(cur);
+    } catch {
+      st = undefined;
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new PlastError('ERR_IO', `${target ?? p}: cannot ${action} ${p} (${cur} is a file, not a directory)`, { file: target ?? p });
+      break;
+    }
+    missing.push(cur);
+    const up = dirname(cur);
+    if (up === cur) break;
+    cur = up;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && statSync(d).isDirectory()) continue; // made meanwhile
+      throw ioError(err, target ?? p, target !== undefined ? `${action} ${d}` : action);
+    }
+  }
 }

@@ -84,6 +84,7 @@ export async function check(c: FaultCase): Promise<string> {
 export async function checkAll(cases: FaultCase[]): Promise<void> {
   const bad: string[] = [];
   for (const c of cases) {
+    if (process.env['PLAST_FAULT_VERBOSE'] === '2') console.log(`  case: ${c.name}`);
     const p = await check(c);
     if (p) bad.push(p);
   }
