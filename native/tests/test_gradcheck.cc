@@ -203,6 +203,28 @@ void checkRope(Harness& H, Backend* cpu) {
   checkRel(H, "cpu rope inverse == gradient (central differences)", toHost(cpu, tr), toF(g), 1e-5);
 }
 
+// A NaN in q makes that query's scores NaN: its output row (and lse) must be NaN, not the zeros
+// of "no visible key"; the other rows stay finite.
+void checkAttentionNaN(Harness& H, Backend* cpu) {
+  const int B = 1, T = 4, Hh = 2, D = 8;
+  auto q = H.normal(B * T * Hh * D, 1.f), k = H.normal(B * T * Hh * D, 1.f), v = H.normal(B * T * Hh * D, 1.f);
+  const int row = 2, head = 1;  // query position 2, head 1
+  q[(row * Hh + head) * D + 3] = std::numeric_limits<float>::quiet_NaN();
+  Tensor tq = cpuT(cpu, q, {B, T, Hh, D}), tk = cpuT(cpu, k, {B, T, Hh, D}), tv = cpuT(cpu, v, {B, T, Hh, D});
+  Tensor tm = makeI32(cpu, {1, 1, 1, 1}, {B, T});
+  Tensor to = cpu->empty(tq.shape, DType::F32), tl = cpu->empty({B, Hh, T}, DType::F32);
+  cpu->attention(tq, tk, tv, tm, 0.35f, AttnMask(0), to, &tl);
+  auto o = toHost(cpu, to), l = toHost(cpu, tl);
+  bool ok = true;
+  for (int i = 0; i < T; ++i)
+    for (int h = 0; h < Hh; ++h) {
+      bool bad = i == row && h == head;
+      for (int c = 0; c < D; ++c) ok = ok && (std::isnan(o[(i * Hh + h) * D + c]) == bad);
+      ok = ok && (std::isnan(l[h * T + i]) == bad);
+    }
+  H.result("cpu attention: a NaN in q gives NaN out (that row only), not zeros", ok, "");
+}
+
 void checkAttention(Harness& H, Backend* cpu, const AttnShape& a, const std::vector<int32_t>& mask,
                     const std::string& tag) {
   size_t nq = static_cast<size_t>(a.B) * a.T * a.Hq * a.D, nk = static_cast<size_t>(a.B) * a.T * a.Hkv * a.D;
@@ -453,6 +475,7 @@ int runGradChecks(Harness& H) {
     checkAttention(H, cpu, b, {1, 1, 0, 1, 1}, "(MHA, inner pad, window 2)");
     AttnShape full{2, 5, 4, 2, 3, 0, 0.7, false};  // bidirectional (the CLIP tower), GQA, padding
     checkAttention(H, cpu, full, {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, "(full, GQA, padding)");
+    checkAttentionNaN(H, cpu);
     checkMaskedRows(H, cpu, 0);
     checkMaskedRows(H, cpu, 2);
   }

@@ -43,13 +43,23 @@ void CpuBackend::attentionImpl(const Tensor& q, const Tensor& k, const Tensor& v
         const float* qi = qp + ((b * d.T + i) * d.Hq + h) * d.D;
         float* oi = op_ + ((b * d.T + i) * d.Hq + h) * d.D;
         float mx = -std::numeric_limits<float>::infinity();
+        bool nan = false;
         for (int64_t j = 0; j <= last(i); ++j) {
           if (!allowed(i, j, mask, attn)) continue;
           const float* kj = kp + ((b * d.T + j) * d.Hkv + hk) * d.D;
           float dot = 0;
           for (int64_t c = 0; c < d.D; ++c) dot += qi[c] * kj[c];
           s[j] = dot * scale;
+          // std::max drops a NaN score (every comparison with it is false), so an all-NaN row came
+          // out as zeros; a NaN score makes the whole row NaN, as in the softmax it stands for.
+          if (std::isnan(s[j])) nan = true;
           mx = std::max(mx, s[j]);
+        }
+        if (nan) {
+          const float qnan = std::numeric_limits<float>::quiet_NaN();
+          for (int64_t c = 0; c < d.D; ++c) oi[c] = qnan;
+          if (lp) lp[(b * d.Hq + h) * d.T + i] = qnan;
+          continue;
         }
         for (int64_t c = 0; c < d.D; ++c) oi[c] = 0.f;
         if (mx == -std::numeric_limits<float>::infinity()) {  // no visible key
