@@ -130,11 +130,13 @@ test.before(async () => {
   m.dispose();
   const prof = join(root, 'profile');
   await writeProfile(prof, p, { plots: false });
+  const good = join(root, 'profile-good');
+  await writeProfile(good, p, { plots: false });
   const c = readCounts(join(prof, 'counts.safetensors'));
   c.counts['ar']![7] = c.tokens['ar']! + 5;
   writeCounts(join(prof, 'counts.safetensors'), c);
   cases.push({ name: 'select: a count above the token total', args: ['select', '--profile', prof], code: 'ERR_FORMAT', mentions: ['counts.safetensors', 'counts.ar'], outs: [prof] });
-  cases.push({ name: 'select: --tau 2', args: ['select', '--profile', prof, '--tau', '2'], code: 'ERR_INVALID', mentions: ['tau'], outs: [prof] });
+  cases.push({ name: 'select: --min-layers 99', args: ['select', '--profile', good, '--min-layers', '99'], code: 'ERR_INVALID', mentions: ['minLayers'], outs: [good] });
   for (const [name, patch] of [
     ['lr "abc"', (s: any) => void (s.config.lr = 'abc')],
     ['step 99 of 2', (s: any) => void (s.step = 99)],
