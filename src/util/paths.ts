@@ -79,7 +79,9 @@ export function makeDirs(path: string, action = 'create the directory', target?:
       st = undefined;
     }
     if (st) {
-      if (!st.isDirectory()) throw new PlastError('ERR_IO', `${target ?? p}: cannot ${action} ${p} (${cur} is a file, not a directory)`, { file: target ?? p });
+      if (!st.isDirectory()) {
+        throw new PlastError('ERR_IO', `${cur}: cannot ${action} (a file is in its place)${target !== undefined ? `; needed for ${target}` : ''}`, { file: target ?? p });
+      }
       break;
     }
     missing.push(cur);

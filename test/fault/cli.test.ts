@@ -173,5 +173,5 @@ test('CLI sample: typed one-line errors, no stack, in time, outputs untouched', 
   if (problems.length) throw new Error(`${problems.length} of ${cases.length} CLI case(s) wrong:\n  ${problems.join('\n  ')}`);
 });
 
-test.after(cleanup);
+test.after(cleanup(root));
 test.run();

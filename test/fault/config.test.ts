@@ -150,5 +150,5 @@ test('control: the unmodified config loads', async () => {
   await loadWith(BASE)();
 });
 
-test.after(cleanup);
+test.after(cleanup(dir));
 test.run();

@@ -110,5 +110,5 @@ test("a pair longer than the model's positions is too long, whatever --max-len s
   assert.throws(strict, (e: Error & { code?: string }) => e.code === 'ERR_DATA' && /:1: ar pair is \d+ tokens/.test(e.message));
 });
 
-test.after(cleanup);
+test.after(cleanup(dir));
 test.run();

@@ -152,5 +152,5 @@ test('control: a valid header and the unmodified tokenizer load', () => {
   assert.ok(TextTokenizer.load(SRC).vocabSize > 0);
 });
 
-test.after(cleanup);
+test.after(cleanup(dir));
 test.run();

@@ -84,25 +84,24 @@ export async function check(c: FaultCase): Promise<string> {
 export async function checkAll(cases: FaultCase[]): Promise<void> {
   const bad: string[] = [];
   for (const c of cases) {
-    if (process.env['PLAST_FAULT_VERBOSE'] === '2') console.log(`  case: ${c.name}`);
     const p = await check(c);
     if (p) bad.push(p);
   }
   if (bad.length > 0) throw new Error(`${bad.length} of ${cases.length} fault case(s) wrong:\n  ${bad.join('\n  ')}`);
 }
 
-const temps: string[] = [];
+/** A fresh temp directory; each suite removes its own (uvu runs every suite in one process). */
 export function tempDir(tag: string): string {
-  const d = mkdtempSync(join(tmpdir(), `plast-fault-${tag}-`));
-  temps.push(d);
-  return d;
+  return mkdtempSync(join(tmpdir(), `plast-fault-${tag}-`));
 }
 
-export function cleanup(): void {
-  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+export function cleanup(...dirs: string[]): () => void {
+  return () => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  };
 }
 
-/** Counts of cases per class, printed by each suite (the README of the suite quotes them). */
+/** The number of cases of a class, printed by each suite. */
 export function report(cls: string, n: number): void {
-  if (process.env['PLAST_FAULT_VERBOSE']) console.log(`  fault cases, ${cls}: ${n}`);
+  console.log(`  fault cases, ${cls}: ${n}`);
 }

@@ -80,5 +80,5 @@ for (const [name, when] of MOMENTS) {
   });
 }
 
-test.after(cleanup);
+test.after(cleanup(root));
 test.run();

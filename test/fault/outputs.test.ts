@@ -170,5 +170,5 @@ test('control: the good profile reselects', async () => {
   assert.ok(p.json.selection.selected.length >= 0);
 });
 
-test.after(cleanup);
+test.after(cleanup(root));
 test.run();

@@ -149,5 +149,5 @@ test('control: the valid state loads and its tensors pass', () => {
   checkStateTensors(s, TRAINABLE, EXAMPLES);
 });
 
-test.after(cleanup);
+test.after(cleanup(root));
 test.run();

@@ -209,11 +209,13 @@ test('NaN: a non-finite loss or grad norm stops the run with ERR_NUMERIC naming 
   const dir = join(tmp, 'nan');
   const st = join(dir, 'checkpoint-000004', 'state.safetensors');
   const pristine = readFileSync(st);
-  const corrupt = (tensor: string): Buffer => {
+  // A huge finite value (not NaN: resume refuses non-finite masters up front, below) overflows
+  // in the forward, so the run meets the NaN mid-step.
+  const corrupt = (tensor: string, value = 3e38): Buffer => {
     writeFileSync(st, pristine);
     const t = readSafetensorsHeader(st).tensors.get(tensor)!;
     const fd = openSync(st, 'r+');
-    writeSync(fd, Buffer.from(new Float32Array(16).fill(NaN).buffer), 0, 64, t.begin);
+    writeSync(fd, Buffer.from(new Float32Array(16).fill(value).buffer), 0, 64, t.begin);
     closeSync(fd);
     return readFileSync(st);
   };
@@ -229,11 +231,16 @@ test('NaN: a non-finite loss or grad norm stops the run with ERR_NUMERIC naming 
   assert.not.ok(existsSync(join(dir, 'model')));
   const log = readFileSync(join(dir, 'train.jsonl'), 'utf8');
   assert.ok(log.includes('"type":"error","code":"ERR_NUMERIC","step":5'), log.slice(-300));
-  // NaN in a few q_proj weights: the CPU attention kernel turns an all-NaN score row into a zero
-  // output (std::max drops NaN), so the loss stays finite; the gradient norm catches it.
+  // Huge values in a few q_proj weights: infinite scores, NaN attention rows (the CPU kernel
+  // propagates them), caught by the loss or the gradient norm.
   before = corrupt('master.model.layers.2.self_attn.q_proj.weight');
   await rejects(train(await Model.load(MINI, { backend: 'cpu' }), { out: dir, resume: dir }), 'ERR_NUMERIC', /step 5 of 6: the (loss is NaN|gradient norm is NaN)/);
   assert.ok(readFileSync(st).equals(before));
+  // A NaN in the checkpoint itself is refused before anything is touched.
+  before = corrupt('master.model.layers.5.post_attention_layernorm.weight', NaN);
+  await rejects(train(await Model.load(MINI, { backend: 'cpu' }), { out: dir, resume: dir }), 'ERR_FORMAT', /state\.safetensors: tensor 'master\.model\.layers\.5\.post_attention_layernorm\.weight' holds NaN/);
+  assert.ok(readFileSync(st).equals(before));
+  writeFileSync(st, pristine);
 });
 
 test('bad rows: counted per reason in the summary and listed in train.jsonl; --strict rejects the file naming the line', async () => {
