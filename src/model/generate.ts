@@ -1,4 +1,5 @@
 // Greedy decoding. Each step runs the full prefix (no KV cache yet), asking for one row of logits.
+import { SequenceEmbeds } from './batch';
 import { Model } from './model';
 
 export interface GenerateOptions {
@@ -6,6 +7,8 @@ export interface GenerateOptions {
   /** Token ids that stop generation (not included in the output). */
   stopIds?: number[];
   onToken?: (id: number) => void;
+  /** Embeddings given for prompt positions (image features: Model.imageEmbeds). */
+  embeds?: SequenceEmbeds;
 }
 
 export async function generateGreedy(model: Model, promptIds: number[], opts: GenerateOptions = {}): Promise<number[]> {
@@ -15,7 +18,7 @@ export async function generateGreedy(model: Model, promptIds: number[], opts: Ge
   const out: number[] = [];
   const limit = model.config.maxPositions;
   for (let step = 0; step < max && ids.length < limit; step++) {
-    const r = await model.forward([{ ids, logitAt: [ids.length - 1] }]);
+    const r = await model.forward([{ ids, logitAt: [ids.length - 1], ...(opts.embeds ? { embeds: opts.embeds } : {}) }]);
     const logits = r.logits[0]!;
     let best = 0;
     for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;

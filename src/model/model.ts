@@ -3,27 +3,26 @@
 // a `using` declaration) frees its weights without waiting for the garbage collector.
 import { PlastError } from '../errors';
 import {
-  BackendChoice, BackendName, NativeAdamW, NativeModel, NativeTensorEntry, ParamPart, addon, call, callSync, resolveBackend,
+  BackendChoice, BackendName, NativeAdamW, NativeModel, ParamPart, addon, call, callSync, resolveBackend,
 } from '../native';
-import { Sequence, packBatch } from './batch';
+import { Sequence, SequenceEmbeds, packBatch } from './batch';
+import { expandImageTokens, imageEmbeds } from './llava';
 import { Checkpoint, openCheckpoint } from './checkpoint';
 import { ModelConfig, invFreqFor } from './config';
 import { TextTokenizer } from './tokenizer';
+import { VisionTower } from './vision';
+import { WeightLoadOptions, loadWeights } from './weights';
 
-export interface LoadOptions {
+export { checkFiniteOption, loadWeights } from './weights';
+
+export interface LoadOptions extends WeightLoadOptions {
   backend?: BackendChoice;
-  /** Called after each safetensors file is loaded. */
-  onProgress?: (filesDone: number, filesTotal: number) => void;
   /**
-   * Refuse a weight holding NaN or Inf (ERR_FORMAT naming the tensor and the first bad index).
-   * Default true, unless PLAST_SKIP_FINITE_CHECK=1; false skips the scan for trusted checkpoints.
+   * Also load the vision tower and projector of a LLaVA checkpoint (model.vision), so that
+   * sequences can carry images. On a backend without the tower's ops (CUDA today) the tower runs
+   * on the CPU and its features are copied to the decoder's backend.
    */
-  checkFinite?: boolean;
-}
-
-/** Whether loading scans the weights for NaN/Inf: the option, else PLAST_SKIP_FINITE_CHECK. */
-export function checkFiniteOption(opts: Pick<LoadOptions, 'checkFinite'>): boolean {
-  return opts.checkFinite ?? process.env['PLAST_SKIP_FINITE_CHECK'] !== '1';
+  vision?: boolean;
 }
 
 export interface ForwardOutput {
@@ -51,6 +50,8 @@ export class Model implements Disposable {
     readonly tokenizer: TextTokenizer,
     readonly backend: BackendName,
     readonly native: NativeModel,
+    /** The vision tower and projector, when loaded with { vision: true } (LLaVA checkpoints). */
+    readonly vision?: VisionTower,
   ) {}
 
   get config(): ModelConfig {
@@ -82,13 +83,59 @@ export class Model implements Disposable {
           ropeAttnScaling: 1,
         }),
     );
+    let vision: VisionTower | undefined;
     try {
       await loadWeights(native, ckpt, opts);
+      if (opts.vision) vision = await loadVision(dir, backend, opts);
     } catch (err) {
       native.dispose(); // a half-loaded model frees its weights now, not at garbage collection
       throw err;
     }
-    return new Model(dir, ckpt, tokenizer, backend, native);
+    return new Model(dir, ckpt, tokenizer, backend, native, vision);
+  }
+
+  private requireVision(): VisionTower {
+    if (!this.vision) {
+      throw new PlastError('ERR_INVALID', `${this.dir}: the model was loaded without its vision tower (load it with { vision: true })`, {
+        field: 'vision',
+      });
+    }
+    return this.vision;
+  }
+
+  /** The placeholder token image features replace (config.json's image_token_index). */
+  get imageTokenId(): number {
+    return this.requireVision().config.imageTokenId;
+  }
+
+  /** Prompt ids with each <image> token expanded to one placeholder per image feature. */
+  expandImages(ids: readonly number[]): number[] {
+    const v = this.requireVision();
+    return expandImageTokens(ids, v.config.imageTokenId, v.featuresPerImage);
+  }
+
+  /** Projected features of each image (HF pixel_values of one image each: channels x size x size). */
+  async encodeImages(pixels: readonly Float32Array[]): Promise<Float32Array[]> {
+    const v = this.requireVision();
+    if (pixels.length === 0) return [];
+    const n = v.pixelsPerImage;
+    const all = new Float32Array(pixels.length * n);
+    pixels.forEach((p, i) => {
+      if (p.length !== n) {
+        const c = v.config;
+        throw new PlastError('ERR_SHAPE', `image ${i}: expected pixel values of shape [${c.numChannels}, ${c.imageSize}, ${c.imageSize}] (${n} values) but received ${p.length}`, { field: 'images' });
+      }
+      all.set(p, i * n);
+    });
+    const { features } = await v.encode(all, pixels.length);
+    const per = v.featuresPerImage * v.featureDim;
+    return pixels.map((_, i) => features.subarray(i * per, (i + 1) * per));
+  }
+
+  /** A sequence's image embeddings: its (expanded) placeholders take the images' features in order. */
+  imageEmbeds(ids: readonly number[], features: readonly Float32Array[]): SequenceEmbeds {
+    const v = this.requireVision();
+    return imageEmbeds(ids, v.config.imageTokenId, features, v.featuresPerImage, v.featureDim);
   }
 
   /** Forward without gradients: counts over the tokens marked in `count`, logits at `logitAt`. */
@@ -167,6 +214,7 @@ export class Model implements Disposable {
    */
   dispose(): void {
     this.native.dispose();
+    this.vision?.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -194,46 +242,17 @@ export class Model implements Disposable {
 }
 
 /**
- * Every tensor the native model declares must be in the checkpoint (by canonical name), with the
- * shape config.json implies; tensors it does not declare are not loaded. Shared by the decoder and
- * the vision tower (src/model/vision.ts).
+ * The tower on the decoder's backend, or on the CPU where that backend lacks the tower's ops (its
+ * features are then copied to the decoder): a GPU run with images works before the tower has
+ * device kernels.
  */
-export async function loadWeights(
-  native: NativeModel,
-  ckpt: Pick<Checkpoint, 'dir' | 'tensors'>,
-  opts: Pick<LoadOptions, 'onProgress' | 'checkFinite'>,
-): Promise<void> {
-  const dir = ckpt.dir;
-  const perFile = new Map<string, NativeTensorEntry[]>();
-  const missing: string[] = [];
-  for (const want of native.expectedWeights()) {
-    const t = ckpt.tensors.get(want.name);
-    if (!t) {
-      missing.push(want.name);
-      continue;
-    }
-    if (t.dtype !== 'BF16' && t.dtype !== 'F16' && t.dtype !== 'F32') {
-      throw new PlastError('ERR_DTYPE', `${t.file}: tensor '${t.sourceName}' is ${t.dtype}; expected BF16, F16 or F32`, { file: t.file, field: t.sourceName });
-    }
-    if (t.shape.join(',') !== want.shape.join(',')) {
-      throw new PlastError(
-        'ERR_SHAPE',
-        `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${want.shape.join(', ')}]`,
-        { file: t.file, field: t.sourceName },
-      );
-    }
-    const list = perFile.get(t.file) ?? [];
-    list.push({ name: want.name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
-    perFile.set(t.file, list);
+async function loadVision(dir: string, backend: BackendName, opts: LoadOptions): Promise<VisionTower> {
+  const load = (b: BackendName) => VisionTower.load(dir, { backend: b, ...(opts.checkFinite !== undefined ? { checkFinite: opts.checkFinite } : {}) });
+  if (backend === 'cpu') return load('cpu');
+  try {
+    return await load(backend);
+  } catch (err) {
+    if ((err as PlastError).code !== 'ERR_UNSUPPORTED' || !/cannot run the CLIP vision tower/.test((err as Error).message)) throw err;
+    return load('cpu');
   }
-  if (missing.length > 0) {
-    const shown = missing.slice(0, 6).join(', ') + (missing.length > 6 ? `, ... (${missing.length} in all)` : '');
-    throw new PlastError('ERR_FORMAT', `${dir}: tensor(s) missing from the checkpoint: ${shown}`, { file: dir, field: missing[0]! });
-  }
-  let done = 0;
-  for (const [file, entries] of perFile) {
-    await call(() => native.loadTensors(file, entries, checkFiniteOption(opts)));
-    opts.onProgress?.(++done, perFile.size);
-  }
-  callSync(() => native.finalize());
 }

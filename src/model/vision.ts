@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PlastError, expectPositiveInt } from '../errors';
 import { BackendChoice, BackendName, NativeClipConfig, NativeModel, addon, call, callSync, resolveBackend } from '../native';
 import { CheckpointTensor, shardFiles } from './checkpoint';
-import { loadWeights } from './model';
+import { WeightLoadOptions, loadWeights } from './weights';
 import { readSafetensorsHeader } from './safetensors';
 
 type Json = Record<string, unknown>;
@@ -179,13 +179,12 @@ export function nativeClipConfig(c: VisionConfig): NativeClipConfig {
   };
 }
 
-export interface VisionLoadOptions {
+export interface VisionLoadOptions extends WeightLoadOptions {
   backend?: BackendChoice;
   /** Overrides config.json's vision_feature_layer (tests, experiments). */
   featureLayer?: number;
   /** Overrides config.json's vision_feature_select_strategy. */
   strategy?: string;
-  onProgress?: (filesDone: number, filesTotal: number) => void;
 }
 
 export interface EncodeOutput {
