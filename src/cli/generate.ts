@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, intOption, shown } from './options';
+import { backendOption, imageAspectOption, intOption, shown } from './options';
 
 export function registerGenerate(program: Command): void {
   program
@@ -13,12 +13,16 @@ export function registerGenerate(program: Command): void {
     .option('--prompt <text>', 'prompt text', '')
     .option('--max-new-tokens <n>', 'tokens to generate', intOption('--max-new-tokens'), 64)
     .addOption(shown(new Option('--stop <ids>', 'comma-separated token ids that end generation'), { words: 'EOS' }))
+    .option('--image <files...>', 'images for the prompt\'s <image> placeholders, in order (a LLaVA checkpoint; e.g. --prompt "USER: <image>\\nWhat is this? ASSISTANT:")')
+    .addOption(imageAspectOption())
     .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
     .addOption(backendOption())
-    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice }) => {
-      const model = await Model.load(opts.model, { backend: opts.backend });
+    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice; image?: string[]; imageAspect: 'crop' | 'pad' }) => {
+      const images = opts.image ?? [];
+      const model = await Model.load(opts.model, { backend: opts.backend, ...(images.length > 0 ? { vision: true, imageAspect: opts.imageAspect } : {}) });
       const tok = model.tokenizer;
-      const prompt = opts.prompt === '' ? (tok.bosId !== undefined ? [tok.bosId] : tok.encode('')) : tok.encode(opts.prompt);
+      let prompt = opts.prompt === '' ? (tok.bosId !== undefined ? [tok.bosId] : tok.encode('')) : tok.encode(opts.prompt);
+      if (images.length > 0) prompt = model.expandImages(prompt);
       const stopIds = opts.stop
         ? opts.stop.split(',').map((s) => intOption('--stop', 0)(s.trim()))
         : [...new Set([...(tok.eosId !== undefined ? [tok.eosId] : []), ...model.config.eosTokenIds])];
@@ -28,6 +32,7 @@ export function registerGenerate(program: Command): void {
       let shown = '';
       const ids = await generateGreedy(model, prompt, {
         maxNewTokens: opts.maxNewTokens,
+        ...(images.length > 0 ? { images: images.map((f) => ({ source: f })) } : {}),
         stopIds,
         ...(stream
           ? {

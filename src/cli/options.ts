@@ -96,3 +96,10 @@ export function tauOption(description: string): Option {
 export function minLayersOption(description: string): Option {
   return new Option('--min-layers <n>', description).argParser(intOption('--min-layers', 0));
 }
+
+/** --image-aspect: how images are fitted to the vision tower's square input. */
+export function imageAspectOption(): Option {
+  return new Option('--image-aspect <mode>', "images: crop (the processor's resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour first)")
+    .choices(['crop', 'pad'])
+    .default('crop');
+}

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PlastError } from '../errors';
+import { IMAGE_PLACEHOLDER, ImageTokens, expandEncoded } from '../model/llava';
 import { TextTokenizer } from '../model/tokenizer';
 import { readJsonl } from './jsonl';
 import { BadRow, RowSelection, badRow, rejectRow, selectRow } from './rows';
@@ -24,6 +25,8 @@ export interface TranslationPair {
   file: string;
   line: number; // 1-based line in `file`
   column?: string; // parallel files: the source column
+  /** An image in the prompt (LLaVA): a path relative to the file, or base64. */
+  image?: string;
 }
 
 export interface PairsData extends RowSelection {
@@ -48,7 +51,7 @@ export interface LoadPairsOptions {
  * Parallel-file columns that are never a language even where the name is a code: "id" is the
  * ISO 639-1 code of Indonesian but, in practice, a row id (spell Indonesian "ind" there).
  */
-const METADATA_COLUMNS = new Set(['id']);
+const METADATA_COLUMNS = new Set(['id', 'image']);
 
 const STR = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
 
@@ -95,7 +98,8 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
           reject(badRow(file, line, 'empty-target', 'empty target text', { lang: l.code, column: 'target' }));
           continue;
         }
-        add({ lang: l.code, source: source!, target: target!, file, line });
+        const image = STR(value['image']);
+        add({ lang: l.code, source: source!, target: target!, file, line, ...(image ? { image } : {}) });
       }
       continue;
     }
@@ -149,7 +153,8 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
           reject(badRow(file, line, 'empty-source', `empty source text in column "${col}"`, { lang: code, column: col }));
           continue;
         }
-        add({ lang: code, source, target, file, line, column: col });
+        const image = STR(value['image']);
+        add({ lang: code, source, target, file, line, column: col, ...(image ? { image } : {}) });
       }
     }
   }
@@ -176,9 +181,24 @@ export function eosIdFor(tok: TextTokenizer, configEos: number[]): number {
  * {source}\nEnglish: {target}</s>") tokenized as HF would tokenize the whole string, with the
  * target's tokens and an appended EOS marked as the loss span.
  */
-export function encodePair(tok: TextTokenizer, template: TemplateName, pair: TranslationPair, eosId: number): EncodedPair {
+export function encodePair(tok: TextTokenizer, template: TemplateName, pair: TranslationPair, eosId: number, image?: ImageTokens): EncodedPair {
   const name = language(pair.lang).name;
-  const enc = encodeSegments(tok, translationPrompt(template, name, pair.source, pair.target));
+  const segments = translationPrompt(template, name, pair.source, pair.target);
+  if (pair.image !== undefined) {
+    if (!image) {
+      throw new PlastError('ERR_INVALID', `${pair.file}:${pair.line}: the pair has an image but the model was loaded without its vision tower`, {
+        file: pair.file,
+        line: pair.line,
+        field: 'image',
+      });
+    }
+    // LLaVA's "<image>\n" opens the user's message, before the instruction.
+    const at = segments[0]!.text.indexOf('Translate this from');
+    segments[0] = { text: segments[0]!.text.slice(0, at), tag: 'frame' };
+    segments.splice(1, 0, { text: `${IMAGE_PLACEHOLDER}\n`, tag: 'image' as 'frame' }, { text: `Translate this from ${name} to English:\n${name}: `, tag: 'frame' });
+  }
+  const encoded = encodeSegments(tok, segments);
+  const enc = pair.image !== undefined ? expandEncoded(encoded, image!, 'image' as 'frame', 'frame', 1) : encoded;
   let first = -1;
   let last = -1;
   enc.tags.forEach((t, i) => {
@@ -205,12 +225,12 @@ export interface EncodePairsResult {
 export function encodePairs(
   tok: TextTokenizer,
   pairs: TranslationPair[],
-  opts: { template: TemplateName; eosId: number; maxLen: number; strict?: boolean; onProgress?: (done: number) => void },
+  opts: { template: TemplateName; eosId: number; maxLen: number; strict?: boolean; onProgress?: (done: number) => void; image?: ImageTokens },
 ): EncodePairsResult {
   const examples: EncodedPair[] = [];
   const bad: BadRow[] = [];
   pairs.forEach((p, i) => {
-    const e = encodePair(tok, opts.template, p, opts.eosId);
+    const e = encodePair(tok, opts.template, p, opts.eosId, opts.image);
     if (e.ids.length > opts.maxLen) {
       rejectRow(badRow(p.file, p.line, 'too-long', `${p.lang} pair is ${e.ids.length} tokens, over the maximum length ${opts.maxLen}`, { lang: p.lang, ...(p.column ? { column: p.column } : {}) }), opts.strict, bad);
     } else {

@@ -16,7 +16,17 @@ export interface Sequence {
    * position in `at`, a row of hidden-size values in `values` (at.length x hidden, row-major).
    */
   embeds?: SequenceEmbeds;
+  /**
+   * Images for the sequence's (expanded) <image> placeholders, in order: Model.forward and
+   * forwardBackward run them through the vision tower and give their features as `embeds`.
+   */
+  images?: ImageInput[];
 }
+
+/** An image for a prompt: a file path, base64 or encoded bytes, or pixel_values already made. */
+export type ImageInput =
+  | { source: string | Buffer; /** The data file and line it came from (named in errors). */ file?: string; line?: number }
+  | { pixels: Float32Array };
 
 export interface SequenceEmbeds {
   at: number[];

@@ -6,7 +6,8 @@ import {
   BackendChoice, BackendName, NativeAdamW, NativeModel, ParamPart, addon, call, callSync, resolveBackend,
 } from '../native';
 import { Sequence, SequenceEmbeds, packBatch } from './batch';
-import { expandImageTokens, imageEmbeds } from './llava';
+import { ImageProcessorConfig, loadImage, readImageProcessorConfig } from './image';
+import { ImageAspect, expandImageTokens, imageEmbeds, resolveImageSource } from './llava';
 import { Checkpoint, openCheckpoint } from './checkpoint';
 import { ModelConfig, invFreqFor } from './config';
 import { TextTokenizer } from './tokenizer';
@@ -23,6 +24,8 @@ export interface LoadOptions extends WeightLoadOptions {
    * on the CPU and its features are copied to the decoder's backend.
    */
   vision?: boolean;
+  /** Images before the processor: crop (its resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour). */
+  imageAspect?: ImageAspect;
 }
 
 export interface ForwardOutput {
@@ -91,7 +94,38 @@ export class Model implements Disposable {
       native.dispose(); // a half-loaded model frees its weights now, not at garbage collection
       throw err;
     }
-    return new Model(dir, ckpt, tokenizer, backend, native, vision);
+    const model = new Model(dir, ckpt, tokenizer, backend, native, vision);
+    model.imageAspect = opts.imageAspect ?? 'crop';
+    return model;
+  }
+
+  private imageAspect: ImageAspect = 'crop';
+  private processor: ImageProcessorConfig | undefined;
+
+  /**
+   * pixel_values of one image for the vision tower, made as the checkpoint's image processor
+   * makes them (preprocessor_config.json / processor_config.json). A string is a path (relative to
+   * `where.file`'s directory when it names a data file), a data: URI or base64.
+   */
+  async imagePixels(source: string | Buffer, where: { file?: string; line?: number } = {}): Promise<Float32Array> {
+    const v = this.requireVision();
+    this.processor ??= readImageProcessorConfig(this.dir, v.config.imageSize);
+    const src = typeof source === 'string' ? resolveImageSource(source, where.file) : source;
+    const img = await loadImage(src, this.processor, {
+      aspect: this.imageAspect,
+      ...(where.file !== undefined ? { file: where.file } : {}),
+      ...(where.line !== undefined ? { line: where.line } : {}),
+    });
+    const c = v.config;
+    if (img.channels !== c.numChannels || img.height !== c.imageSize || img.width !== c.imageSize) {
+      const at = where.file !== undefined ? `${where.file}${where.line !== undefined ? `:${where.line}` : ''}: ` : '';
+      throw new PlastError(
+        'ERR_SHAPE',
+        `${at}the image processor makes ${img.channels} x ${img.height} x ${img.width} pixel values but the vision tower takes ${c.numChannels} x ${c.imageSize} x ${c.imageSize} (check ${this.dir}'s processor config)`,
+        { ...(where.file !== undefined ? { file: where.file } : {}), ...(where.line !== undefined ? { line: where.line } : {}), field: 'image' },
+      );
+    }
+    return img.pixels;
   }
 
   private requireVision(): VisionTower {
@@ -132,6 +166,23 @@ export class Model implements Disposable {
     return pixels.map((_, i) => features.subarray(i * per, (i + 1) * per));
   }
 
+  /** The sequences with their images' features as embeds (one tower pass for the whole batch). */
+  private async withImages(seqs: Sequence[]): Promise<Sequence[]> {
+    if (!seqs.some((s) => s.images && s.images.length > 0)) return seqs;
+    const inputs = seqs.flatMap((s) => s.images ?? []);
+    const pixels = await Promise.all(inputs.map((im) => ('pixels' in im ? im.pixels : this.imagePixels(im.source, im))));
+    const feats = await this.encodeImages(pixels);
+    let k = 0;
+    return seqs.map((s) => {
+      const n = s.images?.length ?? 0;
+      if (n === 0) return s;
+      if (s.embeds) throw new PlastError('ERR_INVALID', 'a sequence gives both images and embeds; give one of them', { field: 'images' });
+      const embeds = this.imageEmbeds(s.ids, feats.slice(k, k + n));
+      k += n;
+      return { ...s, embeds };
+    });
+  }
+
   /** A sequence's image embeddings: its (expanded) placeholders take the images' features in order. */
   imageEmbeds(ids: readonly number[], features: readonly Float32Array[]): SequenceEmbeds {
     const v = this.requireVision();
@@ -140,7 +191,7 @@ export class Model implements Disposable {
 
   /** Forward without gradients: counts over the tokens marked in `count`, logits at `logitAt`. */
   async forward(seqs: Sequence[]): Promise<ForwardOutput> {
-    const b = packBatch(seqs, this.padId());
+    const b = packBatch(await this.withImages(seqs), this.padId());
     const r = await call(() => this.native.forward(b));
     const V = this.config.vocabSize;
     const logits = b.logitSpans.map(([s, e]) => (e > s && r.logits ? r.logits.slice(s * V, e * V) : null));
@@ -149,7 +200,7 @@ export class Model implements Disposable {
 
   /** Forward + backward: trainable grads += dLoss/dW * lossScale, loss summed over labels. */
   async forwardBackward(seqs: Sequence[], lossScale: number): Promise<StepOutput> {
-    const b = packBatch(seqs, this.padId());
+    const b = packBatch(await this.withImages(seqs), this.padId());
     const r = await call(() => this.native.forwardBackward(b, lossScale));
     return { lossSum: r.lossSum, labelTokens: r.labelTokens };
   }

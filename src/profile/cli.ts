@@ -1,10 +1,12 @@
 // `plast profile`, `plast profile merge` and `plast select`.
 import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
+import { jsonlHasImages } from '../data/images';
+import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE } from '../data/templates';
-import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
@@ -26,6 +28,7 @@ type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' 
     shard?: string;
     maxLayers?: number;
     backend?: BackendChoice;
+    imageAspect: ImageAspect;
     out?: string;
     plots: boolean;
     json?: boolean;
@@ -63,7 +66,8 @@ export function registerProfile(program: Command): Command {
     .option('--model <dir>', 'HF checkpoint directory (required)')
     .option('--data <file>', 'JSONL of parallel questions or sentences (a column per language, or {"id","lang","text"} rows) (required)')
     .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en (required)')
-    .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
+    .addOption(scopeOption('tokens counted: question (only the question), text (template + question, not image tokens), image (the image tokens of rows with an "image"), all (+ BOS and image tokens)').default(DEFAULT_SCOPE))
+    .addOption(imageAspectOption())
     .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
@@ -76,14 +80,14 @@ export function registerProfile(program: Command): Command {
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
     .action(async (o: ProfileCli) => {
-      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, imageAspect, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
       const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
-      const m = await Model.load(model, { backend });
+      const m = await Model.load(model, { backend, ...(jsonlHasImages([data]) ? { vision: true, imageAspect } : {}) });
       const loadSeconds = (Date.now() - t0) / 1000;
       const interrupt = onInterrupt();
       const p = await runProfile(m, {

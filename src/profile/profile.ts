@@ -22,6 +22,7 @@ import { cpSync, createReadStream, existsSync, readFileSync, readdirSync, statSy
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { PlastError, expectPositiveInt } from '../errors';
+import { IMAGE_PLACEHOLDER, ImageTokens, expandEncoded } from '../model/llava';
 import { Model } from '../model/model';
 import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
@@ -128,21 +129,36 @@ export interface ProfilePrompt {
   /** 1 where the token is counted (in the scope), else 0. */
   count: Uint8Array;
   counted: number;
+  /** The question's image (a path or base64, as in the data), when the prompt holds one. */
+  image?: string;
+  /** The data line of the question (named in image errors). */
+  line?: number;
 }
 
-/** The prompt of one question and which of its tokens the scope counts (what runProfile runs). */
-export function profilePrompt(tok: TextTokenizer, text: string, template: TemplateName, scope: Scope): ProfilePrompt {
-  const enc = encodeSegments(tok, userTurn(template, [{ text, tag: 'question' as const }], 'frame'));
-  const count = new Uint8Array(enc.ids.length);
+/**
+ * The prompt of one question and which of its tokens the scope counts (what runProfile runs). With
+ * `image`, the user turn is LLaVA's "<image>\n{question}" and the placeholder is expanded to one
+ * token per image feature: `image` counts those, `text` every other non-special token.
+ */
+export function profilePrompt(tok: TextTokenizer, text: string, template: TemplateName, scope: Scope, image?: ImageTokens): ProfilePrompt {
+  const body = image
+    ? [{ text: `${IMAGE_PLACEHOLDER}\n`, tag: 'image' as const }, { text, tag: 'question' as const }]
+    : [{ text, tag: 'question' as const }];
+  const encoded = encodeSegments(tok, userTurn(template, body, 'frame'));
+  // The newline after <image> belongs to the frame: only the placeholders are image tokens.
+  const { ids, tags } = image ? expandEncoded(encoded, image, 'image', 'frame', 1) : encoded;
+  const count = new Uint8Array(ids.length);
   let counted = 0;
-  enc.tags.forEach((tag, k) => {
-    const c = scope === 'all' || (scope === 'text' ? tag !== 'special' : tag === 'question');
+  tags.forEach((tag, k) => {
+    const c =
+      scope === 'all' ||
+      (scope === 'text' ? tag !== 'special' && tag !== 'image' : scope === 'image' ? tag === 'image' : tag === 'question');
     if (c) {
       count[k] = 1;
       counted++;
     }
   });
-  return { ids: enc.ids, count, counted };
+  return { ids, count, counted };
 }
 
 /** Runs the model over the questions and returns the finished profile (nothing is written). */
@@ -168,11 +184,23 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const cfg = model.config;
   const layers = cfg.numLayers;
   const inter = cfg.intermediateSize;
+  const withImages = questions.filter((q) => q.image !== undefined).length;
+  if (withImages > 0 && !model.vision) {
+    throw new PlastError('ERR_INVALID', `${data.file}: ${withImages} question(s) carry an image but the model was loaded without its vision tower (Model.load(dir, { vision: true }))`, {
+      file: data.file,
+      field: 'image',
+    });
+  }
+  if (scope === 'image' && withImages === 0) {
+    throw new PlastError('ERR_INVALID', `${data.file}: the image scope counts image tokens, but no question has an "image"`, { file: data.file, field: 'scope' });
+  }
+  const imageTokens = model.vision ? { id: model.imageTokenId, perImage: model.vision.featuresPerImage } : undefined;
   // Prompts per language, checked against the model's context before anything runs.
   const prompts: Record<string, ProfilePrompt[]> = {};
   for (const l of langs) {
     prompts[l] = questions.map((q) => {
-      const p = profilePrompt(model.tokenizer, q.texts[l]!, template, scope);
+      const p = profilePrompt(model.tokenizer, q.texts[l]!, template, scope, q.image !== undefined ? imageTokens : undefined);
+      if (q.image !== undefined) Object.assign(p, { image: q.image, line: q.line });
       if (p.ids.length > cfg.maxPositions) {
         throw new PlastError(
           'ERR_DATA',
@@ -204,7 +232,9 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
         if (opts.signal?.aborted) {
           throw new PlastError('ERR_INTERRUPTED', `profile interrupted after ${done} of ${totalPrompts} prompts; nothing was written`);
         }
-        const r = await model.forward(seqs.map((s) => ({ ids: s.ids, count: s.count })));
+        const r = await model.forward(
+          seqs.map((s) => ({ ids: s.ids, count: s.count, ...(s.image !== undefined ? { images: [{ source: s.image, file: data.file, ...(s.line !== undefined ? { line: s.line } : {}) }] } : {}) })),
+        );
         if (r.countedTokens !== want) {
           throw new PlastError('ERR_INTERNAL', `the forward pass counted ${r.countedTokens} tokens where the masks mark ${want}`);
         }

@@ -6,8 +6,8 @@ import type { CountsFile } from './counts';
 import type { LapeOptions, LapeResult } from './lape';
 import type { LayerStats, SelectOptions, Selection } from './stats';
 
-export type Scope = 'question' | 'text' | 'all';
-export const SCOPES: Scope[] = ['question', 'text', 'all'];
+export type Scope = 'question' | 'text' | 'image' | 'all';
+export const SCOPES: Scope[] = ['question', 'text', 'image', 'all'];
 export const DEFAULT_SCOPE: Scope = 'question';
 
 export interface Shard {

@@ -3,9 +3,11 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { templateName } from '../data/templates';
+import { jsonlHasImages } from '../data/images';
+import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList } from './layers';
@@ -29,6 +31,7 @@ type TrainCli = Omit<
     langs?: string;
     keep?: number;
     json?: boolean;
+    imageAspect: ImageAspect;
     backend?: BackendChoice;
   };
 
@@ -62,9 +65,10 @@ export function registerTrain(program: Command): void {
     .option('--overwrite', 'replace a previous run in --out')
     .option('--json', 'print the summary as JSON')
     .addOption(backendOption())
+    .addOption(imageAspectOption())
     .option('--out <dir>', 'output directory (required unless --resume, which continues in the directory of its checkpoint)')
     .action(async (o: TrainCli) => {
-      const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, ...given } = o;
+      const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, imageAspect, ...given } = o;
       if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
       const stored = given.resume ? loadState(given.resume).state.config : undefined;
       const modelDir = modelArg ?? stored?.model;
@@ -74,7 +78,8 @@ export function registerTrain(program: Command): void {
       if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
       if (!stored && !given.out) throw new PlastError('ERR_INVALID', 'Expected --out (or --resume)', { field: 'out' });
       const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
-      const model = await Model.load(modelDir, { backend });
+      const dataFiles = given.data ?? stored?.data ?? [];
+      const model = await Model.load(modelDir, { backend, ...(jsonlHasImages(dataFiles) ? { vision: true, imageAspect } : {}) });
       const opts: TrainOptions = {
         ...given,
         log: (m) => process.stderr.write(`plast train: ${m}\n`),

@@ -42,7 +42,9 @@ function toSequence(e: EncodedPair): TrainSequence {
     logitAt.push(t);
     labels.push(e.ids[t + 1]!);
   }
-  return { ids: e.ids, logitAt, labels, labelCount: labels.length };
+  const p = e.pair;
+  const images = p.image !== undefined ? { images: [{ source: p.image, file: p.file, line: p.line }] } : {};
+  return { ids: e.ids, logitAt, labels, labelCount: labels.length, ...images };
 }
 
 /** Loads, checks and encodes the training pairs (bad rows counted, or rejected when strict). */
@@ -50,7 +52,8 @@ export function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
-  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, strict });
+  const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
+  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, strict, ...image });
   const bad = [...d.bad, ...enc.bad];
   const report: DataReport = {
     files: c.data,

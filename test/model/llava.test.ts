@@ -56,6 +56,16 @@ test('the prompt is tokenized and its <image> expanded as LlavaProcessor does', 
   }
 });
 
+test('the PNG files through the checkpoint\'s processor config give HF\'s pixel_values exactly', async () => {
+  for (let b = 0; b < B; b++) {
+    const px = await model.imagePixels(join(DIR, `image${b}.png`));
+    assert.equal(Array.from(px), Array.from(pixelsOf(b)), `image${b}.png`);
+  }
+  // Relative to a data file's directory, as data rows name them.
+  const px = await model.imagePixels('image1.png', { file: join(DIR, 'rows.jsonl'), line: 3 });
+  assert.equal(Array.from(px), Array.from(pixelsOf(1)));
+});
+
 test('the tower features equal HF get_image_features', async () => {
   const feats = await model.encodeImages([pixelsOf(0), pixelsOf(1)]);
   const ref = f32(expected['features'], 'features');

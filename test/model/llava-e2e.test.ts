@@ -1,0 +1,139 @@
+// LLaVA with images end to end through the CLI, on a tiny LLaVA built from the bundled model and a
+// random tower (test/llava-tiny.ts): `plast profile` on image-question rows (the image scope is the
+// same for every language, since the image comes before the question; the question tokens see it),
+// `plast train` on pairs with images (the image changes the loss; the tower and projector leave
+// the export byte for byte), `plast generate --image` (equal to the library), and the typed errors
+// of bad images. Images: the fixture's PNGs, plus the sample images of ../shared when present.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateGreedy } from '../../src/model/generate';
+import { Model } from '../../src/model/model';
+import { readCounts } from '../../src/profile/counts';
+import { ASSETS, FIXTURES, ROOT, sharedPath } from '../helpers';
+import { TINY_LLAVA, makeTinyLlava } from '../llava-tiny';
+
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const tmp = mkdtempSync(join(tmpdir(), 'plast-llava-'));
+const MODEL = join(tmp, 'llava');
+const DATA = join(tmp, 'data');
+makeTinyLlava(MODEL);
+mkdirSync(DATA, { recursive: true });
+const images = ['image0.png', 'image1.png'];
+for (const f of images) copyFileSync(join(FIXTURES, 'llava-image', f), join(DATA, f));
+const shared = sharedPath('data/images', 'llava-e2e');
+if (shared) {
+  for (const f of ['rocket.jpg', 'chelsea.png', 'camera.png']) {
+    if (existsSync(join(shared, f))) {
+      copyFileSync(join(shared, f), join(DATA, f));
+      images.push(f);
+    }
+  }
+}
+
+function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const questions = readFileSync(join(ASSETS, 'data', 'xquad_questions_train.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(0, 4)
+  .map((l) => JSON.parse(l) as Record<string, string>);
+
+function writeJsonl(name: string, rows: object[]): string {
+  const f = join(DATA, name);
+  writeFileSync(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return f;
+}
+
+const withImages = writeJsonl('questions-img.jsonl', questions.map((q, i) => ({ id: q['id'], en: q['en'], ar: q['ar'], tr: q['tr'], image: images[i % images.length] })));
+// The same questions with each image moved to the next question.
+const swapped = writeJsonl('questions-swapped.jsonl', questions.map((q, i) => ({ id: q['id'], en: q['en'], ar: q['ar'], tr: q['tr'], image: images[(i + 1) % images.length] })));
+
+function profile(data: string, scope: string, name: string): ReturnType<typeof readCounts> & { json: { languages: Record<string, { tokens: number }> } } {
+  const out = join(tmp, name);
+  const r = plast('profile', '--model', MODEL, '--data', data, '--langs', 'en,ar,tr', '--scope', scope, '--template', 'vicuna', '--no-plots', '--backend', 'cpu', '--out', out);
+  assert.is(r.status, 0, r.stderr);
+  const json = JSON.parse(readFileSync(join(out, 'profile.json'), 'utf8')) as { languages: Record<string, { tokens: number }> };
+  return { ...readCounts(join(out, 'counts.safetensors')), json };
+}
+
+test('plast profile on image questions: image-scope counts equal across languages, question counts see the image', () => {
+  const img = profile(withImages, 'image', 'prof-image');
+  for (const l of ['en', 'ar', 'tr']) assert.is(img.json.languages[l]!.tokens, questions.length * TINY_LLAVA.features, l);
+  // The image tokens precede the question under causal attention: their gates cannot depend on the language.
+  assert.equal(Array.from(img.counts['ar']!), Array.from(img.counts['en']!));
+  assert.equal(Array.from(img.counts['tr']!), Array.from(img.counts['en']!));
+  assert.ok(img.counts['en']!.some((c) => c > 0) && img.counts['en']!.some((c) => c < questions.length * TINY_LLAVA.features), 'image counts are neither all 0 nor all full');
+
+  const q = profile(withImages, 'question', 'prof-question');
+  const qSwapped = profile(swapped, 'question', 'prof-question-swapped');
+  for (const l of ['en', 'ar', 'tr']) assert.is(q.json.languages[l]!.tokens, qSwapped.json.languages[l]!.tokens, `${l}: the same question tokens`);
+  assert.not.equal(Array.from(q.counts['ar']!), Array.from(qSwapped.counts['ar']!), 'the image must change the question tokens\' gates');
+
+  const all = profile(withImages, 'all', 'prof-all');
+  const text = profile(withImages, 'text', 'prof-text');
+  for (const l of ['en', 'ar', 'tr']) {
+    // all = text + image tokens + BOS (one per question)
+    assert.is(all.json.languages[l]!.tokens, text.json.languages[l]!.tokens + questions.length * (TINY_LLAVA.features + 1), l);
+  }
+});
+
+test('plast train on pairs with images: the image changes the loss; the tower leaves the export unchanged', () => {
+  const pairs = (img: boolean) =>
+    writeJsonl(`pairs${img ? '-img' : ''}.jsonl`, questions.map((q, i) => ({ lang: 'ar', source: q['ar'], target: q['en'], ...(img ? { image: images[i % images.length] } : {}) })));
+  const run = (data: string, name: string) => {
+    const out = join(tmp, name);
+    const r = plast('train', '--model', MODEL, '--data', data, '--layers', '6', '--batch', '2', '--epochs', '1', '--lr', '1e-3', '--template', 'vicuna', '--backend', 'cpu', '--out', out);
+    assert.is(r.status, 0, r.stderr);
+    const steps = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; loss?: number }).filter((x) => x.type === 'step');
+    return { out, loss: steps[0]!.loss! };
+  };
+  const a = run(pairs(true), 'train-img');
+  const b = run(pairs(false), 'train-text');
+  assert.ok(Number.isFinite(a.loss) && Number.isFinite(b.loss));
+  assert.ok(Math.abs(a.loss - b.loss) > 1e-4, `loss with images ${a.loss} vs without ${b.loss}`);
+  const tower = (d: string) => readFileSync(join(d, 'vision.safetensors'));
+  assert.ok(tower(join(a.out, 'model')).equals(tower(MODEL)), 'vision.safetensors must be byte-identical in the export');
+});
+
+test('plast generate --image equals the library; bad images are typed errors', async () => {
+  const prompt = 'USER: <image>\nWhat is in the picture? ASSISTANT:';
+  const img = join(DATA, images[0]!);
+  const r = plast('generate', '--model', MODEL, '--image', img, '--prompt', prompt, '--max-new-tokens', '5', '--backend', 'cpu', '--json');
+  assert.is(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { ids: number[] };
+  const model = await Model.load(MODEL, { backend: 'cpu', vision: true });
+  try {
+    const ids = model.expandImages(model.tokenizer.encode(prompt));
+    const want = await generateGreedy(model, ids, { maxNewTokens: 5, images: [{ source: img }] });
+    assert.equal(got.ids, want);
+  } finally {
+    model.dispose();
+  }
+  const missing = plast('generate', '--model', MODEL, '--image', join(DATA, 'nope.png'), '--prompt', prompt, '--backend', 'cpu');
+  assert.is(missing.status, 1, missing.stderr);
+  assert.match(missing.stderr, /ERR_IO.*nope\.png/);
+  assert.not.match(missing.stderr, /\n\s+at /);
+  const notImage = join(DATA, 'text.jpg');
+  writeFileSync(notImage, 'this is not a JPEG\n');
+  const bad = plast('generate', '--model', MODEL, '--image', notImage, '--prompt', prompt, '--backend', 'cpu');
+  assert.is(bad.status, 1, bad.stderr);
+  assert.match(bad.stderr, /text\.jpg/);
+  const two = plast('generate', '--model', MODEL, '--image', img, '--prompt', `${prompt} <image>`, '--backend', 'cpu');
+  assert.is(two.status, 2, two.stderr);
+  assert.match(two.stderr, /2 <image> placeholders but 1 image/);
+  const truncated = shared && join(shared, 'truncated.jpg');
+  if (truncated && existsSync(truncated)) {
+    const t = plast('generate', '--model', MODEL, '--image', truncated, '--prompt', prompt, '--backend', 'cpu');
+    assert.is(t.status, 1, t.stderr);
+    assert.match(t.stderr, /truncated\.jpg/);
+  }
+});
+
+test.run();
