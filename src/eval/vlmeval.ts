@@ -17,6 +17,7 @@ export { canInfer, canInferOption, canInferText } from './vlmeval/infer';
 export { Generator, textGenerator } from './vlmeval/generator';
 export { Prompting, PROMPTINGS, PromptSegment, cnString, llavaPrompt, conversation, promptString, userPrompt } from './vlmeval/prompt';
 export type { VlmPrediction, VlmScores, CircularScores } from './vlmeval/score';
+export { circularScores, vanillaScores } from './vlmeval/score';
 
 /** The paper's generation length (Appendix B.1: greedy, at most 256 new tokens). */
 export const DEFAULT_MAX_NEW_TOKENS = 256;
