@@ -49,6 +49,9 @@ export interface VlmevalResult {
   /** Rows whose answer matched no option letter or text: misses, never guessed. */
   unmatched: number;
   orphanRotations: number;
+  /** Rows not generated for because another row of their circular question could not be (an
+   * image without vision, too long): a question is scored whole or not at all. */
+  leftWithQuestion: number;
   predictions: VlmPrediction[];
 }
 
@@ -143,6 +146,7 @@ export async function runVlmeval(gen: Generator, o: VlmevalOptions): Promise<Vlm
       ...(ci.length ? { circular: circularScores(ci.map((i) => items[i]!), ci.map((i) => predictions[i]!)) } : {}),
       unmatched: predictions.filter((p) => p.extracted === undefined).length,
       orphanRotations: d.orphanRotations,
+      leftWithQuestion: work.length - todo.length,
       predictions,
     },
   };
@@ -168,6 +172,7 @@ export function formatVlmeval(r: VlmevalResult | undefined, imageRows: Record<st
     if (cats.length) lines.push(`per category (${r.circular ? 'circular' : 'vanilla'}): ${cats.map(([k, s]) => `${k} ${pct(s.accuracy)}% of ${s.items}`).join(', ')}`);
     lines.push(`${r.unmatched} of ${r.predictions.length} answer(s) matched no option letter or text: counted wrong, not guessed`);
     if (r.circular && r.circular.incomplete) lines.push(`${r.circular.incomplete} circular question(s) wrong only because a rotation's answer was unmatched`);
+    if (r.leftWithQuestion) lines.push(`${r.leftWithQuestion} row(s) not scored because another row of their circular question could not be`);
     if (r.orphanRotations) lines.push(`${r.orphanRotations} rotation row(s) without their question (index % 1e6) in the file: not scored, as in VLMEvalKit`);
   }
   if (img > 0) {

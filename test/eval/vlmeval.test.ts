@@ -170,6 +170,11 @@ test('pipeline with a scripted generator: circular vs vanilla, unmatched, the im
   assert.equal([s.items.length, s.imageRows['en'], s.result!.circular!.overall.items], [5, 4, 4]);
   const t = await runVlmeval(scripted(false, () => 'A'), { data: [FIX], maxLen: 10_000, textOnly: true });
   assert.equal([t.items.length, t.imageRows['en'], t.result!.predictions.filter((p) => p.textOnly).length], [9, 4, 4]);
+  // A rotation without an image goes with its question when the question's image cannot be used.
+  const mixed = join(tmp, 'mmbench_mixed_en.tsv');
+  writeFileSync(mixed, `index\tquestion\tA\tB\tanswer\timage\n1\tQ1\ta\tb\tA\t${'i'.repeat(80)}\n1000001\tQ1\tb\ta\tB\t\n2\tQ2\ta\tb\tA\t\n`);
+  const mx = await runVlmeval(scripted(false, () => 'A'), { data: [mixed], maxLen: 10_000 });
+  assert.equal([mx.items.length, mx.imageRows['en'], mx.result!.leftWithQuestion, mx.result!.circular!.overall.items], [1, 1, 1, 1]);
   // ETP: two generations per non-English row, the second on the first's output.
   const ar = join(tmp, 'mmmb_ar.tsv');
   writeFileSync(ar, 'index\tquestion\tA\tB\tanswer\n1\tما لون السماء؟\tأزرق\tأخضر\tA\n');
