@@ -105,7 +105,8 @@ function present(v: unknown): v is string | number {
   return s !== '' && s.toLowerCase() !== 'nan';
 }
 
-function readRows(file: string): { line: number; value: Record<string, unknown> }[] {
+/** The rows of an MCQ file (TSV: fields as written, untrimmed; JSONL: values), each with its line. */
+export function readRows(file: string): { line: number; value: Record<string, unknown> }[] {
   if (/\.jsonl?$/i.test(file)) return readJsonl(file).rows;
   const text = readTextFile(file);
   let recs: { line: number; fields: string[] }[];

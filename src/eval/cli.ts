@@ -1,5 +1,6 @@
 // `plast eval`: multiple-choice accuracy per language or translation NLL per language.
 import { Command, Option } from 'commander';
+import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
 import { Model } from '../model/model';
@@ -8,23 +9,27 @@ import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
 import { backendOption, intOption, numberOption, shown, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
-import { EvalOptions, evaluate, formatReport } from './evaluate';
+import { EvalOptions, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
+import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS } from './vlmeval';
 
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
 // and the template as text; kind and mode have defaults), plus the model, --out, --json and
 // --backend.
-type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress'> &
+type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular'> &
   Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice };
 
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('multiple-choice accuracy per language (MMBench/MMMB-style TSV or JSONL: option-letter logits and continuation likelihood), or English-target NLL per language on translation pairs')
+    .description('multiple-choice accuracy per language (MMBench/MMMB-style TSV or JSONL: generated answers scored as VLMEvalKit does, or option-letter logits and continuation likelihood), or English-target NLL per language on translation pairs')
     .requiredOption('--model <dir>', 'HF checkpoint directory (e.g. a `plast train` export: OUT/model)')
     .requiredOption('--data <files...>', 'MCQ .tsv/.jsonl, or translation pairs / parallel JSONL')
     .addOption(new Option('--kind <kind>', 'what the data is').choices(['auto', 'mcq', 'pairs']).default('auto'))
+    .addOption(shown(new Option('--protocol <name>', "MCQ: vlmeval (greedy answers scored as VLMEvalKit scores LLaVA: exact matching, circular for MMBench) or logits (--mode)").choices(PROTOCOLS), { words: 'vlmeval for .tsv files, else logits' }))
     .addOption(new Option('--mode <mode>', 'MCQ scoring: option-letter logits, continuation likelihood, or both').choices(['letter', 'likelihood', 'both']).default('both'))
-    .addOption(templateOption('--template <name>', 'prompt template').default(DEFAULT_TEMPLATE))
+    .addOption(shown(new Option('--prompting <name>', "vlmeval: the paper's prompting baselines (implicit / explicit translation prompting)").choices(PROMPTINGS), { words: 'none' }))
+    .addOption(numberOption('--max-new-tokens <n>', 'vlmeval: greedy generation length', intOption('--max-new-tokens'), DEFAULT_MAX_NEW_TOKENS))
+    .addOption(templateOption('--template <name>', 'prompt template (vlmeval: vicuna unless given)').default(DEFAULT_TEMPLATE))
     .addOption(shown(new Option('--langs <list>', 'languages to score, e.g. ar,tr,ru,pt,zh,en'), { words: 'all' }))
     .option('--lang <code>', 'MCQ: the language of rows without a language column (one file per language, as MMBench ships)')
     .option('--limit <n>', 'score only the first N items', intOption('--limit'))
@@ -35,14 +40,19 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'write the full report (per-item predictions included) as JSON')
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(backendOption())
-    .action(async (o: EvalCli) => {
-      const { model: dir, template, langs, out, json, backend, ...given } = o;
+    .action(async (o: EvalCli, cmd: Command) => {
+      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, ...given } = o;
       if (out !== undefined) checkOutputFile(out, '--out');
+      // vlmeval is the default for VLMEvalKit's TSV files; the library keeps logits as its default.
+      const protocol: McqProtocol = asked ?? (given.kind !== 'pairs' && o.data.every((f) => /\.tsv$/i.test(f)) ? 'vlmeval' : 'logits');
+      const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+      if (protocol === 'vlmeval' && fromCli('mode')) throw new PlastError('ERR_INVALID', '--mode applies to --protocol logits; vlmeval generates the answer', { field: 'mode' });
       const model = await Model.load(dir, { backend });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {
         ...given,
-        template: templateName(template),
+        ...(protocol === 'vlmeval' ? { protocol } : { mode }),
+        ...(protocol !== 'vlmeval' || fromCli('template') ? { template: templateName(template) } : {}),
         ...(langs ? { langs: parseLanguageList(langs) } : {}),
         onProgress: (done, total) => {
           bar ??= progress({ label: 'eval', total, unit: 'seqs' });
@@ -55,9 +65,10 @@ export function registerEval(program: Command): void {
       });
       if (out) writeJsonAtomic(out, report);
       if (json) {
-        const { letter, likelihood, ...rest } = report;
+        const { letter, likelihood, vlmeval, ...rest } = report;
         const brief = {
           ...rest,
+          ...(vlmeval ? { vlmeval: (({ predictions: _p, ...v }) => v)(vlmeval) } : {}),
           ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
           ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
         };
