@@ -3,20 +3,22 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
+import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
+import { hasVisionTower } from '../model/vision';
 import { writeJsonAtomic } from '../util/atomic';
 import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
-import { backendOption, intOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, intOption, numberOption, shown, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { EvalOptions, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
-import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS } from './vlmeval';
+import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
 // and the template as text; kind and mode have defaults), plus the model, --out, --json and
 // --backend.
 type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular'> &
-  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice };
+  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect: ImageAspect };
 
 export function registerEval(program: Command): void {
   program
@@ -40,18 +42,21 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'write the full report (per-item predictions included) as JSON')
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(backendOption())
+    .addOption(imageAspectOption())
     .action(async (o: EvalCli, cmd: Command) => {
-      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, ...given } = o;
+      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, imageAspect, ...given } = o;
       if (out !== undefined) checkOutputFile(out, '--out');
       // vlmeval is the default for VLMEvalKit's TSV files; the library keeps logits as its default.
       const protocol: McqProtocol = asked ?? (given.kind !== 'pairs' && o.data.every((f) => /\.tsv$/i.test(f)) ? 'vlmeval' : 'logits');
       const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       if (protocol === 'vlmeval' && fromCli('mode')) throw new PlastError('ERR_INVALID', '--mode applies to --protocol logits; vlmeval generates the answer', { field: 'mode' });
-      const model = await Model.load(dir, { backend });
+      // A LLaVA checkpoint answers image rows with its tower, unless --text-only asks otherwise.
+      const vision = protocol === 'vlmeval' && !given.textOnly && hasVisionTower(dir);
+      const model = await Model.load(dir, { backend, ...(vision ? { vision: true, imageAspect } : {}) });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {
         ...given,
-        ...(protocol === 'vlmeval' ? { protocol } : { mode }),
+        ...(protocol === 'vlmeval' ? { protocol, ...(vision ? { generator: visionGenerator(model) } : {}) } : { mode }),
         ...(protocol !== 'vlmeval' || fromCli('template') ? { template: templateName(template) } : {}),
         ...(langs ? { langs: parseLanguageList(langs) } : {}),
         onProgress: (done, total) => {

@@ -14,7 +14,7 @@ import { CircularScores, VlmPrediction, VlmScores, circularScores, vanillaScores
 export { loadVlmeval } from './vlmeval/data';
 export type { ImageRef, ImageSource, VlmItem, VlmData } from './vlmeval/data';
 export { canInfer, canInferOption, canInferText } from './vlmeval/infer';
-export { Generator, textGenerator } from './vlmeval/generator';
+export { Generator, textGenerator, visionGenerator } from './vlmeval/generator';
 export { Prompting, PROMPTINGS, PromptSegment, cnString, llavaPrompt, conversation, promptString, userPrompt } from './vlmeval/prompt';
 export type { VlmPrediction, VlmScores, CircularScores } from './vlmeval/score';
 export { circularScores, vanillaScores } from './vlmeval/score';

@@ -25,7 +25,14 @@ export interface Sequence {
 
 /** An image for a prompt: a file path, base64 or encoded bytes, or pixel_values already made. */
 export type ImageInput =
-  | { source: string | Buffer; /** The data file and line it came from (named in errors). */ file?: string; line?: number }
+  | {
+      source: string | Buffer;
+      /** How a string source is read: a path, or base64 (default: told apart by the loader). */
+      encoding?: 'path' | 'base64';
+      /** The data file and line it came from (named in errors). */
+      file?: string;
+      line?: number;
+    }
   | { pixels: Float32Array };
 
 export interface SequenceEmbeds {

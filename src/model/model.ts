@@ -107,12 +107,13 @@ export class Model implements Disposable {
    * makes them (preprocessor_config.json / processor_config.json). A string is a path (relative to
    * `where.file`'s directory when it names a data file), a data: URI or base64.
    */
-  async imagePixels(source: string | Buffer, where: { file?: string; line?: number } = {}): Promise<Float32Array> {
+  async imagePixels(source: string | Buffer, where: { file?: string; line?: number; encoding?: 'path' | 'base64' } = {}): Promise<Float32Array> {
     const v = this.requireVision();
     this.processor ??= readImageProcessorConfig(this.dir, v.config.imageSize);
-    const src = typeof source === 'string' ? resolveImageSource(source, where.file) : source;
+    const src = typeof source === 'string' && where.encoding !== 'base64' ? resolveImageSource(source, where.file) : source;
     const img = await loadImage(src, this.processor, {
       aspect: this.imageAspect,
+      ...(where.encoding !== undefined ? { encoding: where.encoding } : {}),
       ...(where.file !== undefined ? { file: where.file } : {}),
       ...(where.line !== undefined ? { line: where.line } : {}),
     });

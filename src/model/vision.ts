@@ -301,6 +301,18 @@ export class VisionTower implements Disposable {
   }
 }
 
+/** Whether `dir` is a LLaVA checkpoint that holds its vision tower (config.json and tensors). */
+export function hasVisionTower(dir: string): boolean {
+  let top: unknown;
+  try {
+    top = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch {
+    return false; // loading the model reports the config itself
+  }
+  if ((top as Json | null)?.['model_type'] !== 'llava') return false;
+  return visionTensors(dir).size > 0;
+}
+
 /** The vision tower's and projector's tensors of a checkpoint directory, by native name. */
 export function visionTensors(dir: string): Map<string, CheckpointTensor> {
   const out = new Map<string, CheckpointTensor>();

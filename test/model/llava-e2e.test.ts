@@ -136,4 +136,43 @@ test('plast generate --image equals the library; bad images are typed errors', a
   }
 });
 
+test('plast eval --protocol vlmeval answers image questions with the tower; --text-only does not', async () => {
+  const b64 = (f: string) => readFileSync(join(DATA, f)).toString('base64');
+  const rows = [
+    ['index', 'question', 'hint', 'A', 'B', 'C', 'D', 'answer', 'category', 'image'],
+    ['1', 'What is in the picture?', '', 'a cat', 'a dog', 'a car', 'a tree', 'A', 'object', b64(images[0]!)],
+    ['2', 'What colour dominates?', '', 'red', 'green', 'blue', 'grey', 'C', 'colour', b64(images[1]!)],
+  ];
+  const tsv = join(DATA, 'mmmb_en.tsv');
+  writeFileSync(tsv, rows.map((r) => r.join('\t')).join('\n') + '\n');
+  const run = (...extra: string[]) => {
+    const r = plast('eval', '--model', MODEL, '--data', tsv, '--lang', 'en', '--max-new-tokens', '3', '--backend', 'cpu', '--out', join(tmp, `eval${extra.length}.json`), '--json', ...extra);
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(readFileSync(join(tmp, `eval${extra.length}.json`), 'utf8')) as {
+      vlmeval: { vision: boolean; predictions: { index: string; prediction: string; textOnly?: boolean }[] };
+    };
+  };
+  const withTower = run();
+  assert.is(withTower.vlmeval.vision, true);
+  assert.is(withTower.vlmeval.predictions.length, 2);
+  assert.ok(withTower.vlmeval.predictions.every((p) => !p.textOnly));
+  // The first answer equals the library's greedy decoding with the image, in LLaVA's conversation.
+  const model = await Model.load(MODEL, { backend: 'cpu', vision: true });
+  try {
+    const { visionGenerator } = await import('../../src/eval/vlmeval');
+    const { conversation, llavaPrompt } = await import('../../src/eval/vlmeval/prompt');
+    const gen = visionGenerator(model);
+    const text = withTower.vlmeval.predictions.find((p) => p.index === '1')!.prediction;
+    const ref = { file: tsv, index: '1', sources: [{ kind: 'base64' as const, data: b64(images[0]!) }] };
+    const options = ['a cat', 'a dog', 'a car', 'a tree'].map((t, i) => ({ letter: 'ABCD'[i]!, text: t }));
+    const segs = conversation('vicuna', llavaPrompt({ question: 'What is in the picture?', options }), ref);
+    assert.is(await gen.generate(segs, ref, 3), text);
+  } finally {
+    model.dispose();
+  }
+  const textOnly = run('--text-only');
+  assert.is(textOnly.vlmeval.vision, false);
+  assert.ok(textOnly.vlmeval.predictions.every((p) => p.textOnly));
+});
+
 test.run();

@@ -41,3 +41,43 @@ export function textGenerator(model: Model): Generator {
     },
   };
 }
+
+/**
+ * A LLaVA checkpoint loaded with its vision tower: LLaVA's tokenizer_image_token (each text piece
+ * tokenized on its own, BOS on the first only; each image segment the <image> token expanded to
+ * one placeholder per feature), the row's images preprocessed by the checkpoint's processor config
+ * and spliced in, greedy decoding.
+ */
+export function visionGenerator(model: Model): Generator {
+  if (!model.vision) throw new PlastError('ERR_INVALID', `${model.dir}: load the model with { vision: true } for a vision generator`, { field: 'vision' });
+  const tok = model.tokenizer;
+  const stopIds = [...new Set([...(tok.eosId !== undefined ? [tok.eosId] : []), ...model.config.eosTokenIds])];
+  const encode = (segments: PromptSegment[], withImages: boolean): { ids: number[]; images: number[] } => {
+    const ids: number[] = [];
+    const images: number[] = [];
+    segments.forEach((s, i) => {
+      if ('image' in s) {
+        if (withImages) ids.push(...model.expandImages([model.imageTokenId]));
+        images.push(s.image);
+      } else {
+        ids.push(...tok.encode(s.text, { addSpecialTokens: i === 0 }));
+      }
+    });
+    return { ids, images };
+  };
+  return {
+    vision: true,
+    promptTokens: (segments) => encode(segments, false).ids.length,
+    async generate(segments, image, maxNewTokens) {
+      const { ids, images } = encode(segments, true);
+      const inputs = images.map((k) => {
+        const src = image?.sources[k];
+        if (!src) throw new PlastError('ERR_DATA', `${image?.file ?? 'the data'}: the prompt asks for image ${k} of row ${image?.index ?? '?'}, which has none`, { field: 'image' });
+        const where = image ? { file: image.file } : {};
+        return src.kind === 'base64' ? { source: src.data, encoding: 'base64' as const, ...where } : { source: src.resolved, encoding: 'path' as const, ...where };
+      });
+      const out = await generateGreedy(model, ids, { maxNewTokens, stopIds, images: inputs });
+      return tok.decode(out, { skipSpecialTokens: true }).trim();
+    },
+  };
+}
