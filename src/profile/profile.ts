@@ -25,6 +25,7 @@ import { PlastError, expectPositiveInt } from '../errors';
 import { IMAGE_PLACEHOLDER, ImageTokens, expandEncoded } from '../model/llava';
 import { Model } from '../model/model';
 import { TextTokenizer } from '../model/tokenizer';
+import { checkRowImages } from '../data/images';
 import { ParallelData, loadParallel } from '../data/parallel';
 import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
@@ -193,6 +194,16 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   }
   if (scope === 'image' && withImages === 0) {
     throw new PlastError('ERR_INVALID', `${data.file}: the image scope counts image tokens, but no question has an "image"`, { file: data.file, field: 'scope' });
+  }
+  if (withImages > 0) {
+    // Every image is read once before the run: a bad one stops the profile now, not half way.
+    const { bad } = await checkRowImages(questions, (q) => (q.image !== undefined ? { source: q.image, file: data.file, line: q.line } : undefined), (src, where) =>
+      model.imagePixels(src, where),
+    );
+    if (bad.length > 0) {
+      const more = bad.length > 1 ? ` (and ${bad.length - 1} more question(s) with a bad image)` : '';
+      throw new PlastError('ERR_DATA', `${bad[0]!.message}${more}`, { file: data.file, line: bad[0]!.line, field: 'image' });
+    }
   }
   const imageTokens = model.vision ? { id: model.imageTokenId, perImage: model.vision.featuresPerImage } : undefined;
   // Prompts per language, checked against the model's context before anything runs.

@@ -5,7 +5,8 @@ import { PlastError } from '../errors';
 import { Sequence } from '../model/batch';
 import { Model } from '../model/model';
 import { EncodedPair, encodePairs, eosIdFor, fileFingerprint, loadPairs } from '../data/pairs';
-import { BadRow, badCounts, langCounts } from '../data/rows';
+import { checkRowImages } from '../data/images';
+import { BadRow, badCounts, langCounts, rejectRow } from '../data/rows';
 import { RunConfig } from './state';
 
 export interface DataReport {
@@ -48,13 +49,18 @@ function toSequence(e: EncodedPair): TrainSequence {
 }
 
 /** Loads, checks and encodes the training pairs (bad rows counted, or rejected when strict). */
-export function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m: string) => void): TrainData {
+export async function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m: string) => void): Promise<TrainData> {
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
   const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
   const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, strict, ...image });
-  const bad = [...d.bad, ...enc.bad];
+  const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
+    model.imagePixels(src, where),
+  );
+  if (strict && images.bad.length > 0) rejectRow(images.bad[0]!, true, []);
+  enc.examples = images.ok;
+  const bad = [...d.bad, ...enc.bad, ...images.bad];
   const report: DataReport = {
     files: c.data,
     formats: d.format,

@@ -136,6 +136,29 @@ test('plast generate --image equals the library; bad images are typed errors', a
   }
 });
 
+test('bad images: profile stops before running, naming the row; train skips and counts the row (--strict refuses)', () => {
+  writeFileSync(join(DATA, 'fake.jpg'), 'not a JPEG at all\n');
+  const rows = questions.map((q, i) => ({ id: q['id'], en: q['en'], ar: q['ar'], image: i === 2 ? 'fake.jpg' : images[0] }));
+  const data = writeJsonl('questions-bad.jsonl', rows);
+  const r = plast('profile', '--model', MODEL, '--data', data, '--langs', 'en,ar', '--no-plots', '--backend', 'cpu', '--out', join(tmp, 'prof-bad'));
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /ERR_DATA.*questions-bad\.jsonl:3: .*fake\.jpg/);
+  assert.not.match(r.stderr, /\n\s+at /);
+  assert.not.ok(existsSync(join(tmp, 'prof-bad', 'profile.json')));
+
+  const pairs = writeJsonl('pairs-bad.jsonl', questions.map((q, i) => ({ lang: 'ar', source: q['ar'], target: q['en'], image: i === 1 ? 'missing.png' : images[0] })));
+  const out = join(tmp, 'train-bad');
+  const t = plast('train', '--model', MODEL, '--data', pairs, '--layers', '7', '--batch', '3', '--epochs', '1', '--backend', 'cpu', '--out', out, '--no-export');
+  assert.is(t.status, 0, t.stderr);
+  const recs = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; reason?: string; line?: number; examples?: number });
+  const badRows = recs.filter((x) => x.type === 'bad-row');
+  assert.equal(badRows.map((b) => [b.reason, b.line]), [['bad-image', 2]]);
+  assert.is(recs.find((x) => x.type === 'data')!.examples, questions.length - 1);
+  const strict = plast('train', '--model', MODEL, '--data', pairs, '--layers', '7', '--batch', '3', '--epochs', '1', '--backend', 'cpu', '--out', join(tmp, 'train-strict'), '--strict');
+  assert.is(strict.status, 1, strict.stderr);
+  assert.match(strict.stderr, /ERR_DATA.*pairs-bad\.jsonl:2: .*missing\.png/);
+});
+
 test('plast eval --protocol vlmeval answers image questions with the tower; --text-only does not', async () => {
   const b64 = (f: string) => readFileSync(join(DATA, f)).toString('base64');
   const rows = [
