@@ -517,6 +517,103 @@ def build_llava_image(out_dir):
     print(f'llava-image: 2 prompts with one image each ({patches} features), greedy {greedy} -> {d}')
 
 
+IMAGE_TOKEN_INDEX = -200  # the original LLaVA code's placeholder id (llava/constants.py)
+
+
+def tokenizer_image_token(prompt, tokenizer):
+    """llava/mm_utils.py tokenizer_image_token, as the original LLaVA repository writes it."""
+    chunks = [tokenizer(chunk).input_ids for chunk in prompt.split('<image>')]
+    input_ids, offset = [], 0
+    if chunks and chunks[0] and chunks[0][0] == tokenizer.bos_token_id:
+        offset = 1
+        input_ids.append(chunks[0][0])
+    sep = [IMAGE_TOKEN_INDEX] * (offset + 1)
+    for x in [e for sub in zip(chunks, [sep] * len(chunks)) for e in sub][:-1]:
+        input_ids.extend(x[offset:])
+    return input_ids
+
+
+def build_llava_original(out_dir):
+    """The llava-image model in the original LLaVA layout (liuhaotian/llava-v1.5-*): a
+    llava_llama config with mm_* fields, the language model under model.*, the projector as
+    model.mm_projector.0/2, no <image> token in the tokenizer; and the CLIP tower as a separate
+    CLIPModel-style checkpoint (llava-original-tower/: model_type clip, vision_model.* tensors, its
+    preprocessor_config.json), as mm_vision_tower names it. Expected: the ids tokenizer_image_token
+    makes (-200 for the image) and HF's logits for them with the image (the same weights run by
+    LlavaForConditionalGeneration, each -200 expanded to the image's placeholders)."""
+    from PIL import Image
+    from transformers import (CLIPImageProcessor, LlavaForConditionalGeneration,
+                              PreTrainedTokenizerFast)
+    src = os.path.join(out_dir, 'llava-image')
+    model = LlavaForConditionalGeneration.from_pretrained(src, attn_implementation='eager').float().eval()
+    cfg = model.config
+    d = os.path.join(out_dir, 'llava-original')
+    tower = os.path.join(out_dir, 'llava-original-tower')
+    os.makedirs(d, exist_ok=True)
+    os.makedirs(tower, exist_ok=True)
+    lm, vt = {}, {}
+    for k, v in model.state_dict().items():
+        v = v.detach().clone().contiguous()
+        if k.startswith('model.language_model.'):
+            lm['model.' + k[len('model.language_model.'):]] = v
+        elif k.startswith('model.multi_modal_projector.'):
+            leaf = k[len('model.multi_modal_projector.'):]
+            lm['model.mm_projector.' + leaf.replace('linear_1.', '0.').replace('linear_2.', '2.')] = v
+        elif k.startswith('model.vision_tower.'):
+            vt['vision_model.' + k[len('model.vision_tower.'):]] = v
+    assert 'lm_head.weight' not in lm  # tied, as in the source config
+    save_file(lm, os.path.join(d, 'model.safetensors'), metadata={'format': 'pt'})
+    vt['text_model.final_layer_norm.weight'] = torch.ones(4)  # a CLIPModel's text side: ignored
+    save_file(vt, os.path.join(tower, 'model.safetensors'), metadata={'format': 'pt'})
+    text = cfg.text_config.to_dict()
+    for k in ('architectures', 'model_type', 'transformers_version', 'dtype', 'torch_dtype'):
+        text.pop(k, None)
+    vc = cfg.vision_config
+    top = {**text, 'architectures': ['LlavaLlamaForCausalLM'], 'model_type': 'llava_llama',
+           'mm_vision_tower': 'openai/clip-vit-large-patch14-336', 'mm_projector_type': 'mlp2x_gelu',
+           'mm_hidden_size': vc.hidden_size, 'mm_vision_select_layer': -2,
+           'mm_vision_select_feature': 'patch', 'image_aspect_ratio': 'pad',
+           'mm_use_im_start_end': False, 'mm_use_im_patch_token': False, 'tie_word_embeddings': True}
+    with open(os.path.join(d, 'config.json'), 'w') as f:
+        json.dump(top, f, indent=1)
+    vdict = vc.to_dict()
+    for k in ('transformers_version', 'dtype', 'torch_dtype'):
+        vdict.pop(k, None)
+    with open(os.path.join(tower, 'config.json'), 'w') as f:
+        json.dump({'architectures': ['CLIPModel'], 'model_type': 'clip', 'projection_dim': 32,
+                   'vision_config': vdict}, f, indent=1)
+    CLIPImageProcessor(size={'shortest_edge': 32}, crop_size={'height': 32, 'width': 32}).save_pretrained(tower)
+    for f in ('tokenizer.json', 'tokenizer_config.json'):
+        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
+    tok = PreTrainedTokenizerFast.from_pretrained(d)
+
+    meta = json.load(open(os.path.join(src, 'expected.json')))
+    n = meta['patches']
+    proc = CLIPImageProcessor.from_pretrained(tower)
+    cases, tensors = [], {}
+    for b, (p, img) in enumerate(zip(meta['prompts'], meta['images'])):
+        prompt = p['prompt'] + p['answer']
+        ids = tokenizer_image_token(prompt, tok)
+        assert ids.count(IMAGE_TOKEN_INDEX) == 1
+        expanded = []
+        for i in ids:
+            expanded.extend([cfg.image_token_id] * n if i == IMAGE_TOKEN_INDEX else [i])
+        im = Image.open(os.path.join(src, img)).convert('RGB')
+        pixels = proc(images=[im], return_tensors='pt')['pixel_values']
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([expanded]), pixel_values=pixels).logits[0]
+        tensors[f'logits.{b}'] = logits.contiguous()
+        cases.append({'prompt': prompt, 'image': img, 'ids': ids})
+    save_file(tensors, os.path.join(d, 'expected.safetensors'))
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump({'model': 'llava-original', 'generated_by': 'scripts/make_fixtures.py (build_llava_original)',
+                   'transformers': __import__('transformers').__version__, 'tower': '../llava-original-tower',
+                   'image_token_index': IMAGE_TOKEN_INDEX, 'patches': n, 'cases': cases,
+                   'logits': 'logits.<case>: [len(ids) - 1 + patches, vocab], each -200 expanded to the patches'},
+                  f, indent=1)
+    print(f'llava-original: the llava-image weights in the original LLaVA layout (+ {tower}) -> {d}')
+
+
 def loss_fn_pixels(model, ids, mask, labels, pixels):
     logits = model(input_ids=ids, attention_mask=mask, pixel_values=pixels).logits
     shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
@@ -729,6 +826,7 @@ def main():
         return
     if args.only == 'image':
         build_llava_image(args.out)
+        build_llava_original(args.out)
         return
     if args.only == 'all':
         for i, (name, cfg) in enumerate(CONFIGS.items()):
@@ -736,6 +834,7 @@ def main():
         build_llava(args.out)
         build_vision(args.out)
         build_llava_image(args.out)
+        build_llava_original(args.out)
         build_mini_ml_reference(args.out)
     for name in CONFIGS:
         build_profile(name, args.out)

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, imageAspectOption, intOption, shown } from './options';
+import { backendOption, imageAspectOption, intOption, shown, visionLoadOptions, visionTowerOption } from './options';
+import { ImageAspect } from '../model/llava';
 
 export function registerGenerate(program: Command): void {
   program
@@ -15,11 +16,12 @@ export function registerGenerate(program: Command): void {
     .addOption(shown(new Option('--stop <ids>', 'comma-separated token ids that end generation'), { words: 'EOS' }))
     .option('--image <files...>', 'images for the prompt\'s <image> placeholders, in order (a LLaVA checkpoint; e.g. --prompt "USER: <image>\\nWhat is this? ASSISTANT:")')
     .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
     .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
     .addOption(backendOption())
-    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice; image?: string[]; imageAspect: 'crop' | 'pad' }) => {
+    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice; image?: string[]; imageAspect?: ImageAspect; visionTower?: string }) => {
       const images = opts.image ?? [];
-      const model = await Model.load(opts.model, { backend: opts.backend, ...(images.length > 0 ? { vision: true, imageAspect: opts.imageAspect } : {}) });
+      const model = await Model.load(opts.model, { backend: opts.backend, ...(images.length > 0 ? { vision: true, ...visionLoadOptions(opts) } : {}) });
       const tok = model.tokenizer;
       let prompt = opts.prompt === '' ? (tok.bosId !== undefined ? [tok.bosId] : tok.encode('')) : tok.encode(opts.prompt);
       if (images.length > 0) prompt = model.expandImages(prompt);

@@ -5,6 +5,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { TEMPLATES } from '../data/templates';
 import { BackendChoice } from '../native';
 import { SCOPES } from '../profile/types';
+import { ImageAspect } from '../model/llava';
 import { MODULE_SETS } from '../train/layers';
 
 export function intOption(name: string, min = 1): (v: string) => number {
@@ -99,7 +100,18 @@ export function minLayersOption(description: string): Option {
 
 /** --image-aspect: how images are fitted to the vision tower's square input. */
 export function imageAspectOption(): Option {
-  return new Option('--image-aspect <mode>', "images: crop (the processor's resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour first)")
-    .choices(['crop', 'pad'])
-    .default('crop');
+  return shown(
+    new Option('--image-aspect <mode>', "images: crop (the processor's resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour first)").choices(['crop', 'pad']),
+    { words: "the checkpoint's image_aspect_ratio, else crop" },
+  );
+}
+
+/** --vision-tower: the original LLaVA layout's CLIP checkpoint, which its config names by hub id. */
+export function visionTowerOption(): Option {
+  return new Option('--vision-tower <dir>', "original LLaVA checkpoints (llava_llama, mm_projector): a local copy of the CLIP tower config.json's mm_vision_tower names");
+}
+
+/** The Model.load options of the two vision options, as given. */
+export function visionLoadOptions(o: { imageAspect?: ImageAspect; visionTower?: string }): { imageAspect?: ImageAspect; visionTower?: string } {
+  return { ...(o.imageAspect !== undefined ? { imageAspect: o.imageAspect } : {}), ...(o.visionTower !== undefined ? { visionTower: o.visionTower } : {}) };
 }

@@ -9,7 +9,7 @@ import { hasVisionTower } from '../model/vision';
 import { writeJsonAtomic } from '../util/atomic';
 import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
-import { backendOption, imageAspectOption, intOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, intOption, numberOption, shown, templateOption, visionLoadOptions, visionTowerOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { EvalOptions, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
 import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
@@ -18,7 +18,7 @@ import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 // and the template as text; kind and mode have defaults), plus the model, --out, --json and
 // --backend.
 type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular'> &
-  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect: ImageAspect };
+  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect?: ImageAspect; visionTower?: string };
 
 export function registerEval(program: Command): void {
   program
@@ -43,8 +43,9 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(backendOption())
     .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
     .action(async (o: EvalCli, cmd: Command) => {
-      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, imageAspect, ...given } = o;
+      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, imageAspect, visionTower, ...given } = o;
       if (out !== undefined) checkOutputFile(out, '--out');
       // vlmeval is the default for VLMEvalKit's TSV files; the library keeps logits as its default.
       const protocol: McqProtocol = asked ?? (given.kind !== 'pairs' && o.data.every((f) => /\.tsv$/i.test(f)) ? 'vlmeval' : 'logits');
@@ -52,7 +53,7 @@ export function registerEval(program: Command): void {
       if (protocol === 'vlmeval' && fromCli('mode')) throw new PlastError('ERR_INVALID', '--mode applies to --protocol logits; vlmeval generates the answer', { field: 'mode' });
       // A LLaVA checkpoint answers image rows with its tower, unless --text-only asks otherwise.
       const vision = protocol === 'vlmeval' && !given.textOnly && hasVisionTower(dir);
-      const model = await Model.load(dir, { backend, ...(vision ? { vision: true, imageAspect } : {}) });
+      const model = await Model.load(dir, { backend, ...(vision ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {
         ...given,

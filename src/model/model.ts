@@ -24,8 +24,10 @@ export interface LoadOptions extends WeightLoadOptions {
    * on the CPU and its features are copied to the decoder's backend.
    */
   vision?: boolean;
-  /** Images before the processor: crop (its resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour). */
+  /** Images before the processor: crop (its resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour); default the checkpoint's (the original layout's image_aspect_ratio), else crop. */
   imageAspect?: ImageAspect;
+  /** The original LLaVA layout's CLIP tower directory (config.json's mm_vision_tower is a hub name). */
+  visionTower?: string;
 }
 
 export interface ForwardOutput {
@@ -95,7 +97,9 @@ export class Model implements Disposable {
       throw err;
     }
     const model = new Model(dir, ckpt, tokenizer, backend, native, vision);
-    model.imageAspect = opts.imageAspect ?? 'crop';
+    model.imageAspect = opts.imageAspect ?? vision?.config.imageAspect ?? 'crop';
+    // The original layout's "<image>" is no token of its tokenizer: LLaVA's code inserts -200.
+    if (vision?.config.layout === 'original') tokenizer.usePlaceholder('<image>', vision.config.imageTokenId);
     return model;
   }
 
@@ -109,7 +113,7 @@ export class Model implements Disposable {
    */
   async imagePixels(source: string | Buffer, where: { file?: string; line?: number; encoding?: 'path' | 'base64' } = {}): Promise<Float32Array> {
     const v = this.requireVision();
-    this.processor ??= readImageProcessorConfig(this.dir, v.config.imageSize);
+    this.processor ??= readImageProcessorConfig(v.config.towerDir ?? this.dir, v.config.imageSize);
     const src = typeof source === 'string' && where.encoding !== 'base64' ? resolveImageSource(source, where.file) : source;
     const img = await loadImage(src, this.processor, {
       aspect: this.imageAspect,
@@ -299,7 +303,12 @@ export class Model implements Disposable {
  * device kernels.
  */
 async function loadVision(dir: string, backend: BackendName, opts: LoadOptions): Promise<VisionTower> {
-  const load = (b: BackendName) => VisionTower.load(dir, { backend: b, ...(opts.checkFinite !== undefined ? { checkFinite: opts.checkFinite } : {}) });
+  const load = (b: BackendName) =>
+    VisionTower.load(dir, {
+      backend: b,
+      ...(opts.checkFinite !== undefined ? { checkFinite: opts.checkFinite } : {}),
+      ...(opts.visionTower !== undefined ? { visionTower: opts.visionTower } : {}),
+    });
   if (backend === 'cpu') return load('cpu');
   try {
     return await load(backend);

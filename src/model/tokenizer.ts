@@ -42,10 +42,34 @@ export class TextTokenizer {
 
   /** HF `tokenizer(text).input_ids` (special tokens as the tokenizer's post-processor adds them). */
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    const add = opts.addSpecialTokens ?? true;
+    if (this.placeholder && text.includes(this.placeholder.text)) {
+      // The original LLaVA's tokenizer_image_token: each piece on its own, special tokens (BOS)
+      // on the first only, the placeholder id between pieces.
+      const ids: number[] = [];
+      text.split(this.placeholder.text).forEach((piece, i) => {
+        if (i > 0) ids.push(this.placeholder!.id);
+        ids.push(...this.tok.encode(piece, { add_special_tokens: add && i === 0 }).ids);
+      });
+      return ids;
+    }
+    return this.tok.encode(text, { add_special_tokens: add }).ids;
+  }
+
+  private placeholder: { text: string; id: number } | undefined;
+
+  /**
+   * Makes `text` (the original LLaVA's "<image>", which its tokenizer does not hold) encode as the
+   * id `id` (-200) wherever it appears, as LLaVA's tokenizer_image_token does. A tokenizer that has
+   * `text` as a token keeps its own.
+   */
+  usePlaceholder(text: string, id: number): void {
+    if (this.tok.token_to_id(text) !== undefined) return;
+    this.placeholder = { text, id };
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (this.placeholder) ids = ids.filter((i) => i !== this.placeholder!.id);
     return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 

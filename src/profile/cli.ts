@@ -6,7 +6,7 @@ import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE } from '../data/templates';
-import { backendOption, imageAspectOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, visionLoadOptions, visionTowerOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
@@ -28,7 +28,8 @@ type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' 
     shard?: string;
     maxLayers?: number;
     backend?: BackendChoice;
-    imageAspect: ImageAspect;
+    imageAspect?: ImageAspect;
+    visionTower?: string;
     out?: string;
     plots: boolean;
     json?: boolean;
@@ -68,6 +69,7 @@ export function registerProfile(program: Command): Command {
     .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en (required)')
     .addOption(scopeOption('tokens counted: question (only the question), text (template + question, not image tokens), image (the image tokens of rows with an "image"), all (+ BOS and image tokens)').default(DEFAULT_SCOPE))
     .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
     .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
@@ -80,14 +82,14 @@ export function registerProfile(program: Command): Command {
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
     .action(async (o: ProfileCli) => {
-      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, imageAspect, ...given } = o;
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, imageAspect, visionTower, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
       const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
-      const m = await Model.load(model, { backend, ...(jsonlHasImages([data]) ? { vision: true, imageAspect } : {}) });
+      const m = await Model.load(model, { backend, ...(jsonlHasImages([data]) ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
       const loadSeconds = (Date.now() - t0) / 1000;
       const interrupt = onInterrupt();
       const p = await runProfile(m, {

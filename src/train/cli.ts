@@ -7,7 +7,7 @@ import { jsonlHasImages } from '../data/images';
 import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, imageAspectOption, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, visionLoadOptions, visionTowerOption, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList } from './layers';
@@ -31,7 +31,8 @@ type TrainCli = Omit<
     langs?: string;
     keep?: number;
     json?: boolean;
-    imageAspect: ImageAspect;
+    imageAspect?: ImageAspect;
+    visionTower?: string;
     backend?: BackendChoice;
   };
 
@@ -66,9 +67,10 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .addOption(backendOption())
     .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
     .option('--out <dir>', 'output directory (required unless --resume, which continues in the directory of its checkpoint)')
     .action(async (o: TrainCli) => {
-      const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, imageAspect, ...given } = o;
+      const { model: modelArg, layers: layerList, profile, template, langs, keep, json, backend, imageAspect, visionTower, ...given } = o;
       if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
       const stored = given.resume ? loadState(given.resume).state.config : undefined;
       const modelDir = modelArg ?? stored?.model;
@@ -79,7 +81,7 @@ export function registerTrain(program: Command): void {
       if (!stored && !given.out) throw new PlastError('ERR_INVALID', 'Expected --out (or --resume)', { field: 'out' });
       const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
       const dataFiles = given.data ?? stored?.data ?? [];
-      const model = await Model.load(modelDir, { backend, ...(jsonlHasImages(dataFiles) ? { vision: true, imageAspect } : {}) });
+      const model = await Model.load(modelDir, { backend, ...(jsonlHasImages(dataFiles) ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
       const opts: TrainOptions = {
         ...given,
         log: (m) => process.stderr.write(`plast train: ${m}\n`),
