@@ -6,6 +6,7 @@ import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
 import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { hasVisionTower } from '../model/vision';
+import { jsonlHasImages } from '../data/images';
 import { writeJsonAtomic } from '../util/atomic';
 import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
@@ -52,7 +53,8 @@ export function registerEval(program: Command): void {
       const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       if (protocol === 'vlmeval' && fromCli('mode')) throw new PlastError('ERR_INVALID', '--mode applies to --protocol logits; vlmeval generates the answer', { field: 'mode' });
       // A LLaVA checkpoint answers image rows with its tower, unless --text-only asks otherwise.
-      const vision = protocol === 'vlmeval' && !given.textOnly && hasVisionTower(dir);
+      const jsonl = o.data.filter((f) => /\.jsonl$/i.test(f));
+      const vision = !given.textOnly && hasVisionTower(dir) && (protocol === 'vlmeval' || (jsonl.length > 0 && jsonlHasImages(jsonl)));
       const model = await Model.load(dir, { backend, ...(vision ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {

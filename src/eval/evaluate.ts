@@ -7,6 +7,7 @@
 // VLMEvalKit scores LLaVA, ./vlmeval.ts; `plast eval` makes it the default for TSV files).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { PlastError, expectPositiveInt } from '../errors';
+import { checkRowImages } from '../data/images';
 import { encodePairs, eosIdFor, loadPairs } from '../data/pairs';
 import { BadRow, RowSelection, badCounts, badRow, langCounts, rejectRow } from '../data/rows';
 import { McqItem, loadMcq } from '../data/mcq';
@@ -153,8 +154,14 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
 
   if (kind === 'pairs') {
     const d = loadPairs(files, { ...(o.langs ? { langs: o.langs } : {}), ...(o.limit ? { limit: o.limit } : {}), ...(o.strict ? { strict: true } : {}) });
-    const enc = encodePairs(model.tokenizer, d.pairs, { template, eosId: eosIdFor(model.tokenizer, model.config.eosTokenIds), maxLen, ...(o.strict ? { strict: true } : {}) });
-    const bad = [...d.bad, ...enc.bad];
+    const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
+    const enc = encodePairs(model.tokenizer, d.pairs, { template, eosId: eosIdFor(model.tokenizer, model.config.eosTokenIds), maxLen, ...(o.strict ? { strict: true } : {}), ...image });
+    const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined && model.vision ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
+      model.imagePixels(src, where),
+    );
+    if (o.strict && images.bad.length > 0) rejectRow(images.bad[0]!, true, []);
+    enc.examples = images.ok;
+    const bad = [...d.bad, ...enc.bad, ...images.bad];
     const nll = enc.examples.length ? await translationNll(model, enc.examples, score) : undefined;
     return {
       ...base,

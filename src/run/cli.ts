@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
 import { parseLayerList } from '../train/layers';
-import { backendOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, visionTowerOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { DEFAULT_TEMPLATE } from '../data/templates';
 import { DEFAULT_SCOPE } from '../profile/types';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from '../profile/stats';
@@ -39,6 +39,8 @@ export function registerRun(program: Command): void {
     .addOption(shown(new Option('--profile-data <file>', 'the parallel file the profile reads'), { words: 'from --data, a questions file with every language of --langs if there is one' }))
     .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
     .addOption(backendOption())
+    .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
     .addOption(templateOption('--template <name>', 'prompt wrapper for training and evaluation').default(DEFAULT_RUN_TEMPLATE))
     .addOption(templateOption('--profile-template <name>', 'prompt wrapper of the profile').default(DEFAULT_TEMPLATE))
     .addOption(scopeOption('tokens counted in the profile').default(DEFAULT_SCOPE))

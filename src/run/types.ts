@@ -1,6 +1,7 @@
 // The shapes of `plast run`: its options, the configuration and state in run.json, and what it
 // returns and reports. run.ts (the stages) and report.ts (the report) both read these, so they
 // live apart from either.
+import type { ImageAspect } from '../model/llava';
 import type { EvalReport } from '../eval/evaluate';
 import type { TemplateName } from '../data/templates';
 import type { ModuleSet } from '../model/model';
@@ -20,6 +21,10 @@ export interface RunOptions extends Pick<TrainOptions, 'modules' | 'epochs' | 'l
   profileData?: string;
   langs?: string[];
   backend?: BackendChoice;
+  /** Images (LLaVA data): crop or pad; default the checkpoint's, else crop. */
+  imageAspect?: ImageAspect;
+  /** The original LLaVA layout's CLIP tower directory. */
+  visionTower?: string;
   /** Prompt wrapper for training and evaluation (default vicuna). */
   template?: TemplateName;
   /** Prompt wrapper of the profile (default plain, as `plast profile`). */

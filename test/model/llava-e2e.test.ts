@@ -159,6 +159,23 @@ test('bad images: profile stops before running, naming the row; train skips and 
   assert.match(strict.stderr, /ERR_DATA.*pairs-bad\.jsonl:2: .*missing\.png/);
 });
 
+test('plast run on image questions: every stage sees the images', () => {
+  const dir = join(tmp, 'run-data');
+  mkdirSync(dir, { recursive: true });
+  for (const f of images.slice(0, 2)) copyFileSync(join(DATA, f), join(dir, f));
+  const qs = readFileSync(join(ASSETS, 'data', 'xquad_questions_train.jsonl'), 'utf8').trim().split('\n').slice(0, 16).map((l) => JSON.parse(l) as Record<string, string>);
+  writeFileSync(join(dir, 'questions.jsonl'), qs.map((q, i) => JSON.stringify({ id: q['id'], en: q['en'], ar: q['ar'], tr: q['tr'], image: images[i % 2] })).join('\n') + '\n');
+  const out = join(tmp, 'run');
+  const r = plast('run', '--model', MODEL, '--data', dir, '--langs', 'en,ar,tr', '--profile-limit', '4', '--epochs', '1', '--train-limit', '4', '--eval-per-lang', '2', '--batch', '4', '--backend', 'cpu', '--out', out);
+  assert.is(r.status, 0, r.stderr);
+  // The split keeps each pair's image, as an absolute path (the pairs file lives in the run directory).
+  const pairs = readFileSync(join(out, 'data', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { image?: string });
+  assert.ok(pairs.length > 0 && pairs.every((p) => p.image !== undefined && existsSync(p.image)), 'train pairs carry their images');
+  // The profile ran the image tokens: each prompt is longer by the image's placeholders than its text.
+  const prof = JSON.parse(readFileSync(join(out, 'profile', 'profile.json'), 'utf8')) as { languages: Record<string, { questions: number; promptTokens: number; tokens: number }> };
+  for (const l of ['en', 'ar', 'tr']) assert.ok(prof.languages[l]!.promptTokens >= prof.languages[l]!.questions * (TINY_LLAVA.features + 1), l);
+});
+
 test('plast eval --protocol vlmeval answers image questions with the tower; --text-only does not', async () => {
   const b64 = (f: string) => readFileSync(join(DATA, f)).toString('base64');
   const rows = [
