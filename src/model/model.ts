@@ -9,6 +9,7 @@ import { Sequence, SequenceEmbeds, packBatch } from './batch';
 import { ImageProcessorConfig, loadImage, readImageProcessorConfig } from './image';
 import { ImageAspect, expandImageTokens, imageEmbeds, resolveImageSource } from './llava';
 import { Checkpoint, openCheckpoint } from './checkpoint';
+import { FeatureCache } from './feature-cache';
 import { ModelConfig, invFreqFor } from './config';
 import { TextTokenizer } from './tokenizer';
 import { VisionTower } from './vision';
@@ -28,6 +29,8 @@ export interface LoadOptions extends WeightLoadOptions {
   imageAspect?: ImageAspect;
   /** The original LLaVA layout's CLIP tower directory (config.json's mm_vision_tower is a hub name). */
   visionTower?: string;
+  /** Bytes of image features kept for images met again (each language, each epoch); default 1 GiB, 0 for none. */
+  imageCacheBytes?: number;
 }
 
 export interface ForwardOutput {
@@ -44,6 +47,8 @@ export interface StepOutput {
 }
 
 export type ModuleSet = 'all' | 'attn' | 'mlp';
+
+const DEFAULT_IMAGE_CACHE_BYTES = 1 << 30;
 
 const ATTN_LEAVES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj'];
 const MLP_LEAVES = ['mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
@@ -98,6 +103,7 @@ export class Model implements Disposable {
     }
     const model = new Model(dir, ckpt, tokenizer, backend, native, vision);
     model.imageAspect = opts.imageAspect ?? vision?.config.imageAspect ?? 'crop';
+    if (opts.imageCacheBytes !== undefined) model.featureCache = new FeatureCache(opts.imageCacheBytes);
     // The original layout's "<image>" is no token of its tokenizer: LLaVA's code inserts -200.
     if (vision?.config.layout === 'original') tokenizer.usePlaceholder('<image>', vision.config.imageTokenId);
     return model;
@@ -175,18 +181,34 @@ export class Model implements Disposable {
   private async withImages(seqs: Sequence[]): Promise<Sequence[]> {
     if (!seqs.some((s) => s.images && s.images.length > 0)) return seqs;
     const inputs = seqs.flatMap((s) => s.images ?? []);
-    const pixels = await Promise.all(inputs.map((im) => ('pixels' in im ? im.pixels : this.imagePixels(im.source, im))));
-    const feats = await this.encodeImages(pixels);
+    // Features by image: from the cache, else one tower pass over the images not in it.
+    const keys = inputs.map((im) => ('pixels' in im ? undefined : FeatureCache.key(typeof im.source === 'string' && im.encoding !== 'base64' ? resolveImageSource(im.source, im.file) : im.source, this.imageAspect)));
+    const feats: (Float32Array | undefined)[] = keys.map((k) => (k !== undefined ? this.featureCache.get(k) : undefined));
+    const missing = inputs.map((_, i) => i).filter((i) => !feats[i]);
+    if (missing.length > 0) {
+      const pixels = await Promise.all(missing.map((i) => {
+        const im = inputs[i]!;
+        return 'pixels' in im ? im.pixels : this.imagePixels(im.source, im);
+      }));
+      const computed = await this.encodeImages(pixels);
+      missing.forEach((i, j) => {
+        feats[i] = computed[j]!;
+        if (keys[i] !== undefined) this.featureCache.set(keys[i]!, computed[j]!);
+      });
+    }
     let k = 0;
     return seqs.map((s) => {
       const n = s.images?.length ?? 0;
       if (n === 0) return s;
       if (s.embeds) throw new PlastError('ERR_INVALID', 'a sequence gives both images and embeds; give one of them', { field: 'images' });
-      const embeds = this.imageEmbeds(s.ids, feats.slice(k, k + n));
+      const embeds = this.imageEmbeds(s.ids, feats.slice(k, k + n) as Float32Array[]);
       k += n;
       return { ...s, embeds };
     });
   }
+
+  /** Features of images met before, by source (LoadOptions.imageCacheBytes; 0 turns it off). */
+  private featureCache = new FeatureCache(DEFAULT_IMAGE_CACHE_BYTES);
 
   /** A sequence's image embeddings: its (expanded) placeholders take the images' features in order. */
   imageEmbeds(ids: readonly number[], features: readonly Float32Array[]): SequenceEmbeds {
@@ -271,6 +293,7 @@ export class Model implements Disposable {
   dispose(): void {
     this.native.dispose();
     this.vision?.dispose();
+    this.featureCache.clear();
   }
 
   [Symbol.dispose](): void {

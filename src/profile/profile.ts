@@ -40,6 +40,8 @@ import { writeProfilePlots } from './plots';
 import { DEFAULT_SCOPE, LanguageSummary, Profile, ProfileJson, ProfileMeta, ProfileOptions, SCOPES, Scope, Shard } from './types';
 
 export const DEFAULT_BATCH_TOKENS = 4096;
+/** Questions per chunk when they carry images (chunks run every language before the next). */
+const IMAGE_CHUNK_QUESTIONS = 64;
 export const PROFILE_FILE = 'profile.json';
 export const COUNTS_FILE = 'counts.safetensors';
 export const LAPE_FILE = 'lape.json';
@@ -225,7 +227,20 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
 
   const counts: Record<string, Float64Array> = {};
   const languages: Record<string, LanguageSummary> = {};
-  const plan = langs.map((l) => ({ lang: l, batches: packByTokens(prompts[l]!.map((p) => p.ids.length), batchTokens) }));
+  // Batches per language. With images, the questions go in chunks, every language of a chunk
+  // before the next chunk, so that each image's features are still cached when the next language
+  // meets it (the tower runs once per image, not once per language). Counts are sums: the order
+  // does not change them.
+  const chunk = withImages > 0 ? IMAGE_CHUNK_QUESTIONS : questions.length;
+  const plan: { lang: string; batches: number[][] }[] = [];
+  for (let c0 = 0; c0 < questions.length; c0 += chunk) {
+    const ids = questions.slice(c0, c0 + chunk).map((_, i) => c0 + i);
+    for (const l of langs) plan.push({ lang: l, batches: packByTokens(ids.map((i) => prompts[l]![i]!.ids.length), batchTokens).map((b) => b.map((k) => ids[k]!)) });
+  }
+  for (const l of langs) {
+    counts[l] = new Float64Array(layers * inter);
+    languages[l] = { questions: questions.length, tokens: 0, promptTokens: 0 };
+  }
   const totalPrompts = questions.length * langs.length;
   const bar = progress({ label: 'profile', total: totalPrompts, unit: 'prompts', fields: ['rate'], ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
   let done = 0;
@@ -234,9 +249,8 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const t0 = Date.now();
   try {
     for (const { lang, batches: lb } of plan) {
-      const acc = new Float64Array(layers * inter);
-      let counted = 0;
-      let promptTokens = 0;
+      const acc = counts[lang]!;
+      const summary = languages[lang]!;
       for (const idx of lb) {
         const seqs = idx.map((i) => prompts[lang]![i]!);
         const want = seqs.reduce((a, s) => a + s.counted, 0);
@@ -255,9 +269,9 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
           }
           for (let k = 0; k < acc.length; k++) acc[k]! += Number(r.counts[k]!);
         }
-        counted += want;
+        summary.tokens += want;
         const run = seqs.reduce((a, s) => a + s.ids.length, 0);
-        promptTokens += run;
+        summary.promptTokens += run;
         tokensRun += run;
         done += seqs.length;
         batches++;
@@ -265,8 +279,6 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
         bar.update(done, { rate: `${Math.round(tokensRun / Math.max(seconds, 1e-3))} tok/s` });
         opts.onBatch?.({ done, total: totalPrompts, tokens: tokensRun, seconds });
       }
-      counts[lang] = acc;
-      languages[lang] = { questions: questions.length, tokens: counted, promptTokens };
     }
   } finally {
     bar.stop();

@@ -182,6 +182,41 @@ test('bad image inputs are typed errors', async () => {
   assert.equal(expandImageTokens([1, 7, 2], 7, 3), [1, 7, 7, 7, 2]);
 });
 
+test('the features of an image met again come from the cache (one tower pass per image)', async () => {
+  const count = (m: Model) => {
+    const v = m.vision!;
+    const orig = v.encode.bind(v);
+    const calls: number[] = [];
+    v.encode = async (px, batch, o) => {
+      calls.push(batch);
+      return orig(px, batch, o);
+    };
+    return calls;
+  };
+  const seq = (b: number) => ({ ids: idsOf(b), logitAt: [meta.lengths[b]! - 1], images: [{ source: join(DIR, `image${b}.png`) }] });
+  const m = await Model.load(DIR, { backend: 'cpu', vision: true });
+  try {
+    const calls = count(m);
+    const a = await m.forward([seq(0), seq(1)]);
+    const b = await m.forward([seq(1)]);
+    const c = await m.forward([seq(0)]);
+    assert.equal(calls, [2]); // the second and third calls found both images cached
+    assert.equal(Array.from(b.logits[0]!), Array.from(a.logits[1]!));
+    assert.equal(Array.from(c.logits[0]!), Array.from(a.logits[0]!));
+  } finally {
+    m.dispose();
+  }
+  const off = await Model.load(DIR, { backend: 'cpu', vision: true, imageCacheBytes: 0 });
+  try {
+    const calls = count(off);
+    await off.forward([seq(0)]);
+    await off.forward([seq(0)]);
+    assert.equal(calls, [1, 1]);
+  } finally {
+    off.dispose();
+  }
+});
+
 test('a model loaded without vision says how to get it', async () => {
   const m = await Model.load(DIR, { backend: 'cpu' });
   try {
