@@ -229,8 +229,8 @@ export function formatReport(r: EvalReport): string {
     if (img > 0) {
       lines.push(
         r.imageRowsScored
-          ? `${img} row(s) have an image; scored on their text alone (--text-only): the vision path is not implemented yet`
-          : `${img} row(s) have an image: unsupported until the vision path exists, not scored (--text-only scores their text alone)`,
+          ? `${img} row(s) have an image; scored on their text alone (--text-only)`
+          : `${img} row(s) have an image: not scored by the logits protocol (--protocol vlmeval answers them with a LLaVA checkpoint's tower; --text-only scores their text alone)`,
       );
     }
   }

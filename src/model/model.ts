@@ -179,7 +179,6 @@ export class Model implements Disposable {
 
   /** The sequences with their images' features as embeds (one tower pass for the whole batch). */
   private async withImages(seqs: Sequence[]): Promise<Sequence[]> {
-    if (!seqs.some((s) => s.images && s.images.length > 0)) return seqs;
     const inputs = seqs.flatMap((s) => s.images ?? []);
     // Features by image: from the cache, else one tower pass over the images not in it.
     const keys = inputs.map((im) => ('pixels' in im ? undefined : FeatureCache.key(typeof im.source === 'string' && im.encoding !== 'base64' ? resolveImageSource(im.source, im.file) : im.source, this.imageAspect)));
@@ -218,7 +217,8 @@ export class Model implements Disposable {
 
   /** Forward without gradients: counts over the tokens marked in `count`, logits at `logitAt`. */
   async forward(seqs: Sequence[]): Promise<ForwardOutput> {
-    const b = packBatch(await this.withImages(seqs), this.padId());
+    // No await before the native call without images: the call is queued before anything else runs.
+    const b = packBatch(hasImages(seqs) ? await this.withImages(seqs) : seqs, this.padId());
     const r = await call(() => this.native.forward(b));
     const V = this.config.vocabSize;
     const logits = b.logitSpans.map(([s, e]) => (e > s && r.logits ? r.logits.slice(s * V, e * V) : null));
@@ -227,7 +227,7 @@ export class Model implements Disposable {
 
   /** Forward + backward: trainable grads += dLoss/dW * lossScale, loss summed over labels. */
   async forwardBackward(seqs: Sequence[], lossScale: number): Promise<StepOutput> {
-    const b = packBatch(await this.withImages(seqs), this.padId());
+    const b = packBatch(hasImages(seqs) ? await this.withImages(seqs) : seqs, this.padId());
     const r = await call(() => this.native.forwardBackward(b, lossScale));
     return { lossSum: r.lossSum, labelTokens: r.labelTokens };
   }
@@ -318,6 +318,10 @@ export class Model implements Disposable {
     }
     return n;
   }
+}
+
+function hasImages(seqs: Sequence[]): boolean {
+  return seqs.some((s) => s.images !== undefined && s.images.length > 0);
 }
 
 /**
