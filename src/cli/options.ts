@@ -2,7 +2,7 @@
 // value the same way (same parser, same choices, same message) wherever it appears. Each command
 // still words its own help text: what --tau or --modules means differs a little per command.
 import { InvalidArgumentError, Option } from 'commander';
-import { TEMPLATES } from '../data/templates';
+import { ENGLISH_CUES, TEMPLATES } from '../data/templates';
 import { BackendChoice } from '../native';
 import { SCOPES } from '../profile/types';
 import { MODULE_SETS } from '../train/layers';
@@ -80,6 +80,13 @@ export function modulesOption(description: string): Option {
 /** A prompt template chosen from the known ones (--template, --profile-template). */
 export function templateOption(flags: string, description: string): Option {
   return new Option(flags, description).choices(TEMPLATES);
+}
+
+/** --english-cue: where the translation prompt's "\nEnglish:" line goes in a conversation format. */
+export function englishCueOption(): Option {
+  return new Option('--english-cue <turn>', 'translation prompt in a conversation: assistant (the reply is the English sentence) or user (the user turn ends with "\\nEnglish:", as the paper\'s prompt)').choices(
+    ENGLISH_CUES,
+  );
 }
 
 /** --scope: which tokens a profile counts. */

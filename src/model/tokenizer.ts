@@ -1,19 +1,26 @@
 // tokenizer.json through @huggingface/tokenizers, which reproduces HF's ids (BOS added by the
 // post-processor exactly where HF adds it). EOS is appended by id where a format needs it.
+// add_bos_token / add_eos_token in tokenizer_config.json are not applied: transformers 5.18 drops
+// both when tokenizer.json exists (tokenization_utils_base.py), so its post-processor alone decides
+// (transformers 4's LlamaTokenizerFast rebuilt the post-processor from them instead).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PlastError } from '../errors';
+import { ChatTemplate } from '../data/chat-template';
 
 export class TextTokenizer {
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
   readonly vocabSize: number;
+  /** The checkpoint's own conversation format, when it has one (data/chat-template.ts). */
+  readonly chatTemplate: ChatTemplate | undefined;
 
-  private constructor(private readonly tok: Tokenizer, bos: number | undefined, eos: number | undefined, vocab: number) {
+  private constructor(private readonly tok: Tokenizer, bos: number | undefined, eos: number | undefined, vocab: number, chat: ChatTemplate | undefined) {
     this.bosId = bos;
     this.eosId = eos;
     this.vocabSize = vocab;
+    this.chatTemplate = chat;
   }
 
   static load(dir: string): TextTokenizer {
@@ -24,9 +31,12 @@ export class TextTokenizer {
     const tj = parseJson(tjPath);
     const tcPath = join(dir, 'tokenizer_config.json');
     const tc = existsSync(tcPath) ? parseJson(tcPath) : {};
+    // Flags transformers 5.18 ignores with a tokenizer.json (see the header); dropped so that the
+    // tokenizers library does not apply them either.
+    const { add_bos_token: _bos, add_eos_token: _eos, ...tcUsed } = tc as Record<string, unknown>;
     let tok: Tokenizer;
     try {
-      tok = new Tokenizer(tj, tc);
+      tok = new Tokenizer(tj, tcUsed);
     } catch (err) {
       throw new PlastError('ERR_FORMAT', `${tjPath}: cannot build the tokenizer (${(err as Error).message})`, { file: tjPath, cause: err });
     }
@@ -37,7 +47,7 @@ export class TextTokenizer {
     };
     const bos = special('bos_token') ?? tok.token_to_id('<s>');
     const eos = special('eos_token') ?? tok.token_to_id('</s>');
-    return new TextTokenizer(tok, bos, eos, tok.get_vocab(true).size);
+    return new TextTokenizer(tok, bos, eos, tok.get_vocab(true).size, ChatTemplate.load(dir, tc as Record<string, unknown>));
   }
 
   /** HF `tokenizer(text).input_ids` (special tokens as the tokenizer's post-processor adds them). */

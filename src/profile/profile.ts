@@ -27,7 +27,7 @@ import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
 import { language } from '../data/languages';
 import { encodeSegments } from '../data/segments';
-import { DEFAULT_TEMPLATE, TemplateName, templateName, userTurn } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateName, resolveFormat, templateArg, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
@@ -149,7 +149,8 @@ export function profilePrompt(tok: TextTokenizer, text: string, template: Templa
 export async function runProfile(model: Model, opts: ProfileOptions): Promise<Profile> {
   const started = Date.now();
   const scope = checkScope(opts.scope ?? DEFAULT_SCOPE);
-  const template = templateName(opts.template ?? DEFAULT_TEMPLATE);
+  const format = resolveFormat(typeof opts.template === 'string' ? templateName(opts.template) : opts.template ?? DEFAULT_TEMPLATE, model);
+  const template = templateArg(format);
   const batchTokens = expectPositiveInt('batchTokens', opts.batchTokens ?? DEFAULT_BATCH_TOKENS);
   if (opts.limit !== undefined) expectPositiveInt('limit', opts.limit);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
@@ -248,7 +249,7 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
     params: {
       langs,
       scope,
-      template,
+      template: format.name,
       limit: opts.limit ?? null,
       shard: shard && shard.count > 1 ? { count: shard.count, indices: [shard.index] } : null,
       backend: model.backend,

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseLanguageList } from '../data/languages';
 import { parseLayerList } from '../train/layers';
-import { backendOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
-import { DEFAULT_TEMPLATE } from '../data/templates';
+import { backendOption, englishCueOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { DEFAULT_SCOPE } from '../profile/types';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from '../profile/stats';
 import { TRAIN_DEFAULTS } from '../train/defaults';
@@ -17,8 +17,8 @@ import { onInterrupt } from '../util/interrupt';
 
 // What commander parses: RunOptions as typed on the command line (lists as text; the choices have
 // defaults), plus --json.
-type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'profileTemplate' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
-  Required<Pick<RunOptions, 'template' | 'profileTemplate' | 'scope' | 'modules'>> & { langs: string; layers?: string; json?: boolean };
+type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
+  Required<Pick<RunOptions, 'template' | 'scope' | 'modules'>> & { langs: string; layers?: string; json?: boolean };
 
 /** A default that depends on the model: the bundled demo's recipe, or the paper's with --model. */
 function demoOrPaper(k: keyof RunRecipe): { words: string } {
@@ -39,8 +39,10 @@ export function registerRun(program: Command): void {
     .addOption(shown(new Option('--profile-data <file>', 'the parallel file the profile reads'), { words: 'from --data, a questions file with every language of --langs if there is one' }))
     .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
     .addOption(backendOption())
-    .addOption(templateOption('--template <name>', 'prompt wrapper for training and evaluation').default(DEFAULT_RUN_TEMPLATE))
-    .addOption(templateOption('--profile-template <name>', 'prompt wrapper of the profile').default(DEFAULT_TEMPLATE))
+    .addOption(templateOption('--template <name>', 'conversation format of profile, training and evaluation: auto (the model\'s chat template, else vicuna for LLaVA/Vicuna, else plain), chat, vicuna or plain').default(DEFAULT_RUN_TEMPLATE))
+    .addOption(shown(templateOption('--profile-template <name>', 'another format for the profile (needs --mix-formats)'), { words: '--template' }))
+    .option('--mix-formats', 'allow --profile-template to differ from --template')
+    .addOption(shown(englishCueOption(), DEFAULT_ENGLISH_CUE))
     .addOption(scopeOption('tokens counted in the profile').default(DEFAULT_SCOPE))
     .addOption(shown(tauOption('activation threshold of the profile'), DEFAULT_TAU))
     .addOption(shown(minLayersOption('select at least n layers'), DEFAULT_MIN_LAYERS))

@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
+import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { parallelItems } from '../data/parallel';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { Model } from '../model/model';
@@ -93,7 +94,7 @@ async function runEvals(c: RunContext, m: Model, label: string): Promise<EvalRep
   for (const f of [c.files.heldout, ...c.config.evalData]) {
     const bar = evalBar(label, c.options.progress);
     try {
-      reps.push(await evaluate(m, { data: f, template: c.config.template, onProgress: bar.onProgress }));
+      reps.push(await evaluate(m, { data: f, template: c.config.template, englishCue: c.config.englishCue ?? DEFAULT_ENGLISH_CUE, onProgress: bar.onProgress }));
     } finally {
       bar.stop();
     }
@@ -108,7 +109,7 @@ function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: str
     model,
     needs: [],
     reads: () => (model === 'base' ? ['split'] : ['split', 'train']),
-    settings: model === 'base' ? ['model', 'backend', 'template', 'evalData'] : ['backend', 'template', 'evalData'],
+    settings: model === 'base' ? ['model', 'backend', 'template', 'englishCue', 'evalData'] : ['backend', 'template', 'englishCue', 'evalData'],
     outputs: [file],
     run: async (c) => {
       const r = await runEvals(c, await c.model(model), label);
@@ -174,7 +175,7 @@ const trainStage: Stage = {
   needs: ['layers'],
   // The layers come from --layers, or from the profile's selection.
   reads: (config) => (config.layers ? ['split'] : ['split', 'profile']),
-  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template'],
+  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template', 'englishCue'],
   outputs: [RUN_PATHS.train],
   partial: (out) => checkpointDirs(join(out, RUN_PATHS.train)).length > 0,
   run: async (c) => {
@@ -197,7 +198,11 @@ const trainStage: Stage = {
             maxLen: config.maxLen,
             warmup: config.warmup,
             template: config.template,
+            englishCue: config.englishCue ?? DEFAULT_ENGLISH_CUE,
             seed: config.seed,
+            // the layers are the profile's selection: trained in the format it was measured in
+            ...(config.layers ? {} : { profileFormat: c.get('profile').params.template }),
+            ...(o.mixFormats ? { mixFormats: true } : {}),
             overwrite: true,
           }),
       ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),

@@ -2,7 +2,7 @@
 // returns and reports. run.ts (the stages) and report.ts (the report) both read these, so they
 // live apart from either.
 import type { EvalReport } from '../eval/evaluate';
-import type { TemplateName } from '../data/templates';
+import type { EnglishCue, TemplateChoice } from '../data/templates';
 import type { ModuleSet } from '../model/model';
 import type { BackendChoice } from '../native';
 import type { ProfileJson, Scope } from '../profile/types';
@@ -20,10 +20,15 @@ export interface RunOptions extends Pick<TrainOptions, 'modules' | 'epochs' | 'l
   profileData?: string;
   langs?: string[];
   backend?: BackendChoice;
-  /** Prompt wrapper for training and evaluation (default vicuna). */
-  template?: TemplateName;
-  /** Prompt wrapper of the profile (default plain, as `plast profile`). */
-  profileTemplate?: TemplateName;
+  /** Conversation format of profile, training and evaluation (default auto: the model's own,
+   * data/templates.ts). */
+  template?: TemplateChoice;
+  /** Another format for the profile only: refused (ERR_MISMATCH) unless mixFormats. */
+  profileTemplate?: TemplateChoice;
+  /** Profile in one format and train in another (an ablation). */
+  mixFormats?: boolean;
+  /** Where the translation prompt's "\nEnglish:" cue goes (default assistant). */
+  englishCue?: EnglishCue;
   scope?: Scope;
   tau?: number;
   minLayers?: number;
@@ -65,8 +70,9 @@ export interface RunConfig {
   profileReason: string;
   langs: string[];
   backend: BackendChoice;
-  template: TemplateName;
-  profileTemplate: TemplateName;
+  template: TemplateChoice;
+  profileTemplate: TemplateChoice;
+  englishCue: EnglishCue;
   scope: Scope;
   tau: number | null;
   minLayers: number | null;

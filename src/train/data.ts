@@ -6,6 +6,7 @@ import { Sequence } from '../model/batch';
 import { Model } from '../model/model';
 import { EncodedPair, encodePairs, eosIdFor, fileFingerprint, loadPairs } from '../data/pairs';
 import { BadRow, badCounts, langCounts } from '../data/rows';
+import { resolveFormat } from '../data/templates';
 import { RunConfig } from './state';
 
 export interface DataReport {
@@ -50,7 +51,8 @@ export function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
-  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, strict });
+  const format = resolveFormat(c.template, model, c.englishCue);
+  const enc = encodePairs(model.tokenizer, d.pairs, { template: format, eosId: eos, maxLen: c.maxLen, strict });
   const bad = [...d.bad, ...enc.bad];
   const report: DataReport = {
     files: c.data,
