@@ -3,6 +3,7 @@
 // still words its own help text: what --tau or --modules means differs a little per command.
 import { InvalidArgumentError, Option } from 'commander';
 import { ENGLISH_CUES, TEMPLATES } from '../data/templates';
+import { languagesBeside, parseLanguageOption } from '../data/languages';
 import { BackendChoice } from '../native';
 import { SCOPES } from '../profile/types';
 import { MODULE_SETS } from '../train/layers';
@@ -80,6 +81,19 @@ export function modulesOption(description: string): Option {
 /** A prompt template chosen from the known ones (--template, --profile-template). */
 export function templateOption(flags: string, description: string): Option {
   return new Option(flags, description).choices(TEMPLATES);
+}
+
+/** --language CODE=Name, repeatable: a language no table names (data/languages.ts). */
+export function languageOption(): Option {
+  return new Option('--language <code=name>', 'name a language no table knows, e.g. xa=Vessic (repeatable; or a languages.json beside the data)').argParser(
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+  );
+}
+
+/** Registers --language values and the languages.json beside the data, before --langs is read. */
+export function nameLanguages(given: string[] | undefined, data: string | string[] | undefined): void {
+  for (const s of given ?? []) parseLanguageOption(s);
+  if (data !== undefined) languagesBeside(data);
 }
 
 /** --english-cue: where the translation prompt's "\nEnglish:" line goes in a conversation format. */

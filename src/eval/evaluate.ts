@@ -6,6 +6,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { PlastError, expectPositiveInt } from '../errors';
 import { encodePairs, eosIdFor, loadPairs } from '../data/pairs';
+import { languagesBeside } from '../data/languages';
 import { BadRow, RowSelection, badCounts, badRow, langCounts, rejectRow } from '../data/rows';
 import { McqItem, loadMcq } from '../data/mcq';
 import { DEFAULT_TEMPLATE, EnglishCue, FormatName, PromptFormat, TemplateChoice, resolveFormat, templateArg } from '../data/templates';
@@ -87,6 +88,7 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
   const kinds = files.map((f) => (o.kind && o.kind !== 'auto' ? o.kind : detectKind(f)));
   if (new Set(kinds).size > 1) throw new PlastError('ERR_INVALID', `--data mixes multiple-choice and translation files (${files.map((f, i) => `${f}: ${kinds[i]}`).join(', ')}); evaluate them separately`, { field: 'data' });
   const kind = kinds[0]!;
+  languagesBeside(files); // names of languages no table knows
   const format = resolveFormat(o.template ?? DEFAULT_TEMPLATE, model, o.englishCue);
   const template = templateArg(format);
   const maxLen = o.maxLen ?? model.config.maxPositions;

@@ -4,7 +4,7 @@ import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE } from '../data/templates';
-import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption, languageOption, nameLanguages } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
@@ -24,6 +24,7 @@ type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' 
     data?: string;
     langs?: string;
     shard?: string;
+    language?: string[];
     maxLayers?: number;
     backend?: BackendChoice;
     out?: string;
@@ -62,7 +63,8 @@ export function registerProfile(program: Command): Command {
     .description('count per layer and neuron the tokens on which each SwiGLU gate fires, per language; select the language-specific layers')
     .option('--model <dir>', 'HF checkpoint directory (required)')
     .option('--data <file>', 'JSONL of parallel questions or sentences (a column per language, or {"id","lang","text"} rows) (required)')
-    .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en (required)')
+    .option('--langs <list>', 'languages, comma-separated (ISO 639-1/639-3 or BCP-47 codes); must include en (required)')
+    .addOption(languageOption())
     .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
     .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
@@ -76,10 +78,11 @@ export function registerProfile(program: Command): Command {
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
     .action(async (o: ProfileCli) => {
-      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, language: named, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
       const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
+      nameLanguages(named, data);
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();

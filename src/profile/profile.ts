@@ -25,7 +25,7 @@ import { PlastError, expectPositiveInt } from '../errors';
 import { Model } from '../model/model';
 import { TextTokenizer } from '../model/tokenizer';
 import { ParallelData, loadParallel } from '../data/parallel';
-import { language } from '../data/languages';
+import { language, languagesBeside } from '../data/languages';
 import { encodeSegments } from '../data/segments';
 import { DEFAULT_TEMPLATE, TemplateName, resolveFormat, templateArg, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
@@ -154,6 +154,7 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const batchTokens = expectPositiveInt('batchTokens', opts.batchTokens ?? DEFAULT_BATCH_TOKENS);
   if (opts.limit !== undefined) expectPositiveInt('limit', opts.limit);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  languagesBeside(opts.data); // names of languages no table knows
   const langs = profileLanguages(opts.langs);
   // Validate the statistics options now, not after the model has run.
   checkSelectOptions(opts, model.config.numLayers);

@@ -1,9 +1,10 @@
 // `plast run`: profile -> select -> train -> evaluate before/after -> report, in one command.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { BUNDLED_DATA } from '../assets';
 import { parseLanguageList } from '../data/languages';
 import { parseLayerList } from '../train/layers';
-import { backendOption, englishCueOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { backendOption, englishCueOption, languageOption, nameLanguages, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { DEFAULT_SCOPE } from '../profile/types';
 import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from '../profile/stats';
@@ -18,7 +19,7 @@ import { onInterrupt } from '../util/interrupt';
 // What commander parses: RunOptions as typed on the command line (lists as text; the choices have
 // defaults), plus --json.
 type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
-  Required<Pick<RunOptions, 'template' | 'scope' | 'modules'>> & { langs: string; layers?: string; json?: boolean };
+  Required<Pick<RunOptions, 'template' | 'scope' | 'modules'>> & { langs: string; language?: string[]; layers?: string; json?: boolean };
 
 /** A default that depends on the model: the bundled demo's recipe, or the paper's with --model. */
 function demoOrPaper(k: keyof RunRecipe): { words: string } {
@@ -37,7 +38,8 @@ export function registerRun(program: Command): void {
     .addOption(shown(new Option('--model <dir>', 'HF checkpoint directory'), { words: 'the bundled mini-ml, with a short demo recipe' }))
     .addOption(shown(new Option('--data <path>', 'parallel JSONL file or directory of them'), { words: 'the bundled NTREX-128 sentences + XQuAD questions' }))
     .addOption(shown(new Option('--profile-data <file>', 'the parallel file the profile reads'), { words: 'from --data, a questions file with every language of --langs if there is one' }))
-    .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
+    .option('--langs <list>', 'languages, English included (ISO 639-1/639-3 or BCP-47 codes)', DEFAULT_LANGS)
+    .addOption(languageOption())
     .addOption(backendOption())
     .addOption(templateOption('--template <name>', 'conversation format of profile, training and evaluation: auto (the model\'s chat template, else vicuna for LLaVA/Vicuna, else plain), chat, vicuna or plain').default(DEFAULT_RUN_TEMPLATE))
     .addOption(shown(templateOption('--profile-template <name>', 'another format for the profile (needs --mix-formats)'), { words: '--template' }))
@@ -66,7 +68,8 @@ export function registerRun(program: Command): void {
     .option('--overwrite', 'run again the stages in --out that a changed setting invalidates (the others are kept), or write into an --out that holds no run')
     .option('--json', 'print report.json at the end')
     .action(async (o: RunCli) => {
-      const { langs, layers, json, ...given } = o;
+      const { langs, language: named, layers, json, ...given } = o;
+      nameLanguages(named, given.data ?? BUNDLED_DATA);
       const opts: RunOptions = {
         ...given,
         langs: parseLanguageList(langs),

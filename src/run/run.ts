@@ -13,7 +13,7 @@
 import { resolve } from 'node:path';
 import { BUNDLED_DATA, BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
-import { parseLanguageList } from '../data/languages';
+import { languagesBeside, parseLanguageList } from '../data/languages';
 import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { profileLanguages } from '../profile/profile';
 import { DEFAULT_SCOPE } from '../profile/types';
@@ -32,6 +32,7 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
   const d = bundledModel ? DEMO_RUN : PAPER_RUN;
   const model = resolve(o.model ?? BUNDLED_MODEL);
   const data = resolve(o.data ?? BUNDLED_DATA);
+  languagesBeside(data); // names of languages no table knows
   const langs = profileLanguages(o.langs ?? parseLanguageList(DEFAULT_LANGS));
   const files = dataFiles(data);
   const choice = chooseData(files, langs, o.profileData);

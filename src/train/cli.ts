@@ -5,7 +5,7 @@ import { parseLanguageList } from '../data/languages';
 import { englishCue, templateName } from '../data/templates';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, englishCueOption, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, englishCueOption, languageOption, nameLanguages, floatOption, intOption, modulesOption, numberOption, shown, templateOption } from '../cli/options';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList, profileFormat } from './layers';
@@ -28,6 +28,7 @@ type TrainCli = Omit<
     template?: string;
     englishCue?: string;
     langs?: string;
+    language?: string[];
     keep?: number;
     json?: boolean;
     backend?: BackendChoice;
@@ -54,6 +55,7 @@ export function registerTrain(program: Command): void {
     .addOption(shown(englishCueOption(), TRAIN_DEFAULTS.englishCue))
     .option('--mix-formats', 'train a --profile selection even though the profile was made with another format')
     .addOption(shown(new Option('--langs <list>', 'source languages to use, e.g. ar,tr,ru,pt,zh'), { words: 'all in the data' }))
+    .addOption(languageOption())
     .addOption(numberOption('--seed <n>', 'data-order seed', intOption('--seed', 0), TRAIN_DEFAULTS.seed))
     .option('--limit <n>', 'use only the first N pairs', intOption('--limit'))
     .option('--save-every <n>', 'write a checkpoint every N steps (always at the end)', intOption('--save-every'))
@@ -67,7 +69,7 @@ export function registerTrain(program: Command): void {
     .addOption(backendOption())
     .option('--out <dir>', 'output directory (required unless --resume, which continues in the directory of its checkpoint)')
     .action(async (o: TrainCli) => {
-      const { model: modelArg, layers: layerList, profile, template, englishCue: cue, langs, keep, json, backend, ...given } = o;
+      const { model: modelArg, layers: layerList, profile, template, englishCue: cue, langs, language: named, keep, json, backend, ...given } = o;
       if (layerList && profile) throw new PlastError('ERR_INVALID', 'give either --layers or --profile, not both', { field: 'layers' });
       const stored = given.resume ? loadState(given.resume).state.config : undefined;
       const modelDir = modelArg ?? stored?.model;
@@ -76,6 +78,7 @@ export function registerTrain(program: Command): void {
       if (!stored && !given.data) throw new PlastError('ERR_INVALID', 'Expected --data (or --resume)', { field: 'data' });
       if (!stored && !layerList && !profile) throw new PlastError('ERR_INVALID', 'Expected --layers or --profile (or --resume)', { field: 'layers' });
       if (!stored && !given.out) throw new PlastError('ERR_INVALID', 'Expected --out (or --resume)', { field: 'out' });
+      nameLanguages(named, given.data ?? stored?.data);
       const layers = layerList ? parseLayerList(layerList) : profile ? layersFromProfile(profile) : undefined;
       const model = await Model.load(modelDir, { backend });
       const opts: TrainOptions = {

@@ -7,6 +7,7 @@ import { Model } from '../model/model';
 import { EncodedPair, encodePairs, eosIdFor, fileFingerprint, loadPairs } from '../data/pairs';
 import { BadRow, badCounts, langCounts } from '../data/rows';
 import { resolveFormat } from '../data/templates';
+import { languagesBeside } from '../data/languages';
 import { RunConfig } from './state';
 
 export interface DataReport {
@@ -48,6 +49,7 @@ function toSequence(e: EncodedPair): TrainSequence {
 
 /** Loads, checks and encodes the training pairs (bad rows counted, or rejected when strict). */
 export function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m: string) => void): TrainData {
+  languagesBeside(c.data); // names of languages no table knows
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
