@@ -10,7 +10,7 @@ import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
 import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
-import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
+import { DEFAULT_MIN_LAYERS, DEFAULT_PEAK, DEFAULT_TAU, PEAK_RULES, PeakRule } from './stats';
 import { onInterrupt } from '../util/interrupt';
 import { checkOutputDir } from '../util/paths';
 
@@ -50,6 +50,11 @@ const maxOption = (saved?: string): Option =>
     new Option('--max-layers <n>', 'select at most n layers; "none" for no limit').argParser((v: string): number => (v === 'none' ? NO_MAX_LAYERS : intOption('--max-layers', 1)(v))),
     { words: saved ?? 'no limit' },
   );
+const peakOpt = (saved?: string): Option =>
+  shown(
+    new Option('--peak <rule>', 'which maximum of the average overlap ends K: global (over all layers, the paper) or first (the first local maximum, not below any layer within 2)').choices(PEAK_RULES),
+    saved ? { words: saved } : DEFAULT_PEAK,
+  );
 const maxLayersOf = (v: number | undefined): { maxLayers?: number | null } => (v === undefined ? {} : { maxLayers: v === NO_MAX_LAYERS ? null : v });
 
 function print(text: string): void {
@@ -73,6 +78,7 @@ export function registerProfile(program: Command): Command {
     .option('--shard <i/n>', 'profile only questions with index % n == i (0-based i); sum shards with `plast profile merge`')
     .addOption(minOpt())
     .addOption(maxOption())
+    .addOption(peakOpt())
     .addOption(backendOption())
     .option('--out <dir>', 'output directory, written atomically (required)')
     .option('--no-plots', 'skip the SVG/PNG plots')
@@ -117,13 +123,15 @@ export function registerProfileMerge(profile: Command): void {
     .addOption(tauOpt("the inputs'"))
     .addOption(minOpt("the inputs'"))
     .addOption(maxOption("the inputs'"))
+    .addOption(peakOpt("the inputs'"))
     .option('--no-plots', 'skip the SVG/PNG plots')
-    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
+    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; peak?: PeakRule; plots: boolean }) => {
       checkOutputDir(out, '<out>');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
         ...maxLayersOf(o.maxLayers),
+        ...(o.peak !== undefined ? { peak: o.peak } : {}),
         plots: o.plots,
       });
       print(`merged ${inputs.length} profiles into ${out}`);
@@ -139,15 +147,17 @@ export function registerSelect(program: Command): void {
     .addOption(tauOpt("the profile's"))
     .addOption(minOpt("the profile's"))
     .addOption(maxOption("the profile's"))
+    .addOption(peakOpt("the profile's"))
     .option('--out <dir>', 'write the recomputed profile here instead of updating --profile in place')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print the selection as JSON')
-    .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; out?: string; plots: boolean; json?: boolean }) => {
+    .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; peak?: PeakRule; out?: string; plots: boolean; json?: boolean }) => {
       if (o.out !== undefined) checkOutputDir(o.out, '--out');
       const p = await reselect(o.profile, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
         ...maxLayersOf(o.maxLayers),
+        ...(o.peak !== undefined ? { peak: o.peak } : {}),
         ...(o.out !== undefined ? { out: o.out } : {}),
         plots: o.plots,
       });

@@ -294,7 +294,7 @@ export function finishProfile(meta: ProfileMeta, counts: CountsFile, opts: Selec
   void _neurons;
   const json: ProfileJson = {
     ...meta,
-    stats: { tau: stats.selection.tau, minLayers: stats.selection.minLayers, maxLayers: stats.selection.maxLayers, rule: STATS_RULE },
+    stats: { tau: stats.selection.tau, minLayers: stats.selection.minLayers, maxLayers: stats.selection.maxLayers, peak: stats.selection.peakRule ?? 'global', rule: STATS_RULE },
     layers: stats.layers,
     selection: stats.selection,
     lape: { ...lapeSummary, rule: LAPE_RULE, file: LAPE_FILE },

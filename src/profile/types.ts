@@ -4,7 +4,7 @@
 import type { FormatName, PromptFormat, TemplateChoice } from '../data/templates';
 import type { CountsFile } from './counts';
 import type { LapeOptions, LapeResult } from './lape';
-import type { LayerStats, SelectOptions, Selection } from './stats';
+import type { LayerStats, PeakRule, SelectOptions, Selection } from './stats';
 
 export type Scope = 'question' | 'text' | 'all';
 export const SCOPES: Scope[] = ['question', 'text', 'all'];
@@ -85,7 +85,8 @@ export interface ProfileMeta {
 }
 
 export interface ProfileJson extends ProfileMeta {
-  stats: { tau: number; minLayers: number; maxLayers: number | null; rule: string };
+  /** peak: the rule that ended K (absent in profiles from before the option: global). */
+  stats: { tau: number; minLayers: number; maxLayers: number | null; peak?: PeakRule; rule: string };
   layers: LayerStats[];
   selection: Selection;
   lape: Omit<LapeResult, 'neurons'> & { rule: string; file: string };

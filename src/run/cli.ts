@@ -7,7 +7,7 @@ import { parseLayerList } from '../train/layers';
 import { backendOption, englishCueOption, languageOption, nameLanguages, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
 import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { DEFAULT_SCOPE } from '../profile/types';
-import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from '../profile/stats';
+import { DEFAULT_MIN_LAYERS, DEFAULT_PEAK, DEFAULT_TAU, PEAK_RULES } from '../profile/stats';
 import { TRAIN_DEFAULTS } from '../train/defaults';
 import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN, RunRecipe } from './defaults';
 import { runPlast } from './run';
@@ -49,6 +49,7 @@ export function registerRun(program: Command): void {
     .addOption(shown(tauOption('activation threshold of the profile'), DEFAULT_TAU))
     .addOption(shown(minLayersOption('select at least n layers'), DEFAULT_MIN_LAYERS))
     .addOption(numberOption('--max-layers <n>', 'select at most n layers', intOption('--max-layers'), { words: 'no limit' }))
+    .addOption(shown(new Option('--peak <rule>', 'which maximum of the average overlap ends K: global (the paper) or first (first local maximum)').choices(PEAK_RULES), DEFAULT_PEAK))
     .addOption(numberOption('--profile-limit <n>', 'parallel items (questions or sentences) profiled per language', intOption('--profile-limit'), demoOrPaper('profileLimit')))
     .option('--layers <list>', 'train these layers instead of the selection (ablations), e.g. 0-4')
     .addOption(modulesOption('tensors of the layers trained').default(TRAIN_DEFAULTS.modules))

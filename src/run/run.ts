@@ -63,6 +63,7 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
     tau: o.tau ?? null,
     minLayers: o.minLayers ?? null,
     maxLayers: o.maxLayers ?? null,
+    peak: o.peak ?? null,
     profileLimit: lim(o.profileLimit, d.profileLimit),
     layers: o.layers ?? null,
     modules: o.modules ?? TRAIN_DEFAULTS.modules,

@@ -59,7 +59,7 @@ function readJson<T>(file: string): T {
 }
 
 // The profile before training and the one after it use the same questions and settings.
-const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'profileLimit'];
+const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'peak', 'profileLimit'];
 
 function profileOptions(c: RunContext): ProfileOptions {
   const { config, options: o } = c;
@@ -72,6 +72,7 @@ function profileOptions(c: RunContext): ProfileOptions {
     ...(config.tau !== null ? { tau: config.tau } : {}),
     ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
     ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
+    ...(config.peak ? { peak: config.peak } : {}),
     ...(o.progress !== undefined ? { progress: o.progress } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   };

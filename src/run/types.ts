@@ -6,6 +6,7 @@ import type { EnglishCue, TemplateChoice } from '../data/templates';
 import type { ModuleSet } from '../model/model';
 import type { BackendChoice } from '../native';
 import type { ProfileJson, Scope } from '../profile/types';
+import type { PeakRule } from '../profile/stats';
 import type { TrainOptions } from '../train/options';
 
 /** What `plast run` takes; the training options among them are train()'s (its seed also seeds the
@@ -33,6 +34,8 @@ export interface RunOptions extends Pick<TrainOptions, 'modules' | 'epochs' | 'l
   tau?: number;
   minLayers?: number;
   maxLayers?: number;
+  /** Which maximum of the average overlap ends K (default global). */
+  peak?: PeakRule;
   /** Questions profiled (first N of the profile file). */
   profileLimit?: number;
   /** Train these layers instead of the profile's selection (an ablation). */
@@ -77,6 +80,7 @@ export interface RunConfig {
   tau: number | null;
   minLayers: number | null;
   maxLayers: number | null;
+  peak: PeakRule | null;
   profileLimit: number | null;
   layers: number[] | null;
   modules: ModuleSet;
