@@ -2,7 +2,8 @@
 // post-processor exactly where HF adds it). EOS is appended by id where a format needs it.
 // add_bos_token / add_eos_token in tokenizer_config.json are not applied: transformers 5.18 drops
 // both when tokenizer.json exists (tokenization_utils_base.py), so its post-processor alone decides
-// (transformers 4's LlamaTokenizerFast rebuilt the post-processor from them instead).
+// (transformers 4's LlamaTokenizerFast rebuilt the post-processor from them instead); the
+// tokenizers library ignores them too (test/unit/chat-template.test.ts, the mistral fixture).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -31,12 +32,9 @@ export class TextTokenizer {
     const tj = parseJson(tjPath);
     const tcPath = join(dir, 'tokenizer_config.json');
     const tc = existsSync(tcPath) ? parseJson(tcPath) : {};
-    // Flags transformers 5.18 ignores with a tokenizer.json (see the header); dropped so that the
-    // tokenizers library does not apply them either.
-    const { add_bos_token: _bos, add_eos_token: _eos, ...tcUsed } = tc as Record<string, unknown>;
     let tok: Tokenizer;
     try {
-      tok = new Tokenizer(tj, tcUsed);
+      tok = new Tokenizer(tj, tc);
     } catch (err) {
       throw new PlastError('ERR_FORMAT', `${tjPath}: cannot build the tokenizer (${(err as Error).message})`, { file: tjPath, cause: err });
     }
