@@ -4,12 +4,13 @@ import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE } from '../data/templates';
-import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption, languageOption, nameLanguages } from '../cli/options';
+import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption, languageOption, nameLanguages, floatOption, numberOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
 import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
+import { LAPE_DEFAULTS } from './lape';
 import { DEFAULT_MIN_LAYERS, DEFAULT_PEAK, DEFAULT_TAU, PEAK_RULES, PeakRule } from './stats';
 import { onInterrupt } from '../util/interrupt';
 import { checkOutputDir } from '../util/paths';
@@ -25,6 +26,9 @@ type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' 
     langs?: string;
     shard?: string;
     language?: string[];
+    lapeFilterRate?: number;
+    lapeActivationBarRatio?: number;
+    lapeTopRate?: number;
     maxLayers?: number;
     backend?: BackendChoice;
     out?: string;
@@ -79,12 +83,15 @@ export function registerProfile(program: Command): Command {
     .addOption(minOpt())
     .addOption(maxOption())
     .addOption(peakOpt())
+    .addOption(numberOption('--lape-filter-rate <r>', "LAPE: quantile of all firing rates a candidate neuron must pass in some language (identify.py's filter_rate)", floatOption('--lape-filter-rate', 0, 1), LAPE_DEFAULTS.filterRate))
+    .addOption(numberOption('--lape-activation-bar-ratio <r>', "LAPE: quantile of all firing rates a kept neuron's language must pass (identify.py's activation_bar_ratio)", floatOption('--lape-activation-bar-ratio', 0, 1), { words: '--lape-filter-rate' }))
+    .addOption(numberOption('--lape-top-rate <r>', "LAPE: share of all neurons kept by lowest entropy (identify.py's top_rate; its first version had 0.05)", floatOption('--lape-top-rate', 0, 1), LAPE_DEFAULTS.topRate))
     .addOption(backendOption())
     .option('--out <dir>', 'output directory, written atomically (required)')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
     .action(async (o: ProfileCli) => {
-      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, language: named, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, language: named, shard: shardArg, maxLayers, backend, plots, json, lapeFilterRate, lapeActivationBarRatio, lapeTopRate, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
       const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
@@ -102,6 +109,11 @@ export function registerProfile(program: Command): Command {
         langs,
         ...(shard ? { shard } : {}),
         ...maxLayersOf(maxLayers),
+        lape: {
+          ...(lapeFilterRate !== undefined ? { filterRate: lapeFilterRate } : {}),
+          ...(lapeActivationBarRatio !== undefined ? { activationBarRatio: lapeActivationBarRatio } : {}),
+          ...(lapeTopRate !== undefined ? { topRate: lapeTopRate } : {}),
+        },
       }).finally(() => interrupt.dispose());
       p.json.run['loadSeconds'] = loadSeconds;
       await writeProfile(out, p, { plots });

@@ -21,7 +21,11 @@ function statOptions(json: ProfileJson, o: SelectOptions & { lape?: LapeOptions 
     minLayers: o.minLayers ?? json.stats.minLayers,
     maxLayers: o.maxLayers !== undefined ? o.maxLayers : json.stats.maxLayers,
     peak: o.peak ?? json.stats.peak ?? 'global',
-    lape: { filterRate: o.lape?.filterRate ?? json.lape.filterRate, topRate: o.lape?.topRate ?? json.lape.topRate },
+    lape: {
+      filterRate: o.lape?.filterRate ?? json.lape.filterRate,
+      activationBarRatio: o.lape?.activationBarRatio ?? json.lape.activationBarRatio ?? json.lape.filterRate,
+      topRate: o.lape?.topRate ?? json.lape.topRate,
+    },
   };
 }
 
@@ -119,6 +123,7 @@ export async function mergeProfiles(out: string, inputs: string[], opts: MergeOp
     peak: common('peak', (j) => j.stats.peak ?? 'global', opts.peak),
     lape: {
       filterRate: common('LAPE filter rate', (j) => j.lape.filterRate, opts.lape?.filterRate),
+      activationBarRatio: common('LAPE activation bar ratio', (j) => j.lape.activationBarRatio ?? j.lape.filterRate, opts.lape?.activationBarRatio),
       topRate: common('LAPE top rate', (j) => j.lape.topRate, opts.lape?.topRate),
     },
   };
