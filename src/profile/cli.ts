@@ -75,7 +75,7 @@ export function registerProfile(program: Command): Command {
     .option('--langs <list>', 'languages, comma-separated (ISO 639-1/639-3 or BCP-47 codes); must include en (required)')
     .addOption(languageOption())
     .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
-    .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
+    .addOption(templateOption('--template <name>', 'conversation format around each question: auto (the model\'s chat template, else vicuna for LLaVA/Vicuna, else plain), chat, vicuna or plain').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
     .option('--limit <n>', 'only the first n questions', intOption('--limit'))
