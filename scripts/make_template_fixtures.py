@@ -17,9 +17,12 @@ generation prompt, and tokenizer(text).input_ids for a few plain strings.
            processor layout); tokenizer_config.json carries non-default add_bos_token: false /
            add_eos_token: true next to a tokenizer.json whose post-processor adds BOS: transformers
            5.18 drops both flags when tokenizer.json exists (tokenization_utils_base.py), and the
-           ids below are what it produces. The class stays TokenizersBackend: transformers 5's
-           LlamaTokenizer class rebuilds the pre-tokenizer (no "▁" after a special token), which
-           is a different question from the template's.
+           ids below are what it produces. The class stays TokenizersBackend.
+  mistral-llama  The same with tokenizer_class LlamaTokenizerFast, as Mistral, Llama-2, Vicuna
+           and LLaVA checkpoints have it: transformers 5's LlamaTokenizer (LlamaTokenizerFast is
+           an alias) replaces tokenizer.json's normalizer and pre-tokenizer with a Metaspace
+           pre-tokenizer (prepend_scheme "first" unless legacy), so no "▁" follows a special
+           token written in the text ("<s>[INST]").
 
 Run: python3 scripts/make_template_fixtures.py [--out test/fixtures/templates]
      (needs transformers; no network)
@@ -79,7 +82,7 @@ CONVERSATIONS = {
 TRAINING = {
     'pair': [{'role': 'user', 'content': PROMPT}, {'role': 'assistant', 'content': 'How many points did the Panthers defense give up?'}],
 }
-PLAIN = ['Hello world', '', 'Merhaba dünya\nEnglish: Hello world']
+PLAIN = ['Hello world', '', 'Merhaba dünya\nEnglish: Hello world', 'Hello</s>world <s> again', ' leading space']
 
 
 def ids_of(tok, conv, gen):
@@ -125,7 +128,7 @@ def build(name, out, template, special, eos, where, bos_flag, config_extra):
     assert ref.chat_template == template, name
     cases = []
     for key, conv in CONVERSATIONS.items():
-        if name == 'mistral' and any(m['role'] == 'system' for m in conv):
+        if name.startswith('mistral') and any(m['role'] == 'system' for m in conv):
             try:
                 ref.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
                 raise AssertionError('expected an exception')
@@ -162,6 +165,8 @@ def main():
     build('llama3', a.out, LLAMA3, ['<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'], '<|eot_id|>', 'config', True, {})
     build('mistral', a.out, MISTRAL, [], None, 'json', True,
           {'add_bos_token': False, 'add_eos_token': True})
+    build('mistral-llama', a.out, MISTRAL, [], None, 'json', True,
+          {'tokenizer_class': 'LlamaTokenizerFast', 'add_bos_token': False, 'add_eos_token': True})
 
 
 if __name__ == '__main__':

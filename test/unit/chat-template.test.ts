@@ -30,7 +30,7 @@ interface Expected {
   plain: { text: string; ids: number[]; noSpecial: number[] }[];
 }
 
-const NAMES = ['chatml', 'llama3', 'mistral'];
+const NAMES = ['chatml', 'llama3', 'mistral', 'mistral-llama'];
 const FILES = { jinja: 'chat_template.jinja', config: 'tokenizer_config.json', json: 'chat_template.json' };
 const load = (name: string): { dir: string; tok: TextTokenizer; e: Expected; format: PromptFormat } => {
   const dir = join(FIXTURES, 'templates', name);
