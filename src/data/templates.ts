@@ -17,7 +17,7 @@ import { basename } from 'node:path';
 import { PlastError } from '../errors';
 import type { TextTokenizer } from '../model/tokenizer';
 import { ChatMessage, ChatTemplate } from './chat-template';
-import { Segment } from './segments';
+import { Segment, encodeSegments } from './segments';
 
 export type FormatName = 'plain' | 'vicuna' | 'chat';
 export type TemplateChoice = 'auto' | FormatName;
@@ -188,4 +188,10 @@ export function translationPrompt(
   const [pre, mid, post] = splitRendering(chat, conv(SENT[0], SENT[1]), false, 2) as [string, string, string];
   checkRendering(chat, conv(source, target), false, pre + source + mid + target + post);
   return [bare({ text: pre, tag: 'frame' }), bare({ text: source, tag: 'source' }), bare({ text: mid, tag: 'frame' }), bare({ text: target, tag: 'target' })];
+}
+
+/** The ids of `text` as a user turn that ends where the model answers, in `format` (what a
+ * generation prompt is: plast generate's --prompt in the model's own format). */
+export function userPromptIds(tok: TextTokenizer, format: TemplateName, text: string): number[] {
+  return encodeSegments(tok, userTurn(format, [{ text, tag: 'user' as const }], 'frame')).ids;
 }

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { ChatMessage } from '../../src/data/chat-template';
 import { encodePair } from '../../src/data/pairs';
 import { encodeSegments } from '../../src/data/segments';
-import { PromptFormat, resolveFormat, translationPrompt, userTurn } from '../../src/data/templates';
+import { PromptFormat, resolveFormat, translationPrompt, userPromptIds, userTurn } from '../../src/data/templates';
 import { TextTokenizer } from '../../src/model/tokenizer';
 import { ASSETS, FIXTURES, rejects } from '../helpers';
 
@@ -69,6 +69,7 @@ for (const name of NAMES) {
       }
       const enc = encodeSegments(tok, userTurn(format, [{ text: q, tag: 'question' as const }], 'frame'));
       assert.equal(enc.ids, c.ids, `${name} ${c.name}: ids`);
+      assert.equal(userPromptIds(tok, format, q), c.ids, `${name} ${c.name}: generation prompt`);
       const span = enc.ids.filter((_, k) => enc.tags[k] === 'question');
       assert.is(tok.decode(span), q, `${name} ${c.name}: question span`);
     }
