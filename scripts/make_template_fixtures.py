@@ -18,6 +18,10 @@ generation prompt, and tokenizer(text).input_ids for a few plain strings.
            add_eos_token: true next to a tokenizer.json whose post-processor adds BOS: transformers
            5.18 drops both flags when tokenizer.json exists (tokenization_utils_base.py), and the
            ids below are what it produces. The class stays TokenizersBackend.
+  llava    llava-hf/llava-1.5-7b-hf's processor template (chat_template.json), which reads each
+           message's content as a list of {"type": "text"/"image"} parts: HF renders the
+           conversations with the text as one part; expected.json keeps the text as a string (the
+           engine offers it as a part when the string form prints nothing).
   mistral-llama  The same with tokenizer_class LlamaTokenizerFast, as Mistral, Llama-2, Vicuna
            and LLaVA checkpoints have it: transformers 5's LlamaTokenizer (LlamaTokenizerFast is
            an alias) replaces tokenizer.json's normalizer and pre-tokenizer with a Metaspace
@@ -63,6 +67,15 @@ MISTRAL = (
     "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"
 )
 
+# llava-hf/llava-1.5-7b-hf's chat_template.json (verbatim).
+LLAVA = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
+    "{# Render all images first #}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{# Render all text next #}{% if message['role'] != 'assistant' %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}{% endfor %}"
+    "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
 PROMPT = 'Translate this from Turkish to English:\nTurkish: Panterler savunması kaç puan verdi?'
 CONVERSATIONS = {
     'user': [{'role': 'user', 'content': 'How many points did the Panthers defense surrender?'}],
@@ -85,6 +98,10 @@ TRAINING = {
 PLAIN = ['Hello world', '', 'Merhaba dünya\nEnglish: Hello world', 'Hello</s>world <s> again', ' leading space']
 
 
+def as_parts(conv):
+    return [{'role': m['role'], 'content': [{'type': 'text', 'text': m['content']}]} for m in conv]
+
+
 def ids_of(tok, conv, gen):
     out = tok.apply_chat_template(conv, tokenize=True, add_generation_prompt=gen, return_dict=False)
     if isinstance(out, dict) or hasattr(out, 'input_ids'):
@@ -92,7 +109,7 @@ def ids_of(tok, conv, gen):
     return [int(i) for i in out]
 
 
-def build(name, out, template, special, eos, where, bos_flag, config_extra):
+def build(name, out, template, special, eos, where, bos_flag, config_extra, parts=False):
     d = os.path.join(out, name)
     shutil.rmtree(d, ignore_errors=True)
     tok = AutoTokenizer.from_pretrained(SOURCE, add_bos_token=bos_flag)
@@ -126,6 +143,7 @@ def build(name, out, template, special, eos, where, bos_flag, config_extra):
     if where == 'json':
         ref.chat_template = template
     assert ref.chat_template == template, name
+    hf = as_parts if parts else (lambda c: c)
     cases = []
     for key, conv in CONVERSATIONS.items():
         if name.startswith('mistral') and any(m['role'] == 'system' for m in conv):
@@ -137,12 +155,12 @@ def build(name, out, template, special, eos, where, bos_flag, config_extra):
             continue
         for gen in (True, False):
             cases.append({'name': key, 'messages': conv, 'generation': gen,
-                          'text': ref.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen),
-                          'ids': ids_of(ref, conv, gen)})
+                          'text': ref.apply_chat_template(hf(conv), tokenize=False, add_generation_prompt=gen),
+                          'ids': ids_of(ref, hf(conv), gen)})
     for key, conv in TRAINING.items():
         cases.append({'name': key, 'messages': conv, 'generation': False,
-                      'text': ref.apply_chat_template(conv, tokenize=False, add_generation_prompt=False),
-                      'ids': ids_of(ref, conv, False)})
+                      'text': ref.apply_chat_template(hf(conv), tokenize=False, add_generation_prompt=False),
+                      'ids': ids_of(ref, hf(conv), False)})
     plain = [{'text': t, 'ids': ref(t).input_ids, 'noSpecial': ref(t, add_special_tokens=False).input_ids} for t in PLAIN]
     expected = {
         'transformers': __import__('transformers').__version__,
@@ -165,6 +183,7 @@ def main():
     build('llama3', a.out, LLAMA3, ['<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'], '<|eot_id|>', 'config', True, {})
     build('mistral', a.out, MISTRAL, [], None, 'json', True,
           {'add_bos_token': False, 'add_eos_token': True})
+    build('llava', a.out, LLAVA, [], None, 'json', True, {}, parts=True)
     build('mistral-llama', a.out, MISTRAL, [], None, 'json', True,
           {'tokenizer_class': 'LlamaTokenizerFast', 'add_bos_token': False, 'add_eos_token': True})
 
