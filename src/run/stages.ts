@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
-import { DEFAULT_ENGLISH_CUE } from '../data/templates';
+import { DEFAULT_ENGLISH_CUE, resolveFormat } from '../data/templates';
 import { parallelItems } from '../data/parallel';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { Model } from '../model/model';
@@ -92,10 +92,13 @@ function evalBar(label: string, enabled: boolean | undefined): { onProgress: (do
 /** The held-out pairs and any --eval-data, each scored on `m`. */
 async function runEvals(c: RunContext, m: Model, label: string): Promise<EvalReport[]> {
   const reps: EvalReport[] = [];
+  // The format resolves against the base checkpoint for both models: the tuned export lives in
+  // train/model, whose name would no longer say "vicuna".
+  const format = resolveFormat(c.config.template, { dir: c.config.model, tokenizer: m.tokenizer, config: m.config }, c.config.englishCue ?? DEFAULT_ENGLISH_CUE);
   for (const f of [c.files.heldout, ...c.config.evalData]) {
     const bar = evalBar(label, c.options.progress);
     try {
-      reps.push(await evaluate(m, { data: f, template: c.config.template, englishCue: c.config.englishCue ?? DEFAULT_ENGLISH_CUE, onProgress: bar.onProgress }));
+      reps.push(await evaluate(m, { data: f, template: format, onProgress: bar.onProgress }));
     } finally {
       bar.stop();
     }
@@ -230,7 +233,10 @@ const profileAfter: Stage = {
     const { dirs, log } = c;
     const before = c.get('profile');
     const layers = c.get('layers');
-    const p = await runProfile(await c.model('tuned'), profileOptions(c));
+    const m = await c.model('tuned');
+    // the profile's format resolved against the base checkpoint, as in runEvals
+    const template = resolveFormat(c.config.profileTemplate, { dir: c.config.model, tokenizer: m.tokenizer, config: m.config });
+    const p = await runProfile(m, { ...profileOptions(c), template });
     await writeProfile(dirs.profileAfter, p, { plots: true });
     try {
       await writeComparePlots(dirs.profileAfter, before, p.json, layers);
