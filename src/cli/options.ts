@@ -2,7 +2,8 @@
 // value the same way (same parser, same choices, same message) wherever it appears. Each command
 // still words its own help text: what --tau or --modules means differs a little per command.
 import { InvalidArgumentError, Option } from 'commander';
-import { TEMPLATES } from '../data/templates';
+import { ENGLISH_CUES, TEMPLATES } from '../data/templates';
+import { languagesBeside, parseLanguageOption } from '../data/languages';
 import { BackendChoice } from '../native';
 import { SCOPES } from '../profile/types';
 import { ImageAspect } from '../model/llava';
@@ -81,6 +82,26 @@ export function modulesOption(description: string): Option {
 /** A prompt template chosen from the known ones (--template, --profile-template). */
 export function templateOption(flags: string, description: string): Option {
   return new Option(flags, description).choices(TEMPLATES);
+}
+
+/** --language CODE=Name, repeatable: a language no table names (data/languages.ts). */
+export function languageOption(): Option {
+  return new Option('--language <code=name>', 'name a language no table knows, e.g. xa=Vessic (repeatable; or a languages.json beside the data)').argParser(
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+  );
+}
+
+/** Registers --language values and the languages.json beside the data, before --langs is read. */
+export function nameLanguages(given: string[] | undefined, data: string | string[] | undefined): void {
+  for (const s of given ?? []) parseLanguageOption(s);
+  if (data !== undefined) languagesBeside(data);
+}
+
+/** --english-cue: where the translation prompt's "\nEnglish:" line goes in a conversation format. */
+export function englishCueOption(): Option {
+  return new Option('--english-cue <turn>', 'translation prompt in a conversation: assistant (the reply is the English sentence) or user (the user turn ends with "\\nEnglish:", as the paper\'s prompt)').choices(
+    ENGLISH_CUES,
+  );
 }
 
 /** --scope: which tokens a profile counts. */

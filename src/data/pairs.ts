@@ -192,10 +192,11 @@ export function encodePair(tok: TextTokenizer, template: TemplateName, pair: Tra
         field: 'image',
       });
     }
-    // LLaVA's "<image>\n" opens the user's message, before the instruction.
-    const at = segments[0]!.text.indexOf('Translate this from');
-    segments[0] = { text: segments[0]!.text.slice(0, at), tag: 'frame' };
-    segments.splice(1, 0, { text: `${IMAGE_PLACEHOLDER}\n`, tag: 'image' as 'frame' }, { text: `Translate this from ${name} to English:\n${name}: `, tag: 'frame' });
+    // LLaVA's "<image>\n" opens the user's message, before the instruction (in every format).
+    const first = segments[0]!;
+    const at = first.text.indexOf('Translate this from');
+    const keep = first.bare ? { bare: true } : {};
+    segments.splice(0, 1, { ...first, text: first.text.slice(0, at) }, { text: `${IMAGE_PLACEHOLDER}\n`, tag: 'image' as 'frame', ...keep }, { ...first, text: first.text.slice(at) });
   }
   const encoded = encodeSegments(tok, segments);
   const enc = pair.image !== undefined ? expandEncoded(encoded, image!, 'image' as 'frame', 'frame', 1) : encoded;

@@ -9,9 +9,10 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { PlastError, expectPositiveInt } from '../errors';
 import { checkRowImages } from '../data/images';
 import { encodePairs, eosIdFor, loadPairs } from '../data/pairs';
+import { languagesBeside } from '../data/languages';
 import { BadRow, RowSelection, badCounts, badRow, langCounts, rejectRow } from '../data/rows';
 import { McqItem, loadMcq } from '../data/mcq';
-import { DEFAULT_TEMPLATE, TemplateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, EnglishCue, FormatName, PromptFormat, TemplateChoice, resolveFormat, templateArg } from '../data/templates';
 import { Model } from '../model/model';
 import { encodeSegments } from '../data/segments';
 import { McqResult, mcqSegments, scoreLetters, scoreLikelihood } from './mcq';
@@ -29,7 +30,9 @@ export interface EvalOptions {
   data: string | string[];
   kind?: EvalKind | 'auto';
   mode?: McqMode; // MCQ: default both
-  template?: TemplateName; // default DEFAULT_TEMPLATE
+  template?: TemplateChoice | PromptFormat; // default DEFAULT_TEMPLATE (auto: the model's own format)
+  /** Translation pairs: where the "\nEnglish:" cue goes in a conversation format. */
+  englishCue?: EnglishCue;
   langs?: string[];
   /** MCQ: language of rows without a language column. */
   lang?: string;
@@ -58,7 +61,8 @@ export interface EvalReport {
   model: string;
   data: string[];
   kind: EvalKind;
-  template: TemplateName;
+  /** The conversation format used (auto resolved). */
+  template: FormatName;
   items: number;
   perLangItems: Record<string, number>;
   bad: Record<string, number>;
@@ -105,11 +109,13 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
   const kinds = files.map((f) => (o.kind && o.kind !== 'auto' ? o.kind : detectKind(f)));
   if (new Set(kinds).size > 1) throw new PlastError('ERR_INVALID', `--data mixes multiple-choice and translation files (${files.map((f, i) => `${f}: ${kinds[i]}`).join(', ')}); evaluate them separately`, { field: 'data' });
   const kind = kinds[0]!;
-  const template = o.template ?? DEFAULT_TEMPLATE;
+  languagesBeside(files); // names of languages no table knows
+  const format = resolveFormat(o.template ?? DEFAULT_TEMPLATE, model, o.englishCue);
+  const template = templateArg(format);
   const maxLen = o.maxLen ?? model.config.maxPositions;
   if (o.limit !== undefined) expectPositiveInt('limit', o.limit);
   const score: ScoreOptions = { ...(o.microTokens ? { microTokens: o.microTokens } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) };
-  const base = { model: model.dir, data: files, kind, template };
+  const base = { model: model.dir, data: files, kind, template: format.name };
   const protocol = o.protocol ?? 'logits';
   if (protocol === 'vlmeval' && kind !== 'mcq') throw new PlastError('ERR_INVALID', `--protocol vlmeval scores multiple-choice files; ${files.join(', ')} hold translation pairs`, { field: 'protocol' });
   if (protocol !== 'vlmeval') {
@@ -118,7 +124,8 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
     }
   }
   if (protocol === 'vlmeval') {
-    const vt = o.template ?? 'vicuna';
+    // VLMEvalKit's LLaVA protocol: LLaVA's conversation, or the bare prompt with --template plain.
+    const vt = o.template === 'plain' ? 'plain' : 'vicuna';
     const run = await runVlmeval(o.generator ?? textGenerator(model), {
       data: files,
       template: vt,
@@ -155,7 +162,7 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
   if (kind === 'pairs') {
     const d = loadPairs(files, { ...(o.langs ? { langs: o.langs } : {}), ...(o.limit ? { limit: o.limit } : {}), ...(o.strict ? { strict: true } : {}) });
     const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
-    const enc = encodePairs(model.tokenizer, d.pairs, { template, eosId: eosIdFor(model.tokenizer, model.config.eosTokenIds), maxLen, ...(o.strict ? { strict: true } : {}), ...image });
+    const enc = encodePairs(model.tokenizer, d.pairs, { template: format, eosId: eosIdFor(model.tokenizer, model.config.eosTokenIds), maxLen, ...(o.strict ? { strict: true } : {}), ...image });
     const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined && model.vision ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
       model.imagePixels(src, where),
     );

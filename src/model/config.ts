@@ -114,7 +114,10 @@ export function parseConfig(top: Json, file = 'config.json'): ModelConfig {
     throw new PlastError('ERR_UNSUPPORTED', `${file}: partial_rotary_factor ${String(c['partial_rotary_factor'])} is not supported`, { file, field: 'partial_rotary_factor' });
   }
   let window = 0;
-  if (arch === 'mistral' && typeof c['sliding_window'] === 'number') window = c['sliding_window'];
+  // MistralConfig (transformers 5.18) defaults sliding_window to 4096 when the key is absent; an
+  // explicit null means no window.
+  const MISTRAL_SLIDING_WINDOW = 4096;
+  if (arch === 'mistral') window = c['sliding_window'] === undefined ? MISTRAL_SLIDING_WINDOW : typeof c['sliding_window'] === 'number' ? c['sliding_window'] : 0;
   if (arch === 'qwen2' && c['use_sliding_window'] === true) {
     throw new PlastError('ERR_UNSUPPORTED', `${file}: qwen2 use_sliding_window=true (per-layer windows) is not supported`, { file, field: 'use_sliding_window' });
   }

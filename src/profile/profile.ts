@@ -27,9 +27,9 @@ import { Model } from '../model/model';
 import { TextTokenizer } from '../model/tokenizer';
 import { checkRowImages } from '../data/images';
 import { ParallelData, loadParallel } from '../data/parallel';
-import { language } from '../data/languages';
+import { language, languagesBeside } from '../data/languages';
 import { encodeSegments } from '../data/segments';
-import { DEFAULT_TEMPLATE, TemplateName, templateName, userTurn } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateName, resolveFormat, templateArg, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
@@ -168,10 +168,12 @@ export function profilePrompt(tok: TextTokenizer, text: string, template: Templa
 export async function runProfile(model: Model, opts: ProfileOptions): Promise<Profile> {
   const started = Date.now();
   const scope = checkScope(opts.scope ?? DEFAULT_SCOPE);
-  const template = templateName(opts.template ?? DEFAULT_TEMPLATE);
+  const format = resolveFormat(typeof opts.template === 'string' ? templateName(opts.template) : opts.template ?? DEFAULT_TEMPLATE, model);
+  const template = templateArg(format);
   const batchTokens = expectPositiveInt('batchTokens', opts.batchTokens ?? DEFAULT_BATCH_TOKENS);
   if (opts.limit !== undefined) expectPositiveInt('limit', opts.limit);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  languagesBeside(opts.data); // names of languages no table knows
   const langs = profileLanguages(opts.langs);
   // Validate the statistics options now, not after the model has run.
   checkSelectOptions(opts, model.config.numLayers);
@@ -301,7 +303,7 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
     params: {
       langs,
       scope,
-      template,
+      template: format.name,
       limit: opts.limit ?? null,
       shard: shard && shard.count > 1 ? { count: shard.count, indices: [shard.index] } : null,
       backend: model.backend,
@@ -345,7 +347,7 @@ export function finishProfile(meta: ProfileMeta, counts: CountsFile, opts: Selec
   void _neurons;
   const json: ProfileJson = {
     ...meta,
-    stats: { tau: stats.selection.tau, minLayers: stats.selection.minLayers, maxLayers: stats.selection.maxLayers, rule: STATS_RULE },
+    stats: { tau: stats.selection.tau, minLayers: stats.selection.minLayers, maxLayers: stats.selection.maxLayers, peak: stats.selection.peakRule ?? 'global', rule: STATS_RULE },
     layers: stats.layers,
     selection: stats.selection,
     lape: { ...lapeSummary, rule: LAPE_RULE, file: LAPE_FILE },

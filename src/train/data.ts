@@ -7,6 +7,8 @@ import { Model } from '../model/model';
 import { EncodedPair, encodePairs, eosIdFor, fileFingerprint, loadPairs } from '../data/pairs';
 import { checkRowImages } from '../data/images';
 import { BadRow, badCounts, langCounts, rejectRow } from '../data/rows';
+import { resolveFormat } from '../data/templates';
+import { languagesBeside } from '../data/languages';
 import { RunConfig } from './state';
 
 export interface DataReport {
@@ -50,11 +52,13 @@ function toSequence(e: EncodedPair): TrainSequence {
 
 /** Loads, checks and encodes the training pairs (bad rows counted, or rejected when strict). */
 export async function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m: string) => void): Promise<TrainData> {
+  languagesBeside(c.data); // names of languages no table knows
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
+  const format = resolveFormat(c.template, model, c.englishCue);
   const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
-  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, strict, ...image });
+  const enc = encodePairs(model.tokenizer, d.pairs, { template: format, eosId: eos, maxLen: c.maxLen, strict, ...image });
   const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
     model.imagePixels(src, where),
   );

@@ -2,6 +2,7 @@
 // last step of an epoch may take fewer), runs them as micro-batches with gradient accumulation,
 // then: grad norm -> NaN/Inf check -> clip coefficient -> AdamW at the schedule's lr. train.ts
 // says why the loss is scaled by the batch's label tokens and why the loop is deterministic.
+import { stepWithoutDecayOnExempt } from './decay';
 import { PlastError } from '../errors';
 import { microBatches } from '../model/batching';
 import { Model } from '../model/model';
@@ -157,7 +158,10 @@ async function optimizerStep(l: Loop, idx: number[]): Promise<StepMath> {
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return numericFailure(l, loss, gradNorm);
   const lr = cosineWithWarmup(pos.step, plan.warmupSteps, plan.totalSteps, config.lr);
   const clipCoef = clipCoefficient(gradNorm, config.clip);
-  await model.adamw({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: pos.step + 1, gradScale: clipCoef });
+  // Biases and norm weights are not decayed (HF Trainer; decay.ts).
+  await stepWithoutDecayOnExempt(model, lr, config.weightDecay, () =>
+    model.adamw({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: pos.step + 1, gradScale: clipCoef }),
+  );
   return { loss, lr, gradNorm, clipCoef, labelTokens, tokens, microBatches: groups.length };
 }
 
