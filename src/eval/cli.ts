@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
-import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, englishCue, templateName } from '../data/templates';
 import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { hasVisionTower } from '../model/vision';
@@ -10,7 +10,7 @@ import { jsonlHasImages } from '../data/images';
 import { writeJsonAtomic } from '../util/atomic';
 import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
-import { backendOption, imageAspectOption, intOption, numberOption, shown, templateOption, visionLoadOptions, visionTowerOption } from '../cli/options';
+import { backendOption, englishCueOption, languageOption, nameLanguages, imageAspectOption, intOption, numberOption, shown, templateOption, visionLoadOptions, visionTowerOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { EvalOptions, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
 import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
@@ -18,8 +18,8 @@ import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
 // and the template as text; kind and mode have defaults), plus the model, --out, --json and
 // --backend.
-type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular'> &
-  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect?: ImageAspect; visionTower?: string };
+type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular' | 'englishCue'> &
+  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect?: ImageAspect; visionTower?: string; englishCue?: string; language?: string[] };
 
 export function registerEval(program: Command): void {
   program
@@ -45,9 +45,12 @@ export function registerEval(program: Command): void {
     .addOption(backendOption())
     .addOption(imageAspectOption())
     .addOption(visionTowerOption())
+    .addOption(englishCueOption())
+    .addOption(languageOption())
     .action(async (o: EvalCli, cmd: Command) => {
-      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, imageAspect, visionTower, ...given } = o;
+      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, imageAspect, visionTower, englishCue: cue, language: named, ...given } = o;
       if (out !== undefined) checkOutputFile(out, '--out');
+      nameLanguages(named, o.data); // before --langs is read
       // vlmeval is the default for VLMEvalKit's TSV files; the library keeps logits as its default.
       const protocol: McqProtocol = asked ?? (given.kind !== 'pairs' && o.data.every((f) => /\.tsv$/i.test(f)) ? 'vlmeval' : 'logits');
       const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
@@ -62,6 +65,7 @@ export function registerEval(program: Command): void {
         ...(protocol === 'vlmeval' ? { protocol, ...(vision ? { generator: visionGenerator(model) } : {}) } : { mode }),
         ...(protocol !== 'vlmeval' || fromCli('template') ? { template: templateName(template) } : {}),
         ...(langs ? { langs: parseLanguageList(langs) } : {}),
+        ...(cue !== undefined ? { englishCue: englishCue(cue) } : {}),
         onProgress: (done, total) => {
           bar ??= progress({ label: 'eval', total, unit: 'seqs' });
           bar.update(done);
