@@ -8,13 +8,24 @@ import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
 import { backendOption, intOption, numberOption, shown, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
-import { EvalOptions, evaluate, formatReport } from './evaluate';
+import { EvalOptions, EvalReport, evaluate, formatReport } from './evaluate';
 
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
 // and the template as text; kind and mode have defaults), plus the model, --out, --json and
 // --backend.
 type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress'> &
   Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice };
+
+/** What `plast eval --json` prints (and the server's eval method returns): the report without
+ * per-item predictions. */
+export function evalBrief(report: EvalReport) {
+  const { letter, likelihood, ...rest } = report;
+  return {
+    ...rest,
+    ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
+    ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
+  };
+}
 
 export function registerEval(program: Command): void {
   program
@@ -55,12 +66,7 @@ export function registerEval(program: Command): void {
       });
       if (out) writeJsonAtomic(out, report);
       if (json) {
-        const { letter, likelihood, ...rest } = report;
-        const brief = {
-          ...rest,
-          ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
-          ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
-        };
+        const brief = evalBrief(report);
         process.stdout.write(JSON.stringify(brief, null, 2) + '\n');
       } else {
         process.stdout.write(formatReport(report));
