@@ -115,7 +115,10 @@ export function registerProfileMerge(profile: Command): void {
     .addOption(minOpt("the inputs'"))
     .addOption(maxOption("the inputs'"))
     .option('--no-plots', 'skip the SVG/PNG plots')
-    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
+    .option('--json', 'print the merged profile.json instead of the summary')
+    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean; json?: boolean }, cmd: Command) => {
+      // `profile` has a --json of its own, which takes the flag when it is parsed first.
+      const json = o.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
       checkOutputDir(out, '<out>');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
@@ -123,6 +126,7 @@ export function registerProfileMerge(profile: Command): void {
         ...maxLayersOf(o.maxLayers),
         plots: o.plots,
       });
+      if (json) return print(JSON.stringify(p.json, null, 2));
       print(`merged ${inputs.length} profiles into ${out}`);
       print(formatProfile(p.json));
     });

@@ -13,7 +13,8 @@ export function registerServe(program: Command): void {
     .option('--socket <path>', 'listen on a Unix socket')
     .option('--token <secret>', 'clients must call auth {token} first (default: PLAST_SERVE_TOKEN)')
     .option('--schema', 'print the method list with parameter and result schemas (JSON) and exit')
-    .action(async (o: { listen?: string; socket?: string; token?: string; schema?: boolean }) => {
+    .option('--json', 'stdout carries JSON only (as it always does here: the protocol on stdio, or --schema); logs go to stderr')
+    .action(async (o: { listen?: string; socket?: string; token?: string; schema?: boolean; json?: boolean }) => {
       if (o.schema) {
         process.stdout.write(JSON.stringify(schemaDocument(version), null, 2) + '\n');
         return;
