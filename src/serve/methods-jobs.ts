@@ -95,7 +95,7 @@ export async function train(p: ParamsOf<'train'>, ctx: Ctx): Promise<unknown> {
         ...(keep !== undefined ? { keepCheckpoints: keep } : {}),
         progress: false,
         log: (message) => ctx.progress.note({ stage: 'train', message }),
-        onStep: (s) => ctx.progress.update('train', s.step, null, { tokensPerSecond: s.tokensPerSecond, loss: s.loss }),
+        onStep: (s, total) => ctx.progress.update('train', s.step, total, { tokensPerSecond: s.tokensPerSecond, loss: s.loss }),
         signal: ctx.signal,
       };
       return trainSummary(await trainRun(m, opts));

@@ -22,7 +22,7 @@ export class ProgressReporter {
     if (!this.send) return;
     if (stage !== this.stage || !this.eta) {
       this.stage = stage;
-      this.eta = new Eta(total ?? 0, 0);
+      this.eta = new Eta(total ?? 0, done); // a resumed training starts past 0
     }
     this.eta.add(done);
     const rate = this.eta.rate();
