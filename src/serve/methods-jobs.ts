@@ -127,12 +127,17 @@ export async function evalJob(p: ParamsOf<'eval'>, ctx: Ctx): Promise<unknown> {
 
 export async function run(p: ParamsOf<'run'>, ctx: Ctx): Promise<unknown> {
   const { langs, layers, progressToken: _t, ...rest } = p;
+  // runPlast logs "[stage]" as each stage starts: the progress stage follows it.
+  let stage = 'run';
   const opts: RunOptions = {
     ...(given(rest) as RunOptions),
     ...(langs !== undefined ? { langs: langList(langs) } : {}),
     ...(layers !== undefined ? { layers: layerList(layers) } : {}),
     progress: false,
-    log: (message) => ctx.progress.note({ stage: 'run', message }),
+    log: (message) => {
+      stage = /^\[(\w+)\]$/.exec(message)?.[1] ?? stage;
+      ctx.progress.note({ stage, message });
+    },
     signal: ctx.signal,
   };
   return queued(ctx, p.backend, async () => {

@@ -110,6 +110,7 @@ export const METHODS = {
         ),
         hiddenAt: Opt(Type.Array(Int(), { description: 'not supported yet (ERR_UNSUPPORTED)' })),
         output: Opt(Output),
+        progressToken: ProgressToken,
       },
       closed,
     ),

@@ -140,14 +140,21 @@ async function errorClasses(c: PlastClient, raw: { write: (s: string) => void; n
 }
 
 test('every error class over stdio', async () => {
+  // Raw frames to one server process, client calls to another (both on stdio).
   const child = spawn(process.execPath, [CLI, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'], env: ENV });
   const reader = frameReader(child.stdout!);
-  await errorClasses(await connect({ env: ENV }).then(async (c) => c), { write: (s) => child.stdin!.write(s), next: reader.next }).catch(async (e) => {
+  const c = await connect({ env: ENV });
+  try {
+    await errorClasses(c, { write: (s) => child.stdin!.write(s), next: reader.next });
+  } catch (e) {
     child.kill();
     throw e;
-  });
+  } finally {
+    await c.close();
+  }
   child.stdin!.end();
   assert.is(await exited(child), 0, 'the server ends when its stdin closes');
+  assert.is(c.child!.exitCode, 0);
 });
 
 test('every error class over a Unix socket; shutdown removes the socket', async () => {
@@ -162,6 +169,33 @@ test('every error class over a Unix socket; shutdown removes the socket', async 
     assert.equal(await c.call('shutdown', {}), { ok: true });
     assert.is(await exited(srv.child), 0, srv.stderr());
     assert.not.ok(existsSync(path), 'socket file removed');
+  } finally {
+    srv.child.kill();
+  }
+});
+
+test('a socket client that disconnects mid-job cancels it: no output, the device free for the next client', async () => {
+  const path = join(tmp, 'drop.sock');
+  const srv = await startListening(['--socket', path]);
+  try {
+    const out = join(tmp, 'dropped-profile');
+    const a = await connect({ socket: path });
+    const started = new Promise<void>((res) => {
+      a.call('profile', { model: MODEL, data: join(ASSETS, 'data', 'ntrex128_train.jsonl'), langs: 'en,ar,tr,ru,zh', batchTokens: 64, out, backend: 'cpu', plots: false }, {
+        onProgress: (v) => v.stage === 'profile' && res(),
+      }).catch(() => {});
+    });
+    await started;
+    await a.close(); // the connection drops with the job running
+    const b = await connect({ socket: path });
+    const events: string[] = [];
+    const t0 = Date.now();
+    const { handle } = await b.call('model.load', { dir: MODEL, backend: 'cpu' });
+    await b.call('forward', { handle, sequences: [{ ids: [1, 2, 3], count: 'all' }] }, { onProgress: (v) => events.push(v.stage) });
+    assert.ok(Date.now() - t0 < 15000, 'the dropped job did not hold the device');
+    assert.not.ok(existsSync(out), 'the dropped profile wrote nothing');
+    await b.call('shutdown', {});
+    assert.is(await exited(srv.child), 0);
   } finally {
     srv.child.kill();
   }

@@ -146,6 +146,23 @@ test('eval: the report `plast eval --json` prints; bad params name the field', a
   }
 });
 
+test('run: stopped after a step ({status: "stopped"}), then the same call finishes and returns report.json; progress follows its stages', async () => {
+  const c = await connect({ env: ENV });
+  try {
+    const out = join(tmp, 'run');
+    const params = { out, model: MODEL, langs: 'en,ar', profileLimit: 8, trainLimit: 8, evalPerLang: 2, batch: 4, epochs: 1, lr: 1e-3, layers: '7', template: 'plain' as const, backend: 'cpu' as const };
+    const stages: string[] = [];
+    const s = await c.call('run', { ...params, stopAfter: 1 }, { onProgress: (v) => stages.at(-1) !== v.stage && stages.push(v.stage) });
+    assert.equal(s, { status: 'stopped', step: 1, totalSteps: 2, out });
+    assert.equal(stages, ['split', 'profile', 'evalBefore', 'train']);
+    const r = (await c.call('run', params)) as { config: unknown; train: { step: number } };
+    assert.equal(r, JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
+    assert.is(r.train.step, 2);
+  } finally {
+    await c.close();
+  }
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test.run();
