@@ -48,6 +48,8 @@ export interface Client {
   closed: Promise<void>;
   /** Cancels every request in flight (as a disconnect does); returns how many there were. */
   cancelAll: () => number;
+  /** Resolves when every request in flight now has been answered (or dropped with the connection). */
+  settled: () => Promise<void>;
 }
 
 /** The first error of params against `schema`, as a JSON pointer and a message. */
@@ -142,5 +144,8 @@ export function serveClient(reader: MessageReader, writer: MessageWriter, server
     });
   });
   connection.listen();
-  return { connection, closed: closedP, cancelAll };
+  const settled = async (): Promise<void> => {
+    await Promise.allSettled([...pending]);
+  };
+  return { connection, closed: closedP, cancelAll, settled };
 }

@@ -78,8 +78,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
       for (const c of clients) cancelled += c.cancelAll();
       if (cancelled > 0) log(`shutting down: ${cancelled} request(s) cancelled, stopping at their next safe point`);
       void (async () => {
-        // Jobs end at their next safe point; their replies go out before the connections close.
-        await Promise.allSettled([...clients].map((c) => c.closed.catch(() => {})).map((p) => Promise.race([p, settleSoon()])));
+        // Jobs end at their next safe point (a training after its step, with its checkpoint);
+        // their replies go out before the connections close.
+        await Promise.allSettled([...clients].map((c) => c.settled()));
+        await new Promise((res) => setTimeout(res, 50));
         for (const c of clients) c.connection.dispose();
         state.models.disposeAll();
         if (opts.listen.kind === 'socket') rmSync(opts.listen.path, { force: true });
@@ -87,10 +89,6 @@ export async function serve(opts: ServeOptions): Promise<void> {
       })();
     },
   };
-
-  // A job still settling after its cancel: give it time to reach its safe point (a training step
-  // is seconds); shutdown does not wait on a client that stays connected.
-  const settleSoon = (): Promise<void> => new Promise((res) => setTimeout(res, 200));
 
   const add = (c: Client): void => {
     clients.add(c);

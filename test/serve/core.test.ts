@@ -201,6 +201,30 @@ test('a socket client that disconnects mid-job cancels it: no output, the device
   }
 });
 
+test('shutdown while another client trains: the training stops after its step with a checkpoint and is answered, then the server exits', async () => {
+  const path = join(tmp, 'shutdown.sock');
+  const srv = await startListening(['--socket', path]);
+  try {
+    const a = await connect({ socket: path });
+    const b = await connect({ socket: path });
+    let stepped!: () => void;
+    const firstStep = new Promise<void>((res) => (stepped = res));
+    const training = a.call('train', { model: MODEL, data: join(ASSETS, 'data', 'xquad_questions_train.jsonl'), langs: 'ar,zh', limit: 200, batch: 4, epochs: 1, layers: [7], backend: 'cpu', out: join(tmp, 'shut-train') }, {
+      onProgress: (v) => v.stage === 'train' && v.done !== undefined && stepped(),
+    });
+    await firstStep;
+    assert.equal(await b.call('shutdown', {}), { ok: true });
+    const r = (await training) as { status: string; step: number; totalSteps: number; checkpoint: string };
+    assert.is(r.status, 'stopped');
+    assert.ok(r.step < r.totalSteps);
+    assert.ok(existsSync(join(r.checkpoint, 'state.json')), 'checkpoint written');
+    assert.is(await exited(srv.child), 0, srv.stderr());
+    assert.match(srv.stderr(), /shutting down: 1 request\(s\) cancelled/);
+  } finally {
+    srv.child.kill();
+  }
+});
+
 test('TCP with --token: a request without the token or with a wrong one is refused; the right one is served', async () => {
   const srv = await startListening(['--listen', '127.0.0.1:0', '--token', 's3cret']);
   try {

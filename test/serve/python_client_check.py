@@ -48,4 +48,25 @@ assert done == sorted(done) and done, done
 assert not os.path.exists(out), "a cancelled profile writes nothing"
 c.close()
 assert c.process.returncode == 0, c.process.returncode
+
+# A listening server: TCP with a token (refused without it), then shutdown.
+import re  # noqa: E402
+import subprocess  # noqa: E402
+
+main = os.path.join(ROOT, "dist", "src", "cli", "main.js")
+srv = subprocess.Popen(["node", main, "serve", "--listen", "127.0.0.1:0", "--token", "t0k"], stderr=subprocess.PIPE, env=dict(os.environ))
+line = srv.stderr.readline().decode()
+port = int(re.search(r"listening on [\d.]+:(\d+)", line).group(1))
+anon = PlastClient.connect_tcp("127.0.0.1", port)
+try:
+    anon.call("backends")
+    raise SystemExit("expected the token to be required")
+except PlastRpcError as e:
+    assert e.code == -32001 and e.engine_code == "ERR_UNAUTHORIZED", e
+anon.close()
+t = PlastClient.connect_tcp("127.0.0.1", port, token="t0k")
+assert t.call("backends")["backends"]
+t.call("shutdown")
+t.close()
+assert srv.wait(30) == 0
 print("python client: ok")
