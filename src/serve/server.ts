@@ -101,6 +101,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   if (opts.listen.kind === 'stdio') {
+    // A client gone mid-reply (EPIPE) must not crash the server before its jobs have stopped.
+    process.stdout.on('error', () => {});
     const c = serveClient(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout), state, clientOpts);
     clients.add(c);
     // The server never outlives its client: stdin closed = the client is gone.
