@@ -12,7 +12,7 @@ import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
 import { backendOption, englishCueOption, languageOption, nameLanguages, imageAspectOption, intOption, numberOption, shown, templateOption, visionLoadOptions, visionTowerOption } from '../cli/options';
 import { BackendChoice } from '../native';
-import { EvalOptions, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
+import { EvalOptions, EvalReport, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
 import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
@@ -20,6 +20,18 @@ import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 // --backend.
 type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular' | 'englishCue'> &
   Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect?: ImageAspect; visionTower?: string; englishCue?: string; language?: string[] };
+
+/** What `plast eval --json` prints (and the server's eval method returns): the report without
+ * per-item predictions. */
+export function evalBrief(report: EvalReport) {
+  const { letter, likelihood, vlmeval, ...rest } = report;
+  return {
+    ...rest,
+    ...(vlmeval ? { vlmeval: (({ predictions: _p, ...v }) => v)(vlmeval) } : {}),
+    ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
+    ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
+  };
+}
 
 export function registerEval(program: Command): void {
   program
@@ -77,13 +89,7 @@ export function registerEval(program: Command): void {
       });
       if (out) writeJsonAtomic(out, report);
       if (json) {
-        const { letter, likelihood, vlmeval, ...rest } = report;
-        const brief = {
-          ...rest,
-          ...(vlmeval ? { vlmeval: (({ predictions: _p, ...v }) => v)(vlmeval) } : {}),
-          ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
-          ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
-        };
+        const brief = evalBrief(report);
         process.stdout.write(JSON.stringify(brief, null, 2) + '\n');
       } else {
         process.stdout.write(formatReport(report));

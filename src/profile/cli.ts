@@ -143,7 +143,10 @@ export function registerProfileMerge(profile: Command): void {
     .addOption(maxOption("the inputs'"))
     .addOption(peakOpt("the inputs'"))
     .option('--no-plots', 'skip the SVG/PNG plots')
-    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; peak?: PeakRule; plots: boolean }) => {
+    .option('--json', 'print the merged profile.json instead of the summary')
+    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; peak?: PeakRule; plots: boolean; json?: boolean }, cmd: Command) => {
+      // `profile` has a --json of its own, which takes the flag when it is parsed first.
+      const json = o.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
       checkOutputDir(out, '<out>');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
@@ -152,6 +155,7 @@ export function registerProfileMerge(profile: Command): void {
         ...(o.peak !== undefined ? { peak: o.peak } : {}),
         plots: o.plots,
       });
+      if (json) return print(JSON.stringify(p.json, null, 2));
       print(`merged ${inputs.length} profiles into ${out}`);
       print(formatProfile(p.json));
     });

@@ -69,7 +69,7 @@ export function registerRun(program: Command): void {
     .option('--stop-after <n>', 'stop the training after step n with a checkpoint; the same command without it continues', intOption('--stop-after'))
     .option('--out <dir>', 'run directory', 'plast-run')
     .option('--overwrite', 'run again the stages in --out that a changed setting invalidates (the others are kept), or write into an --out that holds no run')
-    .option('--json', 'print report.json at the end')
+    .option('--json', 'print report.json at the end ({status, step, totalSteps, out} when the training stopped)')
     .action(async (o: RunCli) => {
       const { langs, language: named, layers, json, ...given } = o;
       nameLanguages(named, given.data ?? BUNDLED_DATA);
@@ -87,9 +87,13 @@ export function registerRun(program: Command): void {
         interrupt.dispose();
       }
       if (r.status === 'stopped') {
+        if (interrupt.signal.aborted) process.exitCode = 130;
+        if (json) {
+          process.stdout.write(JSON.stringify({ status: r.status, step: r.train.step, totalSteps: r.train.totalSteps, out: r.out }, null, 2) + '\n');
+          return;
+        }
         const how = interrupt.signal.aborted ? 'run the same command again' : 'run the same command without --stop-after';
         process.stdout.write(`training stopped at step ${r.train.step} of ${r.train.totalSteps}; ${how} to continue\n`);
-        if (interrupt.signal.aborted) process.exitCode = 130;
         return;
       }
       if (json) {

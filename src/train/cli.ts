@@ -12,7 +12,7 @@ import { DEFAULT_MICRO_TOKENS } from '../model/batching';
 import { TRAIN_DEFAULTS } from './defaults';
 import { layersFromProfile, parseLayerList, profileFormat } from './layers';
 import { loadState } from './state';
-import { TrainOptions, train } from './train';
+import { TrainOptions, TrainResult, train } from './train';
 import { onInterrupt } from '../util/interrupt';
 
 // What commander parses: TrainOptions as typed on the command line (lists and the template as
@@ -37,6 +37,25 @@ type TrainCli = Omit<
     visionTower?: string;
     backend?: BackendChoice;
   };
+
+/** What `plast train --json` prints (and the server's train method returns). */
+export function trainSummary(r: TrainResult) {
+  const tokens = r.records.reduce((a, x) => a + x.tokens, 0);
+  const secs = r.records.reduce((a, x) => a + x.seconds, 0);
+  return {
+    status: r.status,
+    step: r.step,
+    totalSteps: r.totalSteps,
+    firstLoss: r.losses[0] ?? null,
+    finalLoss: r.losses[r.losses.length - 1] ?? null,
+    tokensPerSecond: secs > 0 ? tokens / secs : 0,
+    pairs: r.data.examples,
+    badRows: r.data.bad,
+    checkpoint: r.checkpoint,
+    export: r.export ? { dir: r.export.dir, delta: r.export.delta } : null,
+    out: r.out,
+  };
+}
 
 export function registerTrain(program: Command): void {
   program
@@ -106,21 +125,7 @@ export function registerTrain(program: Command): void {
         interrupt.dispose();
       }
       if (interrupt.signal.aborted) process.exitCode = 130;
-      const tokens = r.records.reduce((a, x) => a + x.tokens, 0);
-      const secs = r.records.reduce((a, x) => a + x.seconds, 0);
-      const summary = {
-        status: r.status,
-        step: r.step,
-        totalSteps: r.totalSteps,
-        firstLoss: r.losses[0] ?? null,
-        finalLoss: r.losses[r.losses.length - 1] ?? null,
-        tokensPerSecond: secs > 0 ? tokens / secs : 0,
-        pairs: r.data.examples,
-        badRows: r.data.bad,
-        checkpoint: r.checkpoint,
-        export: r.export ? { dir: r.export.dir, delta: r.export.delta } : null,
-        out: r.out,
-      };
+      const summary = trainSummary(r);
       if (json) {
         process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         return;

@@ -82,7 +82,8 @@ export interface LoopOptions {
   saveEvery?: number;
   signal?: AbortSignal;
   progress?: boolean;
-  onStep?: (rec: StepRecord) => void;
+  /** After each step; totalSteps lets a caller show done/total (the server's progress). */
+  onStep?: (rec: StepRecord, totalSteps: number) => void;
 }
 
 type StepMath = Pick<StepRecord, 'loss' | 'lr' | 'gradNorm' | 'clipCoef' | 'labelTokens' | 'tokens' | 'microBatches'>;
@@ -126,7 +127,7 @@ export async function runSteps(l: Loop, o: LoopOptions): Promise<StepRecord[]> {
       pos.losses.push(s.loss);
       records.push(rec);
       l.trainLog.append(rec);
-      o.onStep?.(rec);
+      o.onStep?.(rec, plan.totalSteps);
       bar.update(pos.step, { loss: s.loss.toFixed(4), tokens_per_s: Math.round(rec.tokensPerSecond) });
       if (o.saveEvery && pos.step % o.saveEvery === 0 && pos.step < stopAt) await l.save();
     }

@@ -66,7 +66,8 @@ export interface TrainOptions {
   progress?: boolean;
   /** Human-readable messages (the CLI prints them to stderr). */
   log?: (msg: string) => void;
-  onStep?: (rec: StepRecord) => void;
+  /** After each step, with the run's total steps. */
+  onStep?: (rec: StepRecord, totalSteps: number) => void;
 }
 
 /** The options that change the math; a resumed run must keep them. */
