@@ -23,7 +23,12 @@ LlavaForConditionalGeneration as transformers saves it, pixel_values and HF's to
 and projected image features in expected.safetensors) and llava-vision-hub/ (the same weights in
 the hub layout, vision_tower.vision_model.*).
 
-Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile|vision]
+and, for a whole LLaVA model with images (build_llava_image): llava-image/ (a small random
+LlavaForConditionalGeneration with a 2-layer decoder, a tokenizer holding <image>, the processor
+config, two PNG images at the processor's size; the ids LlavaProcessor makes, logits, gate_proj
+outputs, loss and decoder-layer gradients, and greedy ids, all with the images).
+
+Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile|vision|image]
      (needs torch, transformers, safetensors; --only profile / --only vision leave every other
      file as it is)
 """
@@ -386,6 +391,236 @@ def build_vision(out_dir):
     print(f'llava-vision: {L}-layer CLIP tower, {patches} patches, batch {B} -> {d} (+ {hub})')
 
 
+# ---------------------------------------------------------------------------------------------
+# A whole LLaVA model with images: the tower's features spliced into the decoder at <image>.
+
+IMAGE_SEED = 3000
+IMAGE_PROMPTS = [
+    ('USER: <image>\nWhat is in the picture? ASSISTANT:', ' A small cat.'),
+    ('<image>\nDescribe it. ASSISTANT:', ' Red.'),
+]
+IMAGE_GENERATE_TOKENS = 6
+
+
+def build_llava_image(out_dir):
+    """A small random LlavaForConditionalGeneration with a 2-layer llama decoder and a tokenizer
+    holding an <image> token, run on two prompts with one image each through HF's LlavaProcessor
+    (the <image> placeholder expanded to the image's feature count) and the model: the ids, the
+    pixel values, every position's logits, every decoder layer's gate_proj output (forward hooks),
+    the loss and every decoder-layer gradient with labels on the answers, and greedy ids."""
+    import numpy as np
+    from PIL import Image
+    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
+                              LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+    gen = torch.Generator().manual_seed(IMAGE_SEED)
+    torch.manual_seed(IMAGE_SEED)
+    d = os.path.join(out_dir, 'llava-image')
+    os.makedirs(d, exist_ok=True)
+    tok = PreTrainedTokenizerFast.from_pretrained(TOKENIZER_SRC)
+    tok.add_special_tokens({'additional_special_tokens': ['<image>']})
+    tok.pad_token = '<unk>'
+    image_id = tok.convert_tokens_to_ids('<image>')
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                              num_attention_heads=4, image_size=32, patch_size=8,
+                              hidden_act='quick_gelu', layer_norm_eps=1e-5, projection_dim=32)
+    text = LlamaConfig(vocab_size=520, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                       rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                       tie_word_embeddings=True)
+    patches = (vision.image_size // vision.patch_size) ** 2
+    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_id,
+                      projector_hidden_act='gelu', vision_feature_layer=-2,
+                      vision_feature_select_strategy='default', image_seq_length=patches,
+                      tie_word_embeddings=True)
+    cfg._attn_implementation = 'eager'
+    model = LlavaForConditionalGeneration._from_config(cfg, attn_implementation='eager').float().eval()
+    perturb_all(model, gen)
+    model.lm_head.weight = model.model.language_model.embed_tokens.weight
+    model.save_pretrained(d, safe_serialization=True)
+    gc = os.path.join(d, 'generation_config.json')
+    if os.path.exists(gc):
+        os.remove(gc)
+    ip = CLIPImageProcessor(size={'shortest_edge': 32}, crop_size={'height': 32, 'width': 32})
+    proc = LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=vision.patch_size,
+                          vision_feature_select_strategy='default', num_additional_image_tokens=1)
+    proc.save_pretrained(d)
+
+    # Images already at the processor's size (resize and crop are then the identity), as PNG files.
+    images, files = [], []
+    for i in range(len(IMAGE_PROMPTS)):
+        px = torch.randint(0, 256, (32, 32, 3), generator=gen, dtype=torch.uint8).numpy()
+        im = Image.fromarray(px, 'RGB')
+        f = f'image{i}.png'
+        im.save(os.path.join(d, f))
+        images.append(Image.open(os.path.join(d, f)).convert('RGB'))
+        files.append(f)
+    texts = [q + a for q, a in IMAGE_PROMPTS]
+    tok.padding_side = 'right'
+    enc = proc(text=texts, images=images, return_tensors='pt', padding=True)
+    ids, mask, pixels = enc['input_ids'], enc['attention_mask'], enc['pixel_values']
+    assert int((ids == image_id).sum()) == len(images) * patches
+    prompt_lens = [len(proc(text=[q], images=[im])['input_ids'][0]) for (q, _), im in zip(IMAGE_PROMPTS, images)]
+    lengths = mask.sum(dim=1).tolist()
+    labels = torch.full_like(ids, -100)
+    for b, (p, n) in enumerate(zip(prompt_lens, lengths)):
+        labels[b, p:n] = ids[b, p:n]
+
+    tensors = {'input_ids': ids.contiguous(), 'pixel_values': pixels.contiguous()}
+    layers = model.model.language_model.layers
+    gates = {}
+    hooks = [l.mlp.gate_proj.register_forward_hook(lambda mod, inp, out, i=i: gates.__setitem__(i, out.detach().clone()))
+             for i, l in enumerate(layers)]
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask, pixel_values=pixels).logits
+    for h in hooks:
+        h.remove()
+    tensors['logits'] = logits.contiguous()
+    for i in range(len(layers)):
+        tensors[f'gates.{i}'] = gates[i].contiguous()
+    with torch.no_grad():
+        feats = model.model.get_image_features(pixel_values=pixels, vision_feature_layer=-2,
+                                               vision_feature_select_strategy='default')
+        tensors['features'] = torch.stack(list(feats.pooler_output)).contiguous()
+
+    model.zero_grad()
+    loss = loss_fn_pixels(model, ids, mask, labels, pixels)
+    loss.backward()
+    tensors['loss'] = loss.detach().reshape(1)
+    for name, p in model.model.language_model.layers.named_parameters():
+        tensors[f'grad.model.layers.{name}'] = p.grad.contiguous()
+    vision_grads = [p.grad for p in model.model.vision_tower.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in vision_grads)  # HF would train it; PLAST does not
+
+    q_ids = proc(text=[IMAGE_PROMPTS[0][0]], images=[images[0]], return_tensors='pt')
+    with torch.no_grad():
+        out = model.generate(**q_ids, max_new_tokens=IMAGE_GENERATE_TOKENS, do_sample=False)
+    greedy = out[0, q_ids['input_ids'].shape[1]:].tolist()
+    save_file(tensors, os.path.join(d, 'expected.safetensors'))
+    meta = {
+        'model': 'llava-image',
+        'generated_by': 'scripts/make_fixtures.py (build_llava_image)',
+        'torch': torch.__version__,
+        'transformers': __import__('transformers').__version__,
+        'image_token_id': image_id,
+        'patches': patches,
+        'images': files,
+        'prompts': [{'prompt': q, 'answer': a} for q, a in IMAGE_PROMPTS],
+        'lengths': lengths,
+        'prompt_lengths': prompt_lens,
+        'label_rule': 'labels = input_ids on [prompt_length, length), -100 elsewhere; loss = mean '
+                      'cross entropy of logits[:, :-1] against labels[:, 1:]',
+        'greedy': {'prompt': 0, 'max_new_tokens': IMAGE_GENERATE_TOKENS, 'ids': greedy},
+        'gates': 'gates.<layer>: [batch, T, intermediate] gate_proj outputs (HF counts out > 0)',
+    }
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(f'llava-image: 2 prompts with one image each ({patches} features), greedy {greedy} -> {d}')
+
+
+IMAGE_TOKEN_INDEX = -200  # the original LLaVA code's placeholder id (llava/constants.py)
+
+
+def tokenizer_image_token(prompt, tokenizer):
+    """llava/mm_utils.py tokenizer_image_token, as the original LLaVA repository writes it."""
+    chunks = [tokenizer(chunk).input_ids for chunk in prompt.split('<image>')]
+    input_ids, offset = [], 0
+    if chunks and chunks[0] and chunks[0][0] == tokenizer.bos_token_id:
+        offset = 1
+        input_ids.append(chunks[0][0])
+    sep = [IMAGE_TOKEN_INDEX] * (offset + 1)
+    for x in [e for sub in zip(chunks, [sep] * len(chunks)) for e in sub][:-1]:
+        input_ids.extend(x[offset:])
+    return input_ids
+
+
+def build_llava_original(out_dir):
+    """The llava-image model in the original LLaVA layout (liuhaotian/llava-v1.5-*): a
+    llava_llama config with mm_* fields, the language model under model.*, the projector as
+    model.mm_projector.0/2, no <image> token in the tokenizer; and the CLIP tower as a separate
+    CLIPModel-style checkpoint (llava-original-tower/: model_type clip, vision_model.* tensors, its
+    preprocessor_config.json), as mm_vision_tower names it. Expected: the ids tokenizer_image_token
+    makes (-200 for the image) and HF's logits for them with the image (the same weights run by
+    LlavaForConditionalGeneration, each -200 expanded to the image's placeholders)."""
+    from PIL import Image
+    from transformers import (CLIPImageProcessor, LlavaForConditionalGeneration,
+                              PreTrainedTokenizerFast)
+    src = os.path.join(out_dir, 'llava-image')
+    model = LlavaForConditionalGeneration.from_pretrained(src, attn_implementation='eager').float().eval()
+    cfg = model.config
+    d = os.path.join(out_dir, 'llava-original')
+    tower = os.path.join(out_dir, 'llava-original-tower')
+    os.makedirs(d, exist_ok=True)
+    os.makedirs(tower, exist_ok=True)
+    lm, vt = {}, {}
+    for k, v in model.state_dict().items():
+        v = v.detach().clone().contiguous()
+        if k.startswith('model.language_model.'):
+            lm['model.' + k[len('model.language_model.'):]] = v
+        elif k.startswith('model.multi_modal_projector.'):
+            leaf = k[len('model.multi_modal_projector.'):]
+            lm['model.mm_projector.' + leaf.replace('linear_1.', '0.').replace('linear_2.', '2.')] = v
+        elif k.startswith('model.vision_tower.'):
+            vt['vision_model.' + k[len('model.vision_tower.'):]] = v
+    assert 'lm_head.weight' not in lm  # tied, as in the source config
+    save_file(lm, os.path.join(d, 'model.safetensors'), metadata={'format': 'pt'})
+    vt['text_model.final_layer_norm.weight'] = torch.ones(4)  # a CLIPModel's text side: ignored
+    save_file(vt, os.path.join(tower, 'model.safetensors'), metadata={'format': 'pt'})
+    text = cfg.text_config.to_dict()
+    for k in ('architectures', 'model_type', 'transformers_version', 'dtype', 'torch_dtype'):
+        text.pop(k, None)
+    vc = cfg.vision_config
+    top = {**text, 'architectures': ['LlavaLlamaForCausalLM'], 'model_type': 'llava_llama',
+           'mm_vision_tower': 'openai/clip-vit-large-patch14-336', 'mm_projector_type': 'mlp2x_gelu',
+           'mm_hidden_size': vc.hidden_size, 'mm_vision_select_layer': -2,
+           'mm_vision_select_feature': 'patch', 'image_aspect_ratio': 'pad',
+           'mm_use_im_start_end': False, 'mm_use_im_patch_token': False, 'tie_word_embeddings': True}
+    with open(os.path.join(d, 'config.json'), 'w') as f:
+        json.dump(top, f, indent=1)
+    vdict = vc.to_dict()
+    for k in ('transformers_version', 'dtype', 'torch_dtype'):
+        vdict.pop(k, None)
+    with open(os.path.join(tower, 'config.json'), 'w') as f:
+        json.dump({'architectures': ['CLIPModel'], 'model_type': 'clip', 'projection_dim': 32,
+                   'vision_config': vdict}, f, indent=1)
+    CLIPImageProcessor(size={'shortest_edge': 32}, crop_size={'height': 32, 'width': 32}).save_pretrained(tower)
+    for f in ('tokenizer.json', 'tokenizer_config.json'):
+        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
+    tok = PreTrainedTokenizerFast.from_pretrained(d)
+
+    meta = json.load(open(os.path.join(src, 'expected.json')))
+    n = meta['patches']
+    proc = CLIPImageProcessor.from_pretrained(tower)
+    cases, tensors = [], {}
+    for b, (p, img) in enumerate(zip(meta['prompts'], meta['images'])):
+        prompt = p['prompt'] + p['answer']
+        ids = tokenizer_image_token(prompt, tok)
+        assert ids.count(IMAGE_TOKEN_INDEX) == 1
+        expanded = []
+        for i in ids:
+            expanded.extend([cfg.image_token_id] * n if i == IMAGE_TOKEN_INDEX else [i])
+        im = Image.open(os.path.join(src, img)).convert('RGB')
+        pixels = proc(images=[im], return_tensors='pt')['pixel_values']
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([expanded]), pixel_values=pixels).logits[0]
+        tensors[f'logits.{b}'] = logits.contiguous()
+        cases.append({'prompt': prompt, 'image': img, 'ids': ids})
+    save_file(tensors, os.path.join(d, 'expected.safetensors'))
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump({'model': 'llava-original', 'generated_by': 'scripts/make_fixtures.py (build_llava_original)',
+                   'transformers': __import__('transformers').__version__, 'tower': '../llava-original-tower',
+                   'image_token_index': IMAGE_TOKEN_INDEX, 'patches': n, 'cases': cases,
+                   'logits': 'logits.<case>: [len(ids) - 1 + patches, vocab], each -200 expanded to the patches'},
+                  f, indent=1)
+    print(f'llava-original: the llava-image weights in the original LLaVA layout (+ {tower}) -> {d}')
+
+
+def loss_fn_pixels(model, ids, mask, labels, pixels):
+    logits = model(input_ids=ids, attention_mask=mask, pixel_values=pixels).logits
+    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
+    shift_labels = labels[:, 1:].reshape(-1)
+    return torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+
+
 def build_mini_ml_reference(out_dir):
     """HF logits of the bundled bf16 multilingual model (assets/mini-ml), computed in float32 from
     the bf16 weights, for a few prompts: per-token NLL and the last position's logits."""
@@ -580,20 +815,26 @@ def build_profile_masks_mini_ml(out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures'))
-    ap.add_argument('--only', choices=['all', 'profile', 'vision'], default='all',
+    ap.add_argument('--only', choices=['all', 'profile', 'vision', 'image'], default='all',
                     help='profile: write only the profile fixtures, from the checkpoints already in '
                          '--out; vision: only the LLaVA vision-tower fixtures (llava-vision, '
-                         'llava-vision-hub)')
+                         'llava-vision-hub); image: only the LLaVA model with images (llava-image)')
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.only == 'vision':
         build_vision(args.out)
+        return
+    if args.only == 'image':
+        build_llava_image(args.out)
+        build_llava_original(args.out)
         return
     if args.only == 'all':
         for i, (name, cfg) in enumerate(CONFIGS.items()):
             build(name, cfg, args.out, seed=1000 + i)
         build_llava(args.out)
         build_vision(args.out)
+        build_llava_image(args.out)
+        build_llava_original(args.out)
         build_mini_ml_reference(args.out)
     for name in CONFIGS:
         build_profile(name, args.out)

@@ -6,6 +6,7 @@ export { Sequence, packBatch } from './model/batch';
 export { ModelConfig, readConfig, parseConfig } from './model/config';
 export { openCheckpoint, canonicalName, Checkpoint } from './model/checkpoint';
 export { VisionTower, VisionConfig, VisionLoadOptions, EncodeOutput, readVisionConfig, parseVisionConfig, visionTensorName } from './model/vision';
+export { loadImage, decodeRgb, readImageProcessorConfig, parseImageProcessorConfig, clipImageDefaults, ImageProcessorConfig, ImageTensor, LoadImageOptions, Resample } from './model/image';
 export { readSafetensorsHeader, StHeader, StTensor } from './model/safetensors';
 export { TextTokenizer } from './model/tokenizer';
 export { generateGreedy, GenerateOptions } from './model/generate';

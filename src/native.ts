@@ -92,6 +92,10 @@ export interface NativeBatch {
   labels?: Int32Array;
   /** Forward only: also return every layer's gate_proj output (tests; layers x B*T x intermediate). */
   wantGates?: boolean;
+  /** Flat rows (b*T + t) whose input embedding is given in `embeds` (image features); distinct. */
+  embedRows?: Int32Array;
+  /** embedRows.length x hidden values, row-major. */
+  embeds?: Float32Array;
 }
 
 export interface NativeForwardResult {

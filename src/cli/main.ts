@@ -12,6 +12,7 @@ import { registerTrain } from '../train/cli';
 import { registerEval } from '../eval/cli';
 import { registerProfile, registerProfileMerge, registerSelect } from '../profile/cli';
 import { registerRun } from '../run/cli';
+import { registerServe } from '../serve/cli';
 
 const program = new Command('plast')
   .description('PLAST: find the language-specific layers of a LLaMA-family model and fine-tune only those')
@@ -33,6 +34,7 @@ registerEval(program);
 registerProfileMerge(registerProfile(program)); // `plast profile merge` is a subcommand of profile
 registerSelect(program);
 registerRun(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

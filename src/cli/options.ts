@@ -2,9 +2,11 @@
 // value the same way (same parser, same choices, same message) wherever it appears. Each command
 // still words its own help text: what --tau or --modules means differs a little per command.
 import { InvalidArgumentError, Option } from 'commander';
-import { TEMPLATES } from '../data/templates';
+import { ENGLISH_CUES, TEMPLATES } from '../data/templates';
+import { languagesBeside, parseLanguageOption } from '../data/languages';
 import { BackendChoice } from '../native';
 import { SCOPES } from '../profile/types';
+import { ImageAspect } from '../model/llava';
 import { MODULE_SETS } from '../train/layers';
 
 export function intOption(name: string, min = 1): (v: string) => number {
@@ -82,6 +84,26 @@ export function templateOption(flags: string, description: string): Option {
   return new Option(flags, description).choices(TEMPLATES);
 }
 
+/** --language CODE=Name, repeatable: a language no table names (data/languages.ts). */
+export function languageOption(): Option {
+  return new Option('--language <code=name>', 'name a language no table knows, e.g. xa=Vessic (repeatable; or a languages.json beside the data)').argParser(
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+  );
+}
+
+/** Registers --language values and the languages.json beside the data, before --langs is read. */
+export function nameLanguages(given: string[] | undefined, data: string | string[] | undefined): void {
+  for (const s of given ?? []) parseLanguageOption(s);
+  if (data !== undefined) languagesBeside(data);
+}
+
+/** --english-cue: where the translation prompt's "\nEnglish:" line goes in a conversation format. */
+export function englishCueOption(): Option {
+  return new Option('--english-cue <turn>', 'translation prompt in a conversation: assistant (the reply is the English sentence) or user (the user turn ends with "\\nEnglish:", as the paper\'s prompt)').choices(
+    ENGLISH_CUES,
+  );
+}
+
 /** --scope: which tokens a profile counts. */
 export function scopeOption(description: string): Option {
   return new Option('--scope <scope>', description).choices(SCOPES);
@@ -95,4 +117,22 @@ export function tauOption(description: string): Option {
 /** --min-layers: the fewest layers a selection keeps (0 allows an empty one). */
 export function minLayersOption(description: string): Option {
   return new Option('--min-layers <n>', description).argParser(intOption('--min-layers', 0));
+}
+
+/** --image-aspect: how images are fitted to the vision tower's square input. */
+export function imageAspectOption(): Option {
+  return shown(
+    new Option('--image-aspect <mode>', "images: crop (the processor's resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour first)").choices(['crop', 'pad']),
+    { words: "the checkpoint's image_aspect_ratio, else crop" },
+  );
+}
+
+/** --vision-tower: the original LLaVA layout's CLIP checkpoint, which its config names by hub id. */
+export function visionTowerOption(): Option {
+  return new Option('--vision-tower <dir>', "original LLaVA checkpoints (llava_llama, mm_projector): a local copy of the CLIP tower config.json's mm_vision_tower names");
+}
+
+/** The Model.load options of the two vision options, as given. */
+export function visionLoadOptions(o: { imageAspect?: ImageAspect; visionTower?: string }): { imageAspect?: ImageAspect; visionTower?: string } {
+  return { ...(o.imageAspect !== undefined ? { imageAspect: o.imageAspect } : {}), ...(o.visionTower !== undefined ? { visionTower: o.visionTower } : {}) };
 }

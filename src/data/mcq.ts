@@ -3,7 +3,7 @@
 // Columns: question, hint (optional), A, B, C, D (more letters allowed; empty = absent; JSONL may
 // give `options` as a list or a letter->text object instead), answer (a letter), language/lang
 // (or one language for the whole file via `lang`), image/image_path (base64 or a path: the row is
-// kept and flagged `hasImage`; the eval reports it as unsupported until the vision path exists),
+// kept and flagged `hasImage`; the logits protocol reports it as not scored; vlmeval answers it with a LLaVA tower),
 // index, category. Bad rows are counted with their line; `strict` rejects the file instead.
 import { PlastError } from '../errors';
 import { readJsonl, readTextFile } from './jsonl';
@@ -105,7 +105,8 @@ function present(v: unknown): v is string | number {
   return s !== '' && s.toLowerCase() !== 'nan';
 }
 
-function readRows(file: string): { line: number; value: Record<string, unknown> }[] {
+/** The rows of an MCQ file (TSV: fields as written, untrimmed; JSONL: values), each with its line. */
+export function readRows(file: string): { line: number; value: Record<string, unknown> }[] {
   if (/\.jsonl?$/i.test(file)) return readJsonl(file).rows;
   const text = readTextFile(file);
   let recs: { line: number; fields: string[] }[];

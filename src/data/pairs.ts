@@ -9,6 +9,7 @@
 // silently. `strict` turns the first bad row into an ERR_DATA naming the line.
 import { createHash } from 'node:crypto';
 import { PlastError } from '../errors';
+import { IMAGE_PLACEHOLDER, ImageTokens, expandEncoded } from '../model/llava';
 import { TextTokenizer } from '../model/tokenizer';
 import { readJsonl } from './jsonl';
 import { readInput } from '../util/input';
@@ -25,6 +26,8 @@ export interface TranslationPair {
   file: string;
   line: number; // 1-based line in `file`
   column?: string; // parallel files: the source column
+  /** An image in the prompt (LLaVA): a path relative to the file, or base64. */
+  image?: string;
 }
 
 export interface PairsData extends RowSelection {
@@ -49,8 +52,11 @@ export interface LoadPairsOptions {
  * Parallel-file columns that are never a language even where the name is a code: "id" is the
  * ISO 639-1 code of Indonesian but, in practice, a row id (spell Indonesian "ind" there).
  */
-const METADATA_COLUMNS = new Set(['id']);
+const METADATA_COLUMNS = new Set(['id', 'image']);
 
+
+// The image cell, as main reads it (text cells go through data/validate.ts instead).
+const STR = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
 
 /** Reads pairs from one or more JSONL files (each in either layout). */
 export function loadPairs(files: string | string[], opts: LoadPairsOptions = {}): PairsData {
@@ -93,7 +99,8 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
           reject(badRow(file, line, 'english-source', 'the source language is English (pairs translate into English)', { lang: 'en', column: 'lang' }));
           continue;
         }
-        add({ lang: l.code, source, target, file, line });
+        const image = STR(value['image']);
+        add({ lang: l.code, source, target, file, line, ...(image ? { image } : {}) });
       }
       continue;
     }
@@ -144,7 +151,8 @@ export function loadPairs(files: string | string[], opts: LoadPairsOptions = {})
           reject(badRow(file, line, s.reason, s.message, { lang: code, column: col }));
           continue;
         }
-        add({ lang: code, source: s.text, target, file, line, column: col });
+        const image = STR(value['image']);
+        add({ lang: code, source: s.text, target, file, line, column: col, ...(image ? { image } : {}) });
       }
     }
   }
@@ -171,9 +179,25 @@ export function eosIdFor(tok: TextTokenizer, configEos: number[]): number {
  * {source}\nEnglish: {target}</s>") tokenized as HF would tokenize the whole string, with the
  * target's tokens and an appended EOS marked as the loss span.
  */
-export function encodePair(tok: TextTokenizer, template: TemplateName, pair: TranslationPair, eosId: number): EncodedPair {
+export function encodePair(tok: TextTokenizer, template: TemplateName, pair: TranslationPair, eosId: number, image?: ImageTokens): EncodedPair {
   const name = language(pair.lang).name;
-  const enc = encodeSegments(tok, translationPrompt(template, name, pair.source, pair.target));
+  const segments = translationPrompt(template, name, pair.source, pair.target);
+  if (pair.image !== undefined) {
+    if (!image) {
+      throw new PlastError('ERR_INVALID', `${pair.file}:${pair.line}: the pair has an image but the model was loaded without its vision tower`, {
+        file: pair.file,
+        line: pair.line,
+        field: 'image',
+      });
+    }
+    // LLaVA's "<image>\n" opens the user's message, before the instruction (in every format).
+    const first = segments[0]!;
+    const at = first.text.indexOf('Translate this from');
+    const keep = first.bare ? { bare: true } : {};
+    segments.splice(0, 1, { ...first, text: first.text.slice(0, at) }, { text: `${IMAGE_PLACEHOLDER}\n`, tag: 'image' as 'frame', ...keep }, { ...first, text: first.text.slice(at) });
+  }
+  const encoded = encodeSegments(tok, segments);
+  const enc = pair.image !== undefined ? expandEncoded(encoded, image!, 'image' as 'frame', 'frame', 1) : encoded;
   let first = -1;
   let last = -1;
   enc.tags.forEach((t, i) => {
@@ -200,12 +224,12 @@ export interface EncodePairsResult {
 export function encodePairs(
   tok: TextTokenizer,
   pairs: TranslationPair[],
-  opts: { template: TemplateName; eosId: number; maxLen: number; maxPositions?: number; strict?: boolean; onProgress?: (done: number) => void },
+  opts: { template: TemplateName; eosId: number; maxLen: number; maxPositions?: number; strict?: boolean; onProgress?: (done: number) => void; image?: ImageTokens },
 ): EncodePairsResult {
   const examples: EncodedPair[] = [];
   const bad: BadRow[] = [];
   pairs.forEach((p, i) => {
-    const e = encodePair(tok, opts.template, p, opts.eosId);
+    const e = encodePair(tok, opts.template, p, opts.eosId, opts.image);
     // Never past the model's positions, whatever maxLen says: RoPE runs on, but the model never saw them.
     const limit = Math.min(opts.maxLen, opts.maxPositions ?? Infinity);
     if (e.ids.length > limit) {

@@ -39,6 +39,8 @@ export interface ParallelQuestion {
   line: number;
   /** Text per canonical language code, for exactly the languages asked for. */
   texts: Record<string, string>;
+  /** The row's "image": a path relative to the data file, or base64 (LLaVA profiling). */
+  image?: string;
 }
 
 export interface ParallelData {
@@ -119,6 +121,13 @@ function text(file: string, line: number, key: string, v: unknown): string {
   return c.text;
 }
 
+/** A row's "image" (a path or base64; the loader tells which), or undefined when it has none. */
+function imageOf(file: string, row: Row): string | undefined {
+  const v = row.value['image'];
+  if (v === undefined || v === null) return undefined;
+  return text(file, row.line, 'image', v);
+}
+
 function readWide(file: string, rows: Row[], codes: string[], columns: Record<string, string>): ParallelQuestion[] {
   const out: ParallelQuestion[] = [];
   const seen = new Map<string, number>();
@@ -161,7 +170,8 @@ function readWide(file: string, rows: Row[], codes: string[], columns: Record<st
       throw new PlastError('ERR_DATA', `${file}:${row.line}: id "${id}" was already used on line ${prevLine}`, { file, line: row.line, field: 'id' });
     }
     seen.set(id, row.line);
-    out.push({ id, index: out.length, line: row.line, texts });
+    const image = imageOf(file, row);
+    out.push({ id, index: out.length, line: row.line, texts, ...(image !== undefined ? { image } : {}) });
   }
   return out;
 }
@@ -195,6 +205,13 @@ function readLong(file: string, rows: Row[], codes: string[]): ParallelQuestion[
       throw new PlastError('ERR_DATA', `${file}:${row.line}: question "${id}" already has a ${l.name} row on line ${prev}`, { file, line: row.line, field: 'lang' });
     }
     entry.lines[l.code] = row.line;
+    const image = imageOf(file, row);
+    if (image !== undefined) {
+      if (entry.q.image !== undefined && entry.q.image !== image) {
+        throw new PlastError('ERR_DATA', `${file}:${row.line}: question "${id}" has a different "image" than on line ${entry.q.line}`, { file, line: row.line, field: 'image' });
+      }
+      entry.q.image = image;
+    }
     const t = text(file, row.line, 'text', v['text']);
     if (codes.includes(l.code)) entry.q.texts[l.code] = t;
   }

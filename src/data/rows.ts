@@ -14,7 +14,8 @@ export type BadReason =
   | 'english-source'
   | 'too-long'
   | 'invalid-answer'
-  | 'too-few-options';
+  | 'too-few-options'
+  | 'bad-image';
 
 export interface BadRow {
   file: string;

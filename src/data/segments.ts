@@ -8,6 +8,10 @@ import { TextTokenizer } from '../model/tokenizer';
 export interface Segment<Tag extends string = string> {
   text: string;
   tag: Tag;
+  /** Part of a complete rendering (a chat template's, which prints BOS itself where it wants
+   * one): a prompt with such a segment is tokenized without the tokenizer's own special tokens,
+   * as apply_chat_template(tokenize=True) does. */
+  bare?: boolean;
 }
 
 export interface EncodedSegments<Tag extends string = string> {
@@ -21,7 +25,7 @@ export function encodeSegments<Tag extends string>(
   segments: Segment<Tag>[],
   opts: { addSpecialTokens?: boolean } = {},
 ): EncodedSegments<Tag> {
-  const add = opts.addSpecialTokens ?? true;
+  const add = opts.addSpecialTokens ?? !segments.some((s) => s.bare);
   const full = segments.map((s) => s.text).join('');
   const ids = tok.encode(full, { addSpecialTokens: add });
   const tags: (Tag | 'special')[] = new Array(ids.length).fill('special');

@@ -1,31 +1,51 @@
 // `plast eval`: multiple-choice accuracy per language or translation NLL per language.
 import { lockOutput } from '../util/lock';
 import { Command, Option } from 'commander';
+import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
-import { DEFAULT_TEMPLATE, templateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, englishCue, templateName } from '../data/templates';
+import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
+import { hasVisionTower } from '../model/vision';
+import { jsonlHasImages } from '../data/images';
 import { writeJsonAtomic } from '../util/atomic';
 import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
-import { backendOption, intOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, englishCueOption, languageOption, nameLanguages, imageAspectOption, intOption, numberOption, shown, templateOption, visionLoadOptions, visionTowerOption } from '../cli/options';
 import { BackendChoice } from '../native';
-import { EvalOptions, evaluate, formatReport } from './evaluate';
+import { EvalOptions, EvalReport, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
+import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
 // and the template as text; kind and mode have defaults), plus the model, --out, --json and
 // --backend.
-type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress'> &
-  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice };
+type EvalCli = Omit<EvalOptions, 'data' | 'template' | 'langs' | 'onProgress' | 'generator' | 'circular' | 'englishCue'> &
+  Required<Pick<EvalOptions, 'kind' | 'mode'>> & { model: string; data: string[]; template: string; langs?: string; out?: string; json?: boolean; backend?: BackendChoice; imageAspect?: ImageAspect; visionTower?: string; englishCue?: string; language?: string[] };
+
+/** What `plast eval --json` prints (and the server's eval method returns): the report without
+ * per-item predictions. */
+export function evalBrief(report: EvalReport) {
+  const { letter, likelihood, vlmeval, ...rest } = report;
+  return {
+    ...rest,
+    ...(vlmeval ? { vlmeval: (({ predictions: _p, ...v }) => v)(vlmeval) } : {}),
+    ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
+    ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
+  };
+}
 
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('multiple-choice accuracy per language (MMBench/MMMB-style TSV or JSONL: option-letter logits and continuation likelihood), or English-target NLL per language on translation pairs')
+    .description('multiple-choice accuracy per language (MMBench/MMMB-style TSV or JSONL: generated answers scored as VLMEvalKit does, or option-letter logits and continuation likelihood), or English-target NLL per language on translation pairs')
     .requiredOption('--model <dir>', 'HF checkpoint directory (e.g. a `plast train` export: OUT/model)')
     .requiredOption('--data <files...>', 'MCQ .tsv/.jsonl, or translation pairs / parallel JSONL')
     .addOption(new Option('--kind <kind>', 'what the data is').choices(['auto', 'mcq', 'pairs']).default('auto'))
+    .addOption(shown(new Option('--protocol <name>', "MCQ: vlmeval (greedy answers scored as VLMEvalKit scores LLaVA: exact matching, circular for MMBench) or logits (--mode)").choices(PROTOCOLS), { words: 'vlmeval for .tsv files, else logits' }))
     .addOption(new Option('--mode <mode>', 'MCQ scoring: option-letter logits, continuation likelihood, or both').choices(['letter', 'likelihood', 'both']).default('both'))
-    .addOption(templateOption('--template <name>', 'prompt template').default(DEFAULT_TEMPLATE))
+    .addOption(shown(new Option('--prompting <name>', "vlmeval: the paper's prompting baselines (implicit / explicit translation prompting)").choices(PROMPTINGS), { words: 'none' }))
+    .addOption(numberOption('--max-new-tokens <n>', 'vlmeval: greedy generation length', intOption('--max-new-tokens'), DEFAULT_MAX_NEW_TOKENS))
+    .addOption(templateOption('--template <name>', 'prompt template (vlmeval: vicuna unless given)').default(DEFAULT_TEMPLATE))
     .addOption(shown(new Option('--langs <list>', 'languages to score, e.g. ar,tr,ru,pt,zh,en'), { words: 'all' }))
     .option('--lang <code>', 'MCQ: the language of rows without a language column (one file per language, as MMBench ships)')
     .option('--limit <n>', 'score only the first N items', intOption('--limit'))
@@ -36,17 +56,31 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'write the full report (per-item predictions included) as JSON')
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(backendOption())
-    .action(async (o: EvalCli) => {
-      const { model: dir, template, langs, out, json, backend, ...given } = o;
+    .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
+    .addOption(englishCueOption())
+    .addOption(languageOption())
+    .action(async (o: EvalCli, cmd: Command) => {
+      const { model: dir, template, langs, out, json, backend, protocol: asked, mode, imageAspect, visionTower, englishCue: cue, language: named, ...given } = o;
       if (out !== undefined) checkOutputFile(out, '--out');
       // One writer per --out (released at exit); taking it also checks the directory is writable.
       if (out !== undefined) lockOutput(out, 'eval');
-      const model = await Model.load(dir, { backend });
+      nameLanguages(named, o.data); // before --langs is read
+      // vlmeval is the default for VLMEvalKit's TSV files; the library keeps logits as its default.
+      const protocol: McqProtocol = asked ?? (given.kind !== 'pairs' && o.data.every((f) => /\.tsv$/i.test(f)) ? 'vlmeval' : 'logits');
+      const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+      if (protocol === 'vlmeval' && fromCli('mode')) throw new PlastError('ERR_INVALID', '--mode applies to --protocol logits; vlmeval generates the answer', { field: 'mode' });
+      // A LLaVA checkpoint answers image rows with its tower, unless --text-only asks otherwise.
+      const jsonl = o.data.filter((f) => /\.jsonl$/i.test(f));
+      const vision = !given.textOnly && hasVisionTower(dir) && (protocol === 'vlmeval' || (jsonl.length > 0 && jsonlHasImages(jsonl)));
+      const model = await Model.load(dir, { backend, ...(vision ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {
         ...given,
-        template: templateName(template),
+        ...(protocol === 'vlmeval' ? { protocol, ...(vision ? { generator: visionGenerator(model) } : {}) } : { mode }),
+        ...(protocol !== 'vlmeval' || fromCli('template') ? { template: templateName(template) } : {}),
         ...(langs ? { langs: parseLanguageList(langs) } : {}),
+        ...(cue !== undefined ? { englishCue: englishCue(cue) } : {}),
         onProgress: (done, total) => {
           bar ??= progress({ label: 'eval', total, unit: 'seqs' });
           bar.update(done);
@@ -58,12 +92,7 @@ export function registerEval(program: Command): void {
       });
       if (out) writeJsonAtomic(out, report);
       if (json) {
-        const { letter, likelihood, ...rest } = report;
-        const brief = {
-          ...rest,
-          ...(letter ? { letter: { perLang: letter.perLang, overall: letter.overall } } : {}),
-          ...(likelihood ? { likelihood: { perLang: likelihood.perLang, overall: likelihood.overall } } : {}),
-        };
+        const brief = evalBrief(report);
         process.stdout.write(JSON.stringify(brief, null, 2) + '\n');
       } else {
         process.stdout.write(formatReport(report));

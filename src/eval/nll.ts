@@ -21,7 +21,11 @@ export interface NllReport {
 }
 
 export async function translationNll(model: Model, examples: EncodedPair[], o: ScoreOptions = {}): Promise<NllReport> {
-  const lps = await tokenLogProbs(model, examples.map((e) => ({ ids: e.ids, from: e.targetStart })), o);
+  const lps = await tokenLogProbs(
+    model,
+    examples.map((e) => ({ ids: e.ids, from: e.targetStart, ...(e.pair.image !== undefined ? { images: [{ source: e.pair.image, file: e.pair.file, line: e.pair.line }] } : {}) })),
+    o,
+  );
   const acc = new Map<string, { pairs: number; tokens: number; sum: number }>();
   let tot = { pairs: 0, tokens: 0, sum: 0 };
   examples.forEach((e, i) => {

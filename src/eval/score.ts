@@ -1,5 +1,6 @@
 // Token log-probabilities from the model's logits, batched by a padded-token budget: the shared
 // core of the translation NLL and the multiple-choice scorers. Log-softmax in float64.
+import { ImageInput } from '../model/batch';
 import { Model } from '../model/model';
 import { DEFAULT_MICRO_TOKENS, microBatches } from '../model/batching';
 
@@ -7,6 +8,8 @@ export interface ScoreItem {
   ids: number[];
   /** Score ids[from..]: the log-prob of each given the tokens before it (from >= 1). */
   from: number;
+  /** Images for the ids' (expanded) <image> placeholders (LLaVA). */
+  images?: ImageInput[];
 }
 
 export interface ScoreOptions {
@@ -25,7 +28,7 @@ export async function tokenLogProbs(model: Model, items: ScoreItem[], o: ScoreOp
       const it = items[i]!;
       const logitAt: number[] = [];
       for (let t = it.from - 1; t < it.ids.length - 1; t++) logitAt.push(t);
-      return { ids: it.ids, logitAt };
+      return { ids: it.ids, logitAt, ...(it.images ? { images: it.images } : {}) };
     });
     const r = await model.forward(seqs);
     g.forEach((i, k) => {

@@ -11,6 +11,33 @@ export interface Sequence {
   logitAt?: number[];
   /** One label per logitAt entry: the token expected after position t (-100 = ignore). */
   labels?: number[];
+  /**
+   * Input embeddings given directly instead of the tokens' (LLaVA image features): for each
+   * position in `at`, a row of hidden-size values in `values` (at.length x hidden, row-major).
+   */
+  embeds?: SequenceEmbeds;
+  /**
+   * Images for the sequence's (expanded) <image> placeholders, in order: Model.forward and
+   * forwardBackward run them through the vision tower and give their features as `embeds`.
+   */
+  images?: ImageInput[];
+}
+
+/** An image for a prompt: a file path, base64 or encoded bytes, or pixel_values already made. */
+export type ImageInput =
+  | {
+      source: string | Buffer;
+      /** How a string source is read: a path, or base64 (default: told apart by the loader). */
+      encoding?: 'path' | 'base64';
+      /** The data file and line it came from (named in errors). */
+      file?: string;
+      line?: number;
+    }
+  | { pixels: Float32Array };
+
+export interface SequenceEmbeds {
+  at: number[];
+  values: Float32Array;
 }
 
 export interface PackedBatch extends NativeBatch {
@@ -32,6 +59,8 @@ export function packBatch(seqs: Sequence[], padId = 0): PackedBatch {
   const labels: number[] = [];
   const spans: [number, number][] = [];
   const anyLabels = seqs.some((s) => s.labels !== undefined);
+  const embedRows: number[] = [];
+  const embedValues: Float32Array[] = [];
   seqs.forEach((s, b) => {
     const len = s.ids.length;
     for (let t = 0; t < T; t++) {
@@ -58,10 +87,38 @@ export function packBatch(seqs: Sequence[], padId = 0): PackedBatch {
       throw new PlastError('ERR_SHAPE', `sequence ${b}: ${s.labels.length} labels for ${(s.logitAt ?? []).length} logit positions`);
     }
     spans.push([start, rows.length]);
+    if (s.embeds) {
+      const { at, values } = s.embeds;
+      if (at.length > 0 && values.length % at.length !== 0) {
+        throw new PlastError('ERR_SHAPE', `sequence ${b}: ${values.length} embedding values for ${at.length} positions`);
+      }
+      for (const t of at) {
+        if (!Number.isInteger(t) || t < 0 || t >= len) {
+          throw new PlastError('ERR_INVALID', `sequence ${b}: embedding position ${t} is outside [0, ${len})`);
+        }
+        embedRows.push(b * T + t);
+      }
+      embedValues.push(values);
+    }
   });
   const out: PackedBatch = { B, T, ids, positions, keyMask, logitSpans: spans };
   if (countMask) out.countMask = countMask;
   if (rows.length > 0) out.logitRows = Int32Array.from(rows);
   if (anyLabels) out.labels = Int32Array.from(labels);
+  if (embedRows.length > 0) {
+    out.embedRows = Int32Array.from(embedRows);
+    out.embeds = concatF32(embedValues);
+  }
+  return out;
+}
+
+function concatF32(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

@@ -124,7 +124,10 @@ export function parseConfig(top: Json, file = 'config.json'): ModelConfig {
     throw new PlastError('ERR_UNSUPPORTED', `${file}: partial_rotary_factor ${JSON.stringify(c['partial_rotary_factor'])} is not supported`, { file, field: prefix + 'partial_rotary_factor' });
   }
   let window = 0;
-  if (arch === 'mistral' && c['sliding_window'] != null) window = f.int('sliding_window', LIMITS.positions);
+  // MistralConfig (transformers 5.18) defaults sliding_window to 4096 when the key is absent; an
+  // explicit null means no window.
+  const MISTRAL_SLIDING_WINDOW = 4096;
+  if (arch === 'mistral') window = c['sliding_window'] === undefined ? MISTRAL_SLIDING_WINDOW : c['sliding_window'] === null ? 0 : f.int('sliding_window', LIMITS.positions);
   if (arch === 'qwen2' && f.bool('use_sliding_window') === true) {
     throw new PlastError('ERR_UNSUPPORTED', `${file}: qwen2 use_sliding_window=true (per-layer windows) is not supported`, { file, field: prefix + 'use_sliding_window' });
   }

@@ -3,27 +3,34 @@
 // a `using` declaration) frees its weights without waiting for the garbage collector.
 import { PlastError } from '../errors';
 import {
-  BackendChoice, BackendName, NativeAdamW, NativeModel, NativeTensorEntry, ParamPart, addon, call, callSync, resolveBackend,
+  BackendChoice, BackendName, NativeAdamW, NativeModel, ParamPart, addon, call, callSync, resolveBackend,
 } from '../native';
-import { Sequence, packBatch } from './batch';
+import { Sequence, SequenceEmbeds, packBatch } from './batch';
+import { ImageProcessorConfig, loadImage, readImageProcessorConfig } from './image';
+import { ImageAspect, expandImageTokens, imageEmbeds, resolveImageSource } from './llava';
 import { Checkpoint, openCheckpoint } from './checkpoint';
+import { FeatureCache } from './feature-cache';
 import { ModelConfig, invFreqFor } from './config';
 import { TextTokenizer } from './tokenizer';
+import { VisionTower } from './vision';
+import { WeightLoadOptions, loadWeights } from './weights';
 
-export interface LoadOptions {
+export { checkFiniteOption, loadWeights } from './weights';
+
+export interface LoadOptions extends WeightLoadOptions {
   backend?: BackendChoice;
-  /** Called after each safetensors file is loaded. */
-  onProgress?: (filesDone: number, filesTotal: number) => void;
   /**
-   * Refuse a weight holding NaN or Inf (ERR_FORMAT naming the tensor and the first bad index).
-   * Default true, unless PLAST_SKIP_FINITE_CHECK=1; false skips the scan for trusted checkpoints.
+   * Also load the vision tower and projector of a LLaVA checkpoint (model.vision), so that
+   * sequences can carry images. On a backend without the tower's ops (CUDA today) the tower runs
+   * on the CPU and its features are copied to the decoder's backend.
    */
-  checkFinite?: boolean;
-}
-
-/** Whether loading scans the weights for NaN/Inf: the option, else PLAST_SKIP_FINITE_CHECK. */
-export function checkFiniteOption(opts: Pick<LoadOptions, 'checkFinite'>): boolean {
-  return opts.checkFinite ?? process.env['PLAST_SKIP_FINITE_CHECK'] !== '1';
+  vision?: boolean;
+  /** Images before the processor: crop (its resize and center crop) or pad (LLaVA-1.5's expand-to-square with the mean colour); default the checkpoint's (the original layout's image_aspect_ratio), else crop. */
+  imageAspect?: ImageAspect;
+  /** The original LLaVA layout's CLIP tower directory (config.json's mm_vision_tower is a hub name). */
+  visionTower?: string;
+  /** Bytes of image features kept for images met again (each language, each epoch); default 1 GiB, 0 for none. */
+  imageCacheBytes?: number;
 }
 
 export interface ForwardOutput {
@@ -41,6 +48,8 @@ export interface StepOutput {
 
 export type ModuleSet = 'all' | 'attn' | 'mlp';
 
+const DEFAULT_IMAGE_CACHE_BYTES = 1 << 30;
+
 const ATTN_LEAVES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj'];
 const MLP_LEAVES = ['mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
 
@@ -51,6 +60,8 @@ export class Model implements Disposable {
     readonly tokenizer: TextTokenizer,
     readonly backend: BackendName,
     readonly native: NativeModel,
+    /** The vision tower and projector, when loaded with { vision: true } (LLaVA checkpoints). */
+    readonly vision?: VisionTower,
   ) {}
 
   get config(): ModelConfig {
@@ -82,18 +93,132 @@ export class Model implements Disposable {
           ropeAttnScaling: 1,
         }),
     );
+    let vision: VisionTower | undefined;
     try {
       await loadWeights(native, ckpt, opts);
+      if (opts.vision) vision = await loadVision(dir, backend, opts);
     } catch (err) {
       native.dispose(); // a half-loaded model frees its weights now, not at garbage collection
       throw err;
     }
-    return new Model(dir, ckpt, tokenizer, backend, native);
+    const model = new Model(dir, ckpt, tokenizer, backend, native, vision);
+    model.imageAspect = opts.imageAspect ?? vision?.config.imageAspect ?? 'crop';
+    if (opts.imageCacheBytes !== undefined) model.featureCache = new FeatureCache(opts.imageCacheBytes);
+    // The original layout's "<image>" is no token of its tokenizer: LLaVA's code inserts -200.
+    if (vision?.config.layout === 'original') tokenizer.usePlaceholder('<image>', vision.config.imageTokenId);
+    return model;
+  }
+
+  private imageAspect: ImageAspect = 'crop';
+  private processor: ImageProcessorConfig | undefined;
+
+  /**
+   * pixel_values of one image for the vision tower, made as the checkpoint's image processor
+   * makes them (preprocessor_config.json / processor_config.json). A string is a path (relative to
+   * `where.file`'s directory when it names a data file), a data: URI or base64.
+   */
+  async imagePixels(source: string | Buffer, where: { file?: string; line?: number; encoding?: 'path' | 'base64' } = {}): Promise<Float32Array> {
+    const v = this.requireVision();
+    this.processor ??= readImageProcessorConfig(v.config.towerDir ?? this.dir, v.config.imageSize);
+    const src = typeof source === 'string' && where.encoding !== 'base64' ? resolveImageSource(source, where.file) : source;
+    const img = await loadImage(src, this.processor, {
+      aspect: this.imageAspect,
+      ...(where.encoding !== undefined ? { encoding: where.encoding } : {}),
+      ...(where.file !== undefined ? { file: where.file } : {}),
+      ...(where.line !== undefined ? { line: where.line } : {}),
+    });
+    const c = v.config;
+    if (img.channels !== c.numChannels || img.height !== c.imageSize || img.width !== c.imageSize) {
+      const at = where.file !== undefined ? `${where.file}${where.line !== undefined ? `:${where.line}` : ''}: ` : '';
+      throw new PlastError(
+        'ERR_SHAPE',
+        `${at}the image processor makes ${img.channels} x ${img.height} x ${img.width} pixel values but the vision tower takes ${c.numChannels} x ${c.imageSize} x ${c.imageSize} (check ${this.dir}'s processor config)`,
+        { ...(where.file !== undefined ? { file: where.file } : {}), ...(where.line !== undefined ? { line: where.line } : {}), field: 'image' },
+      );
+    }
+    return img.pixels;
+  }
+
+  private requireVision(): VisionTower {
+    if (!this.vision) {
+      throw new PlastError('ERR_INVALID', `${this.dir}: the model was loaded without its vision tower (load it with { vision: true })`, {
+        field: 'vision',
+      });
+    }
+    return this.vision;
+  }
+
+  /** The placeholder token image features replace (config.json's image_token_index). */
+  get imageTokenId(): number {
+    return this.requireVision().config.imageTokenId;
+  }
+
+  /** Prompt ids with each <image> token expanded to one placeholder per image feature. */
+  expandImages(ids: readonly number[]): number[] {
+    const v = this.requireVision();
+    return expandImageTokens(ids, v.config.imageTokenId, v.featuresPerImage);
+  }
+
+  /** Projected features of each image (HF pixel_values of one image each: channels x size x size). */
+  async encodeImages(pixels: readonly Float32Array[]): Promise<Float32Array[]> {
+    const v = this.requireVision();
+    if (pixels.length === 0) return [];
+    const n = v.pixelsPerImage;
+    const all = new Float32Array(pixels.length * n);
+    pixels.forEach((p, i) => {
+      if (p.length !== n) {
+        const c = v.config;
+        throw new PlastError('ERR_SHAPE', `image ${i}: expected pixel values of shape [${c.numChannels}, ${c.imageSize}, ${c.imageSize}] (${n} values) but received ${p.length}`, { field: 'images' });
+      }
+      all.set(p, i * n);
+    });
+    const { features } = await v.encode(all, pixels.length);
+    const per = v.featuresPerImage * v.featureDim;
+    return pixels.map((_, i) => features.subarray(i * per, (i + 1) * per));
+  }
+
+  /** The sequences with their images' features as embeds (one tower pass for the whole batch). */
+  private async withImages(seqs: Sequence[]): Promise<Sequence[]> {
+    const inputs = seqs.flatMap((s) => s.images ?? []);
+    // Features by image: from the cache, else one tower pass over the images not in it.
+    const keys = inputs.map((im) => ('pixels' in im ? undefined : FeatureCache.key(typeof im.source === 'string' && im.encoding !== 'base64' ? resolveImageSource(im.source, im.file) : im.source, this.imageAspect)));
+    const feats: (Float32Array | undefined)[] = keys.map((k) => (k !== undefined ? this.featureCache.get(k) : undefined));
+    const missing = inputs.map((_, i) => i).filter((i) => !feats[i]);
+    if (missing.length > 0) {
+      const pixels = await Promise.all(missing.map((i) => {
+        const im = inputs[i]!;
+        return 'pixels' in im ? im.pixels : this.imagePixels(im.source, im);
+      }));
+      const computed = await this.encodeImages(pixels);
+      missing.forEach((i, j) => {
+        feats[i] = computed[j]!;
+        if (keys[i] !== undefined) this.featureCache.set(keys[i]!, computed[j]!);
+      });
+    }
+    let k = 0;
+    return seqs.map((s) => {
+      const n = s.images?.length ?? 0;
+      if (n === 0) return s;
+      if (s.embeds) throw new PlastError('ERR_INVALID', 'a sequence gives both images and embeds; give one of them', { field: 'images' });
+      const embeds = this.imageEmbeds(s.ids, feats.slice(k, k + n) as Float32Array[]);
+      k += n;
+      return { ...s, embeds };
+    });
+  }
+
+  /** Features of images met before, by source (LoadOptions.imageCacheBytes; 0 turns it off). */
+  private featureCache = new FeatureCache(DEFAULT_IMAGE_CACHE_BYTES);
+
+  /** A sequence's image embeddings: its (expanded) placeholders take the images' features in order. */
+  imageEmbeds(ids: readonly number[], features: readonly Float32Array[]): SequenceEmbeds {
+    const v = this.requireVision();
+    return imageEmbeds(ids, v.config.imageTokenId, features, v.featuresPerImage, v.featureDim);
   }
 
   /** Forward without gradients: counts over the tokens marked in `count`, logits at `logitAt`. */
   async forward(seqs: Sequence[]): Promise<ForwardOutput> {
-    const b = packBatch(seqs, this.padId());
+    // No await before the native call without images: the call is queued before anything else runs.
+    const b = packBatch(hasImages(seqs) ? await this.withImages(seqs) : seqs, this.padId());
     const r = await call(() => this.native.forward(b));
     const V = this.config.vocabSize;
     const logits = b.logitSpans.map(([s, e]) => (e > s && r.logits ? r.logits.slice(s * V, e * V) : null));
@@ -102,7 +227,7 @@ export class Model implements Disposable {
 
   /** Forward + backward: trainable grads += dLoss/dW * lossScale, loss summed over labels. */
   async forwardBackward(seqs: Sequence[], lossScale: number): Promise<StepOutput> {
-    const b = packBatch(seqs, this.padId());
+    const b = packBatch(hasImages(seqs) ? await this.withImages(seqs) : seqs, this.padId());
     const r = await call(() => this.native.forwardBackward(b, lossScale));
     return { lossSum: r.lossSum, labelTokens: r.labelTokens };
   }
@@ -167,6 +292,8 @@ export class Model implements Disposable {
    */
   dispose(): void {
     this.native.dispose();
+    this.vision?.dispose();
+    this.featureCache.clear();
   }
 
   [Symbol.dispose](): void {
@@ -193,47 +320,27 @@ export class Model implements Disposable {
   }
 }
 
+function hasImages(seqs: Sequence[]): boolean {
+  return seqs.some((s) => s.images !== undefined && s.images.length > 0);
+}
+
 /**
- * Every tensor the native model declares must be in the checkpoint (by canonical name), with the
- * shape config.json implies; tensors it does not declare are not loaded. Shared by the decoder and
- * the vision tower (src/model/vision.ts).
+ * The tower on the decoder's backend, or on the CPU where that backend lacks the tower's ops (its
+ * features are then copied to the decoder): a GPU run with images works before the tower has
+ * device kernels.
  */
-export async function loadWeights(
-  native: NativeModel,
-  ckpt: Pick<Checkpoint, 'dir' | 'tensors'>,
-  opts: Pick<LoadOptions, 'onProgress' | 'checkFinite'>,
-): Promise<void> {
-  const dir = ckpt.dir;
-  const perFile = new Map<string, NativeTensorEntry[]>();
-  const missing: string[] = [];
-  for (const want of native.expectedWeights()) {
-    const t = ckpt.tensors.get(want.name);
-    if (!t) {
-      missing.push(want.name);
-      continue;
-    }
-    if (t.dtype !== 'BF16' && t.dtype !== 'F16' && t.dtype !== 'F32') {
-      throw new PlastError('ERR_DTYPE', `${t.file}: tensor '${t.sourceName}' is ${t.dtype}; expected BF16, F16 or F32`, { file: t.file, field: t.sourceName });
-    }
-    if (t.shape.join(',') !== want.shape.join(',')) {
-      throw new PlastError(
-        'ERR_SHAPE',
-        `${t.file}: tensor '${t.sourceName}' has shape [${t.shape.join(', ')}] but config.json implies [${want.shape.join(', ')}]`,
-        { file: t.file, field: t.sourceName },
-      );
-    }
-    const list = perFile.get(t.file) ?? [];
-    list.push({ name: want.name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
-    perFile.set(t.file, list);
+async function loadVision(dir: string, backend: BackendName, opts: LoadOptions): Promise<VisionTower> {
+  const load = (b: BackendName) =>
+    VisionTower.load(dir, {
+      backend: b,
+      ...(opts.checkFinite !== undefined ? { checkFinite: opts.checkFinite } : {}),
+      ...(opts.visionTower !== undefined ? { visionTower: opts.visionTower } : {}),
+    });
+  if (backend === 'cpu') return load('cpu');
+  try {
+    return await load(backend);
+  } catch (err) {
+    if ((err as PlastError).code !== 'ERR_UNSUPPORTED' || !/cannot run the CLIP vision tower/.test((err as Error).message)) throw err;
+    return load('cpu');
   }
-  if (missing.length > 0) {
-    const shown = missing.slice(0, 6).join(', ') + (missing.length > 6 ? `, ... (${missing.length} in all)` : '');
-    throw new PlastError('ERR_FORMAT', `${dir}: tensor(s) missing from the checkpoint: ${shown}`, { file: dir, field: missing[0]! });
-  }
-  let done = 0;
-  for (const [file, entries] of perFile) {
-    await call(() => native.loadTensors(file, entries, checkFiniteOption(opts)));
-    opts.onProgress?.(++done, perFile.size);
-  }
-  callSync(() => native.finalize());
 }

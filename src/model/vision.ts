@@ -2,12 +2,12 @@
 // native backend as the "clip_llava" model (native/src/model/clip.h), forward only (PLAST keeps
 // them frozen). config.json -> VisionConfig; checkpoint tensor names -> the names transformers 5
 // writes (the one place that maps layouts); pixel_values in, projected image features out.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { PlastError, expectPositiveInt } from '../errors';
 import { BackendChoice, BackendName, NativeClipConfig, NativeModel, addon, call, callSync, resolveBackend } from '../native';
 import { CheckpointTensor, shardFiles } from './checkpoint';
-import { loadWeights } from './model';
+import { WeightLoadOptions, loadWeights } from './weights';
 import { readSafetensorsHeader } from './safetensors';
 
 type Json = Record<string, unknown>;
@@ -35,8 +35,24 @@ export interface VisionConfig {
   strategy: string;
   projectorAct: string;
   projectorBias: boolean;
-  /** image_token_index / image_token_id: the placeholder token the features replace. */
+  /** image_token_index / image_token_id: the placeholder token the features replace (-200 in the original layout, a token no tokenizer has). */
   imageTokenId: number;
+  /** hf: LlavaForConditionalGeneration; original: the LLaVA repository's llava_llama with mm_projector and a separate CLIP tower. */
+  layout: 'hf' | 'original';
+  /** The original layout's CLIP checkpoint (its tensors and image processor). */
+  towerDir?: string;
+  /** The checkpoint's own image fitting (the original layout's image_aspect_ratio: pad for LLaVA-1.5). */
+  imageAspect?: 'crop' | 'pad';
+}
+
+/** The original LLaVA code's image placeholder id (llava/constants.py IMAGE_TOKEN_INDEX). */
+export const IMAGE_TOKEN_INDEX = -200;
+
+export interface VisionConfigOptions {
+  /** The original layout's CLIP tower directory (else config.json's mm_vision_tower, if it is a local directory). */
+  visionTower?: string;
+  /** The checkpoint directory (mm_vision_tower may be relative to it). */
+  dir?: string;
 }
 
 /** CLIPVisionConfig's defaults (transformers), for fields a vision_config leaves out. */
@@ -63,7 +79,7 @@ const LLAVA_DEFAULT_VISION: Json = {
   patch_size: 14,
 };
 
-export function readVisionConfig(path: string): VisionConfig {
+export function readVisionConfig(path: string, opts: VisionConfigOptions = {}): VisionConfig {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
@@ -74,19 +90,13 @@ export function readVisionConfig(path: string): VisionConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new PlastError('ERR_FORMAT', `${path}: expected a JSON object`, { file: path });
   }
-  return parseVisionConfig(json as Json, path);
+  return parseVisionConfig(json as Json, path, { dir: dirname(path), ...opts });
 }
 
 /** The vision tower and projector of an HF LLaVA config (LlavaForConditionalGeneration). */
-export function parseVisionConfig(top: Json, file = 'config.json'): VisionConfig {
+export function parseVisionConfig(top: Json, file = 'config.json', opts: VisionConfigOptions = {}): VisionConfig {
   const modelType = top['model_type'];
-  if (modelType === 'llava_llama' || modelType === 'llava_mistral' || modelType === 'llava_qwen') {
-    throw new PlastError(
-      'ERR_UNSUPPORTED',
-      `${file}: the original LLaVA layout ("${modelType}": mm_projector, vision tower in a separate CLIP checkpoint) has no vision support yet; use an HF "llava" checkpoint`,
-      { file, field: 'model_type' },
-    );
-  }
+  if (modelType === 'llava_llama' || modelType === 'llava_mistral' || modelType === 'llava_qwen') return parseOriginalLlava(top, file, opts);
   if (modelType !== 'llava') {
     throw new PlastError(
       'ERR_UNSUPPORTED',
@@ -143,6 +153,105 @@ export function parseVisionConfig(top: Json, file = 'config.json'): VisionConfig
     projectorAct: string(top, 'projector_hidden_act', file, '', 'gelu'),
     projectorBias: top['multimodal_projector_bias'] !== false,
     imageTokenId: posInt({ image_token_index: imageToken }, 'image_token_index', file, ''),
+    layout: 'hf',
+  };
+}
+
+/**
+ * The original LLaVA repository's layout (liuhaotian/llava-v1.5-*): mm_* fields in a llava_llama
+ * config, the projector as model.mm_projector.0/2 (mlp2x_gelu), and the CLIP tower in its own
+ * checkpoint named by mm_vision_tower (a hub name in published configs: give its local copy).
+ */
+function parseOriginalLlava(top: Json, file: string, opts: VisionConfigOptions): VisionConfig {
+  const modelType = top['model_type'] as string;
+  const named = top['mm_vision_tower'] ?? top['vision_tower'];
+  const local = (p: string): string | undefined => {
+    for (const c of isAbsolute(p) || opts.dir === undefined ? [p] : [p, join(opts.dir, p)]) if (existsSync(join(c, 'config.json'))) return c;
+    return undefined;
+  };
+  let towerDir: string | undefined;
+  if (opts.visionTower !== undefined) {
+    towerDir = local(opts.visionTower);
+    if (!towerDir) throw new PlastError('ERR_IO', `${opts.visionTower}: not a CLIP checkpoint directory (no config.json)`, { file: opts.visionTower, field: 'visionTower' });
+  } else if (typeof named === 'string') {
+    towerDir = local(named);
+  }
+  if (!towerDir) {
+    throw new PlastError(
+      'ERR_INVALID',
+      `${file}: the vision tower is a separate checkpoint (mm_vision_tower ${JSON.stringify(named ?? null)}), not a directory here; give a local copy of it with --vision-tower DIR`,
+      { file, field: 'mm_vision_tower' },
+    );
+  }
+  if (top['mm_use_im_start_end'] === true) {
+    throw new PlastError('ERR_UNSUPPORTED', `${file}: mm_use_im_start_end (image start/end tokens around the features) is not supported`, { file, field: 'mm_use_im_start_end' });
+  }
+  const projector = top['mm_projector_type'] ?? 'linear';
+  if (projector !== 'mlp2x_gelu') {
+    throw new PlastError('ERR_UNSUPPORTED', `${file}: mm_projector_type ${JSON.stringify(projector)} is not supported (supported: mlp2x_gelu, LLaVA-1.5's)`, {
+      file,
+      field: 'mm_projector_type',
+    });
+  }
+  const select = top['mm_vision_select_feature'] ?? 'patch';
+  if (select !== 'patch' && select !== 'cls_patch') {
+    throw new PlastError('ERR_UNSUPPORTED', `${file}: mm_vision_select_feature ${JSON.stringify(select)} is not supported (supported: patch, cls_patch)`, {
+      file,
+      field: 'mm_vision_select_feature',
+    });
+  }
+  const layer = top['mm_vision_select_layer'] ?? -2;
+  if (typeof layer !== 'number' || !Number.isInteger(layer)) {
+    throw new PlastError('ERR_FORMAT', `${file}: expected an integer for "mm_vision_select_layer" but found ${JSON.stringify(layer)}`, { file, field: 'mm_vision_select_layer' });
+  }
+  const towerFile = join(towerDir, 'config.json');
+  let tc: Json;
+  try {
+    tc = JSON.parse(readFileSync(towerFile, 'utf8')) as Json;
+  } catch (err) {
+    throw new PlastError('ERR_FORMAT', `${towerFile}: cannot read the vision tower's config (${(err as Error).message})`, { file: towerFile, cause: err });
+  }
+  const tt = tc['model_type'];
+  if (tt !== 'clip' && tt !== 'clip_vision_model') {
+    throw new PlastError('ERR_UNSUPPORTED', `${towerFile}: model_type ${JSON.stringify(tt)} is not a CLIP vision tower (supported: clip, clip_vision_model)`, {
+      file: towerFile,
+      field: 'model_type',
+    });
+  }
+  const vc = tt === 'clip' ? (tc['vision_config'] ?? {}) : tc;
+  if (typeof vc !== 'object' || vc === null || Array.isArray(vc)) {
+    throw new PlastError('ERR_FORMAT', `${towerFile}: "vision_config" must be an object`, { file: towerFile, field: 'vision_config' });
+  }
+  const v: Json = { ...CLIP_DEFAULTS, ...(vc as Json) };
+  const hidden = posInt(v, 'hidden_size', towerFile, tt === 'clip' ? 'vision_config.' : '');
+  if (top['mm_hidden_size'] !== undefined && top['mm_hidden_size'] !== hidden) {
+    throw new PlastError('ERR_MISMATCH', `${file}: mm_hidden_size is ${JSON.stringify(top['mm_hidden_size'])} but the vision tower in ${towerDir} is ${hidden} wide`, {
+      file,
+      field: 'mm_hidden_size',
+    });
+  }
+  const prefix = tt === 'clip' ? 'vision_config.' : '';
+  return {
+    modelType,
+    visionModelType: 'clip_vision_model',
+    hiddenSize: hidden,
+    intermediateSize: posInt(v, 'intermediate_size', towerFile, prefix),
+    numLayers: posInt(v, 'num_hidden_layers', towerFile, prefix),
+    numHeads: posInt(v, 'num_attention_heads', towerFile, prefix),
+    numChannels: posInt(v, 'num_channels', towerFile, prefix),
+    imageSize: squareSize(v, 'image_size', towerFile),
+    patchSize: squareSize(v, 'patch_size', towerFile),
+    layerNormEps: number(v, 'layer_norm_eps', towerFile, prefix),
+    hiddenAct: string(v, 'hidden_act', towerFile, prefix),
+    textHiddenSize: posInt(top, 'hidden_size', file, ''),
+    featureLayer: layer,
+    strategy: select === 'patch' ? 'default' : 'full',
+    projectorAct: 'gelu',
+    projectorBias: true,
+    imageTokenId: IMAGE_TOKEN_INDEX,
+    layout: 'original',
+    towerDir,
+    imageAspect: top['image_aspect_ratio'] === 'pad' ? 'pad' : 'crop',
   };
 }
 
@@ -154,6 +263,9 @@ export function parseVisionConfig(top: Json, file = 'config.json'): VisionConfig
  */
 export function visionTensorName(name: string): string | null {
   let n = name;
+  // The original layout's projector: model.mm_projector.0 / .2 (nn.Sequential(Linear, GELU, Linear)).
+  const mm = /^model\.mm_projector\.([02])\.(weight|bias)$/.exec(n);
+  if (mm) return `multi_modal_projector.linear_${mm[1] === '0' ? 1 : 2}.${mm[2]}`;
   if (n.startsWith('model.vision_tower.') || n.startsWith('model.multi_modal_projector.')) n = n.slice('model.'.length);
   if (n.startsWith('vision_tower.vision_model.')) n = 'vision_tower.' + n.slice('vision_tower.vision_model.'.length);
   return n.startsWith('vision_tower.') || n.startsWith('multi_modal_projector.') ? n : null;
@@ -179,13 +291,14 @@ export function nativeClipConfig(c: VisionConfig): NativeClipConfig {
   };
 }
 
-export interface VisionLoadOptions {
+export interface VisionLoadOptions extends WeightLoadOptions {
   backend?: BackendChoice;
+  /** The original LLaVA layout's CLIP tower directory (--vision-tower). */
+  visionTower?: string;
   /** Overrides config.json's vision_feature_layer (tests, experiments). */
   featureLayer?: number;
   /** Overrides config.json's vision_feature_select_strategy. */
   strategy?: string;
-  onProgress?: (filesDone: number, filesTotal: number) => void;
 }
 
 export interface EncodeOutput {
@@ -206,7 +319,7 @@ export class VisionTower implements Disposable {
 
   static async load(dir: string, opts: VisionLoadOptions = {}): Promise<VisionTower> {
     const configPath = join(dir, 'config.json');
-    const config = { ...readVisionConfig(configPath) };
+    const config = { ...readVisionConfig(configPath, opts.visionTower !== undefined ? { visionTower: opts.visionTower } : {}) };
     if (opts.featureLayer !== undefined) {
       if (!Number.isInteger(opts.featureLayer)) {
         throw new PlastError('ERR_INVALID', `Expected an integer for featureLayer but received ${JSON.stringify(opts.featureLayer)}`, {
@@ -216,7 +329,7 @@ export class VisionTower implements Disposable {
       config.featureLayer = opts.featureLayer;
     }
     if (opts.strategy !== undefined) config.strategy = opts.strategy;
-    const tensors = visionTensors(dir);
+    const tensors = visionTensors(dir, config.towerDir);
     const backend = resolveBackend(opts.backend);
     let native: NativeModel;
     try {
@@ -302,13 +415,35 @@ export class VisionTower implements Disposable {
   }
 }
 
-/** The vision tower's and projector's tensors of a checkpoint directory, by native name. */
-export function visionTensors(dir: string): Map<string, CheckpointTensor> {
+/** Whether `dir` is a LLaVA checkpoint that holds its vision tower (config.json and tensors). */
+export function hasVisionTower(dir: string): boolean {
+  let top: unknown;
+  try {
+    top = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch {
+    return false; // loading the model reports the config itself
+  }
+  const type = (top as Json | null)?.['model_type'];
+  // The original layout holds only the projector here; its tower is found (or asked for) at load.
+  if (type === 'llava_llama' || type === 'llava_mistral' || type === 'llava_qwen') return [...visionTensors(dir).keys()].some((n) => n.startsWith('multi_modal_projector.'));
+  if (type !== 'llava') return false;
+  return visionTensors(dir).size > 0;
+}
+
+/**
+ * The vision tower's and projector's tensors of a checkpoint directory, by native name; with
+ * `towerDir` (the original layout), the tower's from that CLIP checkpoint (vision_model.*; a
+ * CLIPModel's text side is ignored).
+ */
+export function visionTensors(dir: string, towerDir?: string): Map<string, CheckpointTensor> {
   const out = new Map<string, CheckpointTensor>();
-  for (const file of shardFiles(dir)) {
+  const sources: [string, (n: string) => string | null][] = [[dir, visionTensorName]];
+  if (towerDir !== undefined) sources.push([towerDir, (n) => (n.startsWith('vision_model.') ? 'vision_tower.' + n.slice('vision_model.'.length) : null)]);
+  const files = sources.flatMap(([d, nameOf]) => shardFiles(d).map((file) => [file, nameOf] as const));
+  for (const [file, nameOf] of files) {
     const h = readSafetensorsHeader(file);
     for (const t of h.tensors.values()) {
-      const name = visionTensorName(t.name);
+      const name = nameOf(t.name);
       if (name === null) continue;
       const prev = out.get(name);
       if (prev) {

@@ -14,6 +14,6 @@ export const AVERAGE_COLOR = '#333333';
 /** The colour of a language in every plot: the same code (or alias) always gets the same one. */
 export function languageColor(code: string): string {
   const l = findLanguage(code);
-  const i = l ? LANGUAGES.indexOf(l) : [...code].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) >>> 0, 7);
+  const i = l && LANGUAGES.includes(l) ? LANGUAGES.indexOf(l) : [...code].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) >>> 0, 7);
   return HUES[i % HUES.length]!;
 }

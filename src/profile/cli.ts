@@ -1,16 +1,19 @@
 // `plast profile`, `plast profile merge` and `plast select`.
 import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
+import { jsonlHasImages } from '../data/images';
+import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE } from '../data/templates';
-import { backendOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { backendOption, imageAspectOption, visionLoadOptions, visionTowerOption, intOption, minLayersOption, scopeOption, shown, tauOption, templateOption, languageOption, nameLanguages, floatOption, numberOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { mergeProfiles, reselect } from './merge';
 import { DEFAULT_BATCH_TOKENS, parseShard, profileLanguages, runProfile, writeProfile } from './profile';
 import { DEFAULT_SCOPE, ProfileOptions } from './types';
 import { formatProfile } from './report';
-import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from './stats';
+import { LAPE_DEFAULTS } from './lape';
+import { DEFAULT_MIN_LAYERS, DEFAULT_PEAK, DEFAULT_TAU, PEAK_RULES, PeakRule } from './stats';
 import { onInterrupt } from '../util/interrupt';
 import { lockOutput } from '../util/lock';
 import { checkOutputDir } from '../util/paths';
@@ -25,8 +28,14 @@ type ProfileCli = Omit<ProfileOptions, 'data' | 'langs' | 'shard' | 'maxLayers' 
     data?: string;
     langs?: string;
     shard?: string;
+    language?: string[];
+    lapeFilterRate?: number;
+    lapeActivationBarRatio?: number;
+    lapeTopRate?: number;
     maxLayers?: number;
     backend?: BackendChoice;
+    imageAspect?: ImageAspect;
+    visionTower?: string;
     out?: string;
     plots: boolean;
     json?: boolean;
@@ -50,6 +59,11 @@ const maxOption = (saved?: string): Option =>
     new Option('--max-layers <n>', 'select at most n layers; "none" for no limit').argParser((v: string): number => (v === 'none' ? NO_MAX_LAYERS : intOption('--max-layers', 1)(v))),
     { words: saved ?? 'no limit' },
   );
+const peakOpt = (saved?: string): Option =>
+  shown(
+    new Option('--peak <rule>', 'which maximum of the average overlap ends K: global (over all layers, the paper) or first (the first local maximum, not below any layer within 2)').choices(PEAK_RULES),
+    saved ? { words: saved } : DEFAULT_PEAK,
+  );
 const maxLayersOf = (v: number | undefined): { maxLayers?: number | null } => (v === undefined ? {} : { maxLayers: v === NO_MAX_LAYERS ? null : v });
 
 function print(text: string): void {
@@ -63,29 +77,37 @@ export function registerProfile(program: Command): Command {
     .description('count per layer and neuron the tokens on which each SwiGLU gate fires, per language; select the language-specific layers')
     .option('--model <dir>', 'HF checkpoint directory (required)')
     .option('--data <file>', 'JSONL of parallel questions or sentences (a column per language, or {"id","lang","text"} rows) (required)')
-    .option('--langs <list>', 'languages, comma-separated (ISO 639-1 or NTREX codes); must include en (required)')
-    .addOption(scopeOption('tokens counted: question (only the question), text (template + question), all (+ BOS)').default(DEFAULT_SCOPE))
-    .addOption(templateOption('--template <name>', 'prompt around each question').default(DEFAULT_TEMPLATE))
+    .option('--langs <list>', 'languages, comma-separated (ISO 639-1/639-3 or BCP-47 codes); must include en (required)')
+    .addOption(languageOption())
+    .addOption(scopeOption('tokens counted: question (only the question), text (template + question, not image tokens), image (the image tokens of rows with an "image"), all (+ BOS and image tokens)').default(DEFAULT_SCOPE))
+    .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
+    .addOption(templateOption('--template <name>', 'conversation format around each question: auto (the model\'s chat template, else vicuna for LLaVA/Vicuna, else plain), chat, vicuna or plain').default(DEFAULT_TEMPLATE))
     .addOption(tauOpt())
     .option('--batch-tokens <n>', 'token budget per batch (rows x longest prompt)', intOption('--batch-tokens'), DEFAULT_BATCH_TOKENS)
     .option('--limit <n>', 'only the first n questions', intOption('--limit'))
     .option('--shard <i/n>', 'profile only questions with index % n == i (0-based i); sum shards with `plast profile merge`')
     .addOption(minOpt())
     .addOption(maxOption())
+    .addOption(peakOpt())
+    .addOption(numberOption('--lape-filter-rate <r>', "LAPE: quantile of all firing rates a candidate neuron must pass in some language (identify.py's filter_rate)", floatOption('--lape-filter-rate', 0, 1), LAPE_DEFAULTS.filterRate))
+    .addOption(numberOption('--lape-activation-bar-ratio <r>', "LAPE: quantile of all firing rates a kept neuron's language must pass (identify.py's activation_bar_ratio)", floatOption('--lape-activation-bar-ratio', 0, 1), { words: '--lape-filter-rate' }))
+    .addOption(numberOption('--lape-top-rate <r>', "LAPE: share of all neurons kept by lowest entropy (identify.py's top_rate; its first version had 0.05)", floatOption('--lape-top-rate', 0, 1), LAPE_DEFAULTS.topRate))
     .addOption(backendOption())
     .option('--out <dir>', 'output directory, written atomically (required)')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print profile.json instead of the summary')
     .action(async (o: ProfileCli) => {
-      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, shard: shardArg, maxLayers, backend, plots, json, ...given } = o;
+      const { model: modelArg, data: dataArg, out: outArg, langs: langsArg, language: named, shard: shardArg, maxLayers, backend, plots, json, lapeFilterRate, lapeActivationBarRatio, lapeTopRate, imageAspect, visionTower, ...given } = o;
       const model = need(modelArg, '--model <dir>');
       const data = need(dataArg, '--data <file>');
       const out = checkOutputDir(need(outArg, '--out <dir>'), '--out');
       lockOutput(out, 'profile'); // one writer per --out, released at exit; fails early on a read-only place
+      nameLanguages(named, data);
       const langs = profileLanguages(parseLanguageList(need(langsArg, '--langs <list>')));
       const shard = shardArg !== undefined ? parseShard(shardArg) : undefined;
       const t0 = Date.now();
-      const m = await Model.load(model, { backend });
+      const m = await Model.load(model, { backend, ...(jsonlHasImages([data]) ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
       const loadSeconds = (Date.now() - t0) / 1000;
       const interrupt = onInterrupt();
       const p = await runProfile(m, {
@@ -95,6 +117,11 @@ export function registerProfile(program: Command): Command {
         langs,
         ...(shard ? { shard } : {}),
         ...maxLayersOf(maxLayers),
+        lape: {
+          ...(lapeFilterRate !== undefined ? { filterRate: lapeFilterRate } : {}),
+          ...(lapeActivationBarRatio !== undefined ? { activationBarRatio: lapeActivationBarRatio } : {}),
+          ...(lapeTopRate !== undefined ? { topRate: lapeTopRate } : {}),
+        },
       }).finally(() => interrupt.dispose());
       p.json.run['loadSeconds'] = loadSeconds;
       await writeProfile(out, p, { plots });
@@ -116,16 +143,22 @@ export function registerProfileMerge(profile: Command): void {
     .addOption(tauOpt("the inputs'"))
     .addOption(minOpt("the inputs'"))
     .addOption(maxOption("the inputs'"))
+    .addOption(peakOpt("the inputs'"))
     .option('--no-plots', 'skip the SVG/PNG plots')
-    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; plots: boolean }) => {
+    .option('--json', 'print the merged profile.json instead of the summary')
+    .action(async (out: string, inputs: string[], o: { tau?: number; minLayers?: number; maxLayers?: number; peak?: PeakRule; plots: boolean; json?: boolean }, cmd: Command) => {
+      // `profile` has a --json of its own, which takes the flag when it is parsed first.
+      const json = o.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
       checkOutputDir(out, '<out>');
       lockOutput(out, 'profile merge');
       const p = await mergeProfiles(out, inputs, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
         ...maxLayersOf(o.maxLayers),
+        ...(o.peak !== undefined ? { peak: o.peak } : {}),
         plots: o.plots,
       });
+      if (json) return print(JSON.stringify(p.json, null, 2));
       print(`merged ${inputs.length} profiles into ${out}`);
       print(formatProfile(p.json));
     });
@@ -139,16 +172,18 @@ export function registerSelect(program: Command): void {
     .addOption(tauOpt("the profile's"))
     .addOption(minOpt("the profile's"))
     .addOption(maxOption("the profile's"))
+    .addOption(peakOpt("the profile's"))
     .option('--out <dir>', 'write the recomputed profile here instead of updating --profile in place')
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--json', 'print the selection as JSON')
-    .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; out?: string; plots: boolean; json?: boolean }) => {
+    .action(async (o: { profile: string; tau?: number; minLayers?: number; maxLayers?: number; peak?: PeakRule; out?: string; plots: boolean; json?: boolean }) => {
       if (o.out !== undefined) checkOutputDir(o.out, '--out');
       lockOutput(o.out ?? o.profile, 'select');
       const p = await reselect(o.profile, {
         ...(o.tau !== undefined ? { tau: o.tau } : {}),
         ...(o.minLayers !== undefined ? { minLayers: o.minLayers } : {}),
         ...maxLayersOf(o.maxLayers),
+        ...(o.peak !== undefined ? { peak: o.peak } : {}),
         ...(o.out !== undefined ? { out: o.out } : {}),
         plots: o.plots,
       });

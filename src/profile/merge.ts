@@ -20,7 +20,12 @@ function statOptions(json: ProfileJson, o: SelectOptions & { lape?: LapeOptions 
     tau: o.tau ?? json.stats.tau,
     minLayers: o.minLayers ?? json.stats.minLayers,
     maxLayers: o.maxLayers !== undefined ? o.maxLayers : json.stats.maxLayers,
-    lape: { filterRate: o.lape?.filterRate ?? json.lape.filterRate, topRate: o.lape?.topRate ?? json.lape.topRate },
+    peak: o.peak ?? json.stats.peak ?? 'global',
+    lape: {
+      filterRate: o.lape?.filterRate ?? json.lape.filterRate,
+      activationBarRatio: o.lape?.activationBarRatio ?? json.lape.activationBarRatio ?? json.lape.filterRate,
+      topRate: o.lape?.topRate ?? json.lape.topRate,
+    },
   };
 }
 
@@ -143,8 +148,10 @@ export async function mergeProfiles(out: string, inputs: string[], opts: MergeOp
     tau: common('tau', (j) => j.stats.tau, opts.tau),
     minLayers: common('min-layers', (j) => j.stats.minLayers, opts.minLayers),
     maxLayers: common('max-layers', (j) => j.stats.maxLayers, opts.maxLayers),
+    peak: common('peak', (j) => j.stats.peak ?? 'global', opts.peak),
     lape: {
       filterRate: common('LAPE filter rate', (j) => j.lape.filterRate, opts.lape?.filterRate),
+      activationBarRatio: common('LAPE activation bar ratio', (j) => j.lape.activationBarRatio ?? j.lape.filterRate, opts.lape?.activationBarRatio),
       topRate: common('LAPE top rate', (j) => j.lape.topRate, opts.lape?.topRate),
     },
   };

@@ -22,12 +22,14 @@ import { cpSync, createReadStream, existsSync, readFileSync, readdirSync, statSy
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { PlastError, expectPositiveInt } from '../errors';
+import { IMAGE_PLACEHOLDER, ImageTokens, expandEncoded } from '../model/llava';
 import { Model } from '../model/model';
 import { TextTokenizer } from '../model/tokenizer';
+import { checkRowImages } from '../data/images';
 import { ParallelData, loadParallel } from '../data/parallel';
-import { language } from '../data/languages';
+import { language, languagesBeside } from '../data/languages';
 import { encodeSegments } from '../data/segments';
-import { DEFAULT_TEMPLATE, TemplateName, templateName, userTurn } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateName, resolveFormat, templateArg, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
 import { version } from '../version';
@@ -38,6 +40,8 @@ import { writeProfilePlots } from './plots';
 import { DEFAULT_SCOPE, LanguageSummary, Profile, ProfileJson, ProfileMeta, ProfileOptions, SCOPES, Scope, Shard } from './types';
 
 export const DEFAULT_BATCH_TOKENS = 4096;
+/** Questions per chunk when they carry images (chunks run every language before the next). */
+const IMAGE_CHUNK_QUESTIONS = 64;
 export const PROFILE_FILE = 'profile.json';
 export const COUNTS_FILE = 'counts.safetensors';
 export const LAPE_FILE = 'lape.json';
@@ -128,31 +132,48 @@ export interface ProfilePrompt {
   /** 1 where the token is counted (in the scope), else 0. */
   count: Uint8Array;
   counted: number;
+  /** The question's image (a path or base64, as in the data), when the prompt holds one. */
+  image?: string;
+  /** The data line of the question (named in image errors). */
+  line?: number;
 }
 
-/** The prompt of one question and which of its tokens the scope counts (what runProfile runs). */
-export function profilePrompt(tok: TextTokenizer, text: string, template: TemplateName, scope: Scope): ProfilePrompt {
-  const enc = encodeSegments(tok, userTurn(template, [{ text, tag: 'question' as const }], 'frame'));
-  const count = new Uint8Array(enc.ids.length);
+/**
+ * The prompt of one question and which of its tokens the scope counts (what runProfile runs). With
+ * `image`, the user turn is LLaVA's "<image>\n{question}" and the placeholder is expanded to one
+ * token per image feature: `image` counts those, `text` every other non-special token.
+ */
+export function profilePrompt(tok: TextTokenizer, text: string, template: TemplateName, scope: Scope, image?: ImageTokens): ProfilePrompt {
+  const body = image
+    ? [{ text: `${IMAGE_PLACEHOLDER}\n`, tag: 'image' as const }, { text, tag: 'question' as const }]
+    : [{ text, tag: 'question' as const }];
+  const encoded = encodeSegments(tok, userTurn(template, body, 'frame'));
+  // The newline after <image> belongs to the frame: only the placeholders are image tokens.
+  const { ids, tags } = image ? expandEncoded(encoded, image, 'image', 'frame', 1) : encoded;
+  const count = new Uint8Array(ids.length);
   let counted = 0;
-  enc.tags.forEach((tag, k) => {
-    const c = scope === 'all' || (scope === 'text' ? tag !== 'special' : tag === 'question');
+  tags.forEach((tag, k) => {
+    const c =
+      scope === 'all' ||
+      (scope === 'text' ? tag !== 'special' && tag !== 'image' : scope === 'image' ? tag === 'image' : tag === 'question');
     if (c) {
       count[k] = 1;
       counted++;
     }
   });
-  return { ids: enc.ids, count, counted };
+  return { ids, count, counted };
 }
 
 /** Runs the model over the questions and returns the finished profile (nothing is written). */
 export async function runProfile(model: Model, opts: ProfileOptions): Promise<Profile> {
   const started = Date.now();
   const scope = checkScope(opts.scope ?? DEFAULT_SCOPE);
-  const template = templateName(opts.template ?? DEFAULT_TEMPLATE);
+  const format = resolveFormat(typeof opts.template === 'string' ? templateName(opts.template) : opts.template ?? DEFAULT_TEMPLATE, model);
+  const template = templateArg(format);
   const batchTokens = expectPositiveInt('batchTokens', opts.batchTokens ?? DEFAULT_BATCH_TOKENS);
   if (opts.limit !== undefined) expectPositiveInt('limit', opts.limit);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  languagesBeside(opts.data); // names of languages no table knows
   const langs = profileLanguages(opts.langs);
   // Validate the statistics options now, not after the model has run.
   checkSelectOptions(opts, model.config.numLayers);
@@ -168,11 +189,33 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const cfg = model.config;
   const layers = cfg.numLayers;
   const inter = cfg.intermediateSize;
+  const withImages = questions.filter((q) => q.image !== undefined).length;
+  if (withImages > 0 && !model.vision) {
+    throw new PlastError('ERR_INVALID', `${data.file}: ${withImages} question(s) carry an image but the model was loaded without its vision tower (Model.load(dir, { vision: true }))`, {
+      file: data.file,
+      field: 'image',
+    });
+  }
+  if (scope === 'image' && withImages === 0) {
+    throw new PlastError('ERR_INVALID', `${data.file}: the image scope counts image tokens, but no question has an "image"`, { file: data.file, field: 'scope' });
+  }
+  if (withImages > 0) {
+    // Every image is read once before the run: a bad one stops the profile now, not half way.
+    const { bad } = await checkRowImages(questions, (q) => (q.image !== undefined ? { source: q.image, file: data.file, line: q.line } : undefined), (src, where) =>
+      model.imagePixels(src, where),
+    );
+    if (bad.length > 0) {
+      const more = bad.length > 1 ? ` (and ${bad.length - 1} more question(s) with a bad image)` : '';
+      throw new PlastError('ERR_DATA', `${bad[0]!.message}${more}`, { file: data.file, line: bad[0]!.line, field: 'image' });
+    }
+  }
+  const imageTokens = model.vision ? { id: model.imageTokenId, perImage: model.vision.featuresPerImage } : undefined;
   // Prompts per language, checked against the model's context before anything runs.
   const prompts: Record<string, ProfilePrompt[]> = {};
   for (const l of langs) {
     prompts[l] = questions.map((q) => {
-      const p = profilePrompt(model.tokenizer, q.texts[l]!, template, scope);
+      const p = profilePrompt(model.tokenizer, q.texts[l]!, template, scope, q.image !== undefined ? imageTokens : undefined);
+      if (q.image !== undefined) Object.assign(p, { image: q.image, line: q.line });
       if (p.ids.length > cfg.maxPositions) {
         throw new PlastError(
           'ERR_DATA',
@@ -186,7 +229,20 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
 
   const counts: Record<string, Float64Array> = {};
   const languages: Record<string, LanguageSummary> = {};
-  const plan = langs.map((l) => ({ lang: l, batches: packByTokens(prompts[l]!.map((p) => p.ids.length), batchTokens) }));
+  // Batches per language. With images, the questions go in chunks, every language of a chunk
+  // before the next chunk, so that each image's features are still cached when the next language
+  // meets it (the tower runs once per image, not once per language). Counts are sums: the order
+  // does not change them.
+  const chunk = withImages > 0 ? IMAGE_CHUNK_QUESTIONS : questions.length;
+  const plan: { lang: string; batches: number[][] }[] = [];
+  for (let c0 = 0; c0 < questions.length; c0 += chunk) {
+    const ids = questions.slice(c0, c0 + chunk).map((_, i) => c0 + i);
+    for (const l of langs) plan.push({ lang: l, batches: packByTokens(ids.map((i) => prompts[l]![i]!.ids.length), batchTokens).map((b) => b.map((k) => ids[k]!)) });
+  }
+  for (const l of langs) {
+    counts[l] = new Float64Array(layers * inter);
+    languages[l] = { questions: questions.length, tokens: 0, promptTokens: 0 };
+  }
   const totalPrompts = questions.length * langs.length;
   const bar = progress({ label: 'profile', total: totalPrompts, unit: 'prompts', fields: ['rate'], ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
   let done = 0;
@@ -195,16 +251,17 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
   const t0 = Date.now();
   try {
     for (const { lang, batches: lb } of plan) {
-      const acc = new Float64Array(layers * inter);
-      let counted = 0;
-      let promptTokens = 0;
+      const acc = counts[lang]!;
+      const summary = languages[lang]!;
       for (const idx of lb) {
         const seqs = idx.map((i) => prompts[lang]![i]!);
         const want = seqs.reduce((a, s) => a + s.counted, 0);
         if (opts.signal?.aborted) {
           throw new PlastError('ERR_INTERRUPTED', `profile interrupted after ${done} of ${totalPrompts} prompts; nothing was written`);
         }
-        const r = await model.forward(seqs.map((s) => ({ ids: s.ids, count: s.count })));
+        const r = await model.forward(
+          seqs.map((s) => ({ ids: s.ids, count: s.count, ...(s.image !== undefined ? { images: [{ source: s.image, file: data.file, ...(s.line !== undefined ? { line: s.line } : {}) }] } : {}) })),
+        );
         if (r.countedTokens !== want) {
           throw new PlastError('ERR_INTERNAL', `the forward pass counted ${r.countedTokens} tokens where the masks mark ${want}`);
         }
@@ -214,9 +271,9 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
           }
           for (let k = 0; k < acc.length; k++) acc[k]! += Number(r.counts[k]!);
         }
-        counted += want;
+        summary.tokens += want;
         const run = seqs.reduce((a, s) => a + s.ids.length, 0);
-        promptTokens += run;
+        summary.promptTokens += run;
         tokensRun += run;
         done += seqs.length;
         batches++;
@@ -224,8 +281,6 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
         bar.update(done, { rate: `${Math.round(tokensRun / Math.max(seconds, 1e-3))} tok/s` });
         opts.onBatch?.({ done, total: totalPrompts, tokens: tokensRun, seconds });
       }
-      counts[lang] = acc;
-      languages[lang] = { questions: questions.length, tokens: counted, promptTokens };
     }
   } finally {
     bar.stop();
@@ -248,7 +303,7 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
     params: {
       langs,
       scope,
-      template,
+      template: format.name,
       limit: opts.limit ?? null,
       shard: shard && shard.count > 1 ? { count: shard.count, indices: [shard.index] } : null,
       backend: model.backend,
@@ -292,7 +347,7 @@ export function finishProfile(meta: ProfileMeta, counts: CountsFile, opts: Selec
   void _neurons;
   const json: ProfileJson = {
     ...meta,
-    stats: { tau: stats.selection.tau, minLayers: stats.selection.minLayers, maxLayers: stats.selection.maxLayers, rule: STATS_RULE },
+    stats: { tau: stats.selection.tau, minLayers: stats.selection.minLayers, maxLayers: stats.selection.maxLayers, peak: stats.selection.peakRule ?? 'global', rule: STATS_RULE },
     layers: stats.layers,
     selection: stats.selection,
     lape: { ...lapeSummary, rule: LAPE_RULE, file: LAPE_FILE },

@@ -7,7 +7,18 @@
 //   R_l^i    = |N_l^i| / d                      (paper Eq. 3)
 //   O_l^i    = |N_l^i ∩ N_en^i| / |N_en^i|       overlap with English, l ≠ en (Eq. 4); 0 when N_en^i is empty
 //   Ō^i      = mean of O_l^i over l ≠ en
-//   peak     = the FIRST layer where Ō^i reaches its maximum (ties go to the shallowest layer)
+//   peak     = by --peak (both are computed and recorded; the selection uses the one asked for):
+//     global (default, the paper's "the point where the average overlap ratio attains its
+//              maximum"): the FIRST layer where Ō^i reaches its maximum over all layers (ties go
+//              to the shallowest layer)
+//     first    the first local maximum: the shallowest layer p such that
+//                (a) Ō^p > Ō^(p−1) (or p = 0): p starts its plateau (a run of exactly equal Ō
+//                    counts as one point, taken at its shallowest layer);
+//                (b) Ō^p ≥ Ō^j for every layer j with |j − p| ≤ PEAK_WINDOW (= 2): a bump that
+//                    a neighbour within two layers exceeds is noise, not a peak;
+//                (c) the first layer after p whose Ō differs from Ō^p is lower (or there is
+//                    none): the plateau ends by falling, not by rising further.
+//              The global peak always satisfies (a)–(c), so first ≤ global.
 //   K        = { 0, ..., peak − 1 }             language-specific layers: those before the peak
 //   MSD^i    = (1/|L|) Σ_{l∈L} (R_l^i − μ^i)², μ^i = (1/|L|) Σ_{l∈L} R_l^i, over ALL languages,
 //              English included (Eq. 5–6)
@@ -22,6 +33,8 @@
 //   - English missing from the languages, or no other language: ERR_LANG.
 //   - A language with zero counted tokens: ERR_DATA naming it (p would be 0/0).
 //   - Ties in the peak of Ō: the shallowest such layer (keeps K as small as the data allows).
+//   - K spanning more than half of the layers: said in the reasoning and the warnings (a late
+//     peak; --peak first, or a look at the overlap plot, may tell a noisy curve from a real one).
 //   - Peak at layer 0: K is empty, the paper's rule selects nothing; this is said, and the
 //     --min-layers fill (below) decides what is selected (default 1: layer 0).
 //   - No layer of K exceeds θ (|K| = 1, where no layer can exceed the mean of itself, or all MSD
@@ -51,6 +64,12 @@ import { PlastError } from '../errors';
  */
 export const DEFAULT_TAU = 0.5;
 export const DEFAULT_MIN_LAYERS = 1;
+/** Which maximum of Ō ends K (see the header). */
+export type PeakRule = 'global' | 'first';
+export const PEAK_RULES: PeakRule[] = ['global', 'first'];
+export const DEFAULT_PEAK: PeakRule = 'global';
+/** Layers on each side that a first-local-maximum peak must not be below (noise rule (b)). */
+export const PEAK_WINDOW = 2;
 export const ENGLISH = 'en';
 
 export interface CountTable {
@@ -70,6 +89,8 @@ export interface SelectOptions {
   minLayers?: number;
   /** Select at most this many layers (default: no limit). */
   maxLayers?: number | null;
+  /** Which maximum of the average overlap ends K (default global). */
+  peak?: PeakRule;
 }
 
 export interface LayerStats {
@@ -95,8 +116,12 @@ export interface Selection {
   tau: number;
   minLayers: number;
   maxLayers: number | null;
+  /** The rule that chose peakLayer (absent in profiles from before the option: global). */
+  peakRule?: PeakRule;
   peakLayer: number;
   peakOverlap: number;
+  /** Both peaks, whichever the rule used (absent in profiles from before). */
+  peaks?: { global: { layer: number; overlap: number }; first: { layer: number; overlap: number } };
   /** Other layers whose Ō equals the peak exactly (the tie rule took the first). */
   peakTies: number[];
   K: number[];
@@ -147,7 +172,7 @@ function checkTable(t: CountTable): string[] {
 }
 
 /** Validates (and fills the defaults of) the selection options for a model of `layers` layers. */
-export function checkSelectOptions(o: SelectOptions, layers: number): { tau: number; minLayers: number; maxLayers: number | null } {
+export function checkSelectOptions(o: SelectOptions, layers: number): { tau: number; minLayers: number; maxLayers: number | null; peak: PeakRule } {
   const tau = o.tau ?? DEFAULT_TAU;
   if (typeof tau !== 'number' || !Number.isFinite(tau) || tau < 0 || tau >= 1) {
     throw new PlastError('ERR_INVALID', `Expected a number in [0, 1) for tau but received ${JSON.stringify(o.tau)}`, { field: 'tau' });
@@ -163,7 +188,9 @@ export function checkSelectOptions(o: SelectOptions, layers: number): { tau: num
   if (maxLayers !== null && maxLayers < minLayers) {
     throw new PlastError('ERR_INVALID', `Expected maxLayers (${maxLayers}) >= minLayers (${minLayers})`, { field: 'maxLayers' });
   }
-  return { tau, minLayers, maxLayers };
+  const peak = o.peak ?? DEFAULT_PEAK;
+  if (!PEAK_RULES.includes(peak)) throw new PlastError('ERR_INVALID', `Expected a peak rule of global or first but received ${JSON.stringify(o.peak)}`, { field: 'peak' });
+  return { tau, minLayers, maxLayers, peak };
 }
 
 const fmt = (x: number, digits = 4): string => (x === 0 ? '0' : Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toFixed(digits));
@@ -176,7 +203,7 @@ function range(xs: number[]): string {
 
 export function computeStats(t: CountTable, opts: SelectOptions = {}): ProfileStats {
   const others = checkTable(t);
-  const { tau, minLayers, maxLayers } = checkSelectOptions(opts, t.layers);
+  const { tau, minLayers, maxLayers, peak: peakRule } = checkSelectOptions(opts, t.layers);
   const d = t.intermediate;
   const m = t.langs.length;
   const warnings: string[] = [];
@@ -251,8 +278,10 @@ export function computeStats(t: CountTable, opts: SelectOptions = {}): ProfileSt
     const x = na * db - nb * da;
     return x > 0n ? 1 : x < 0n ? -1 : 0;
   };
-  let peak = 0;
-  for (let i = 1; i < t.layers; i++) if (cmp(i, peak) > 0) peak = i;
+  let globalPeak = 0;
+  for (let i = 1; i < t.layers; i++) if (cmp(i, globalPeak) > 0) globalPeak = i;
+  const firstPeak = firstLocalMax(t.layers, cmp);
+  const peak = peakRule === 'first' ? firstPeak : globalPeak;
   const peakTies: number[] = [];
   for (let i = peak + 1; i < t.layers; i++) if (cmp(i, peak) === 0) peakTies.push(i);
   const K = Array.from({ length: peak }, (_, i) => i);
@@ -263,10 +292,24 @@ export function computeStats(t: CountTable, opts: SelectOptions = {}): ProfileSt
     `Activated set: neurons firing (gate_proj > 0) on more than τ = ${tau} of a language's counted tokens; ` +
       `R = |set| / ${d}. Languages: ${t.langs.map((l) => `${l} (${t.tokens[l]} tokens)`).join(', ')}.`,
   );
-  reasoning.push(
-    `Average overlap with English over ${others.join(', ')} peaks at layer ${peak} (${fmt(layerStats[peak]!.overlapAvg)})` +
-      (peakTies.length > 0 ? `; layers ${list(peakTies)} reach the same value exactly, and the first is taken.` : '.'),
-  );
+  const ties = peakTies.length > 0 ? `; layers ${list(peakTies)} reach the same value exactly, and the first is taken` : '';
+  if (peakRule === 'global') {
+    reasoning.push(
+      `Average overlap with English over ${others.join(', ')} peaks at layer ${peak} (${fmt(layerStats[peak]!.overlapAvg)}, its maximum over all layers)${ties}` +
+        (firstPeak !== globalPeak ? `; its first local maximum is layer ${firstPeak} (${fmt(layerStats[firstPeak]!.overlapAvg)}, --peak first).` : '.'),
+    );
+  } else {
+    reasoning.push(
+      `Average overlap with English over ${others.join(', ')}: first local maximum at layer ${peak} (${fmt(layerStats[peak]!.overlapAvg)}; ` +
+        `not below any layer within ${PEAK_WINDOW}, and followed by a fall)` +
+        (firstPeak !== globalPeak ? `; the maximum over all layers is layer ${globalPeak} (${fmt(layerStats[globalPeak]!.overlapAvg)}).` : ', which is also its maximum over all layers.'),
+    );
+  }
+  if (K.length > t.layers / 2) {
+    const w = `K spans ${K.length} of ${t.layers} layers (more than half): the overlap peaks late${peakRule === 'global' && firstPeak < globalPeak ? `; --peak first would end K at layer ${firstPeak}` : ''}. Check the overlap plot for noise before training this many layers.`;
+    reasoning.push(w);
+    warnings.push(w);
+  }
 
   let theta: number | null = null;
   let byRule: number[] = [];
@@ -322,8 +365,13 @@ export function computeStats(t: CountTable, opts: SelectOptions = {}): ProfileSt
       tau,
       minLayers,
       maxLayers,
+      peakRule,
       peakLayer: peak,
       peakOverlap: layerStats[peak]!.overlapAvg,
+      peaks: {
+        global: { layer: globalPeak, overlap: layerStats[globalPeak]!.overlapAvg },
+        first: { layer: firstPeak, overlap: layerStats[firstPeak]!.overlapAvg },
+      },
       peakTies,
       K,
       theta,
@@ -333,4 +381,20 @@ export function computeStats(t: CountTable, opts: SelectOptions = {}): ProfileSt
       warnings,
     },
   };
+}
+
+/** The first local maximum of a curve given by an exact comparison of layers (rules (a)–(c) of
+ * the header); the last layer when no earlier one qualifies (the global maximum always does). */
+export function firstLocalMax(layers: number, cmp: (a: number, b: number) => number, window = PEAK_WINDOW): number {
+  for (let p = 0; p < layers; p++) {
+    if (p > 0 && cmp(p, p - 1) <= 0) continue; // (a)
+    let ok = true;
+    for (let j = Math.max(0, p - window); j <= Math.min(layers - 1, p + window) && ok; j++) if (cmp(p, j) < 0) ok = false; // (b)
+    if (!ok) continue;
+    let q = p + 1;
+    while (q < layers && cmp(q, p) === 0) q++;
+    if (q < layers && cmp(q, p) > 0) continue; // (c)
+    return p;
+  }
+  return layers - 1;
 }

@@ -1,13 +1,13 @@
 // The shapes of a profile (its options, profile.json, the in-memory result), apart from the code
 // that computes and plots them: profile.ts and plots.ts both read these, and neither imports the
 // other's types through a cycle.
-import type { TemplateName } from '../data/templates';
+import type { FormatName, PromptFormat, TemplateChoice } from '../data/templates';
 import type { CountsFile } from './counts';
 import type { LapeOptions, LapeResult } from './lape';
-import type { LayerStats, SelectOptions, Selection } from './stats';
+import type { LayerStats, PeakRule, SelectOptions, Selection } from './stats';
 
-export type Scope = 'question' | 'text' | 'all';
-export const SCOPES: Scope[] = ['question', 'text', 'all'];
+export type Scope = 'question' | 'text' | 'image' | 'all';
+export const SCOPES: Scope[] = ['question', 'text', 'image', 'all'];
 export const DEFAULT_SCOPE: Scope = 'question';
 
 export interface Shard {
@@ -27,7 +27,8 @@ export interface ProfileOptions extends SelectOptions {
   /** Languages (codes or aliases); must include English. */
   langs: string[];
   scope?: Scope;
-  template?: TemplateName;
+  /** Conversation format (default auto: the model's own, data/templates.ts). */
+  template?: TemplateChoice | PromptFormat;
   /** Token budget per batch: rows x longest prompt (default 4096). */
   batchTokens?: number;
   /** Only the first N questions of the file. */
@@ -69,7 +70,8 @@ export interface ProfileMeta {
   params: {
     langs: string[];
     scope: Scope;
-    template: TemplateName;
+    /** The conversation format used (auto resolved). */
+    template: FormatName;
     limit: number | null;
     /** null: every question (after limit); else the shards of n covered. */
     shard: ShardCoverage | null;
@@ -83,7 +85,8 @@ export interface ProfileMeta {
 }
 
 export interface ProfileJson extends ProfileMeta {
-  stats: { tau: number; minLayers: number; maxLayers: number | null; rule: string };
+  /** peak: the rule that ended K (absent in profiles from before the option: global). */
+  stats: { tau: number; minLayers: number; maxLayers: number | null; peak?: PeakRule; rule: string };
   layers: LayerStats[];
   selection: Selection;
   lape: Omit<LapeResult, 'neurons'> & { rule: string; file: string };

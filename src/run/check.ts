@@ -26,7 +26,7 @@ export function checkRun(c: RunConfig, o: Pick<RunOptions, 'stopAfter'>): Backen
   const L = ckpt.config.numLayers;
   if (c.layers !== null) checkLayers(c.layers, L);
   resolveRecipe({ modules: c.modules, epochs: c.epochs, lr: c.lr, batch: c.batch, maxLen: c.maxLen, warmup: c.warmup, template: c.template, seed: c.seed, ...(c.microBatch !== null ? { microBatch: c.microBatch } : {}) });
-  checkSelectOptions({ ...(c.tau !== null ? { tau: c.tau } : {}), ...(c.minLayers !== null ? { minLayers: c.minLayers } : {}), maxLayers: c.maxLayers }, L);
+  checkSelectOptions({ ...(c.tau !== null ? { tau: c.tau } : {}), ...(c.minLayers !== null ? { minLayers: c.minLayers } : {}), maxLayers: c.maxLayers, ...(c.peak ? { peak: c.peak } : {}) }, L);
   for (const [k, v] of [['profileLimit', c.profileLimit], ['trainLimit', c.trainLimit], ['evalPerLang', c.evalPerLang]] as const) if (v !== null) expectPositiveInt(k, v);
   if (o.stopAfter !== undefined) expectPositiveInt('stopAfter', o.stopAfter);
   if (!(c.heldout > 0 && c.heldout < 1)) throw invalid('heldout', 'a share in (0, 1)', c.heldout);

@@ -1,12 +1,13 @@
 // `plast run`: profile -> select -> train -> evaluate before/after -> report, in one command.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { BUNDLED_DATA } from '../assets';
 import { parseLanguageList } from '../data/languages';
 import { parseLayerList } from '../train/layers';
-import { backendOption, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
-import { DEFAULT_TEMPLATE } from '../data/templates';
+import { backendOption, englishCueOption, imageAspectOption, visionTowerOption, languageOption, nameLanguages, floatOption, helpNumber, intOption, minLayersOption, modulesOption, numberOption, scopeOption, shown, tauOption, templateOption } from '../cli/options';
+import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { DEFAULT_SCOPE } from '../profile/types';
-import { DEFAULT_MIN_LAYERS, DEFAULT_TAU } from '../profile/stats';
+import { DEFAULT_MIN_LAYERS, DEFAULT_PEAK, DEFAULT_TAU, PEAK_RULES } from '../profile/stats';
 import { TRAIN_DEFAULTS } from '../train/defaults';
 import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN, RunRecipe } from './defaults';
 import { runPlast } from './run';
@@ -17,8 +18,8 @@ import { onInterrupt } from '../util/interrupt';
 
 // What commander parses: RunOptions as typed on the command line (lists as text; the choices have
 // defaults), plus --json.
-type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'profileTemplate' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
-  Required<Pick<RunOptions, 'template' | 'profileTemplate' | 'scope' | 'modules'>> & { langs: string; layers?: string; json?: boolean };
+type RunCli = Omit<RunOptions, 'langs' | 'layers' | 'template' | 'scope' | 'modules' | 'progress' | 'log' | 'signal'> &
+  Required<Pick<RunOptions, 'template' | 'scope' | 'modules'>> & { langs: string; language?: string[]; layers?: string; json?: boolean };
 
 /** A default that depends on the model: the bundled demo's recipe, or the paper's with --model. */
 function demoOrPaper(k: keyof RunRecipe): { words: string } {
@@ -37,14 +38,20 @@ export function registerRun(program: Command): void {
     .addOption(shown(new Option('--model <dir>', 'HF checkpoint directory'), { words: 'the bundled mini-ml, with a short demo recipe' }))
     .addOption(shown(new Option('--data <path>', 'parallel JSONL file or directory of them'), { words: 'the bundled NTREX-128 sentences + XQuAD questions' }))
     .addOption(shown(new Option('--profile-data <file>', 'the parallel file the profile reads'), { words: 'from --data, a questions file with every language of --langs if there is one' }))
-    .option('--langs <list>', 'languages, English included', DEFAULT_LANGS)
+    .option('--langs <list>', 'languages, English included (ISO 639-1/639-3 or BCP-47 codes)', DEFAULT_LANGS)
+    .addOption(languageOption())
     .addOption(backendOption())
-    .addOption(templateOption('--template <name>', 'prompt wrapper for training and evaluation').default(DEFAULT_RUN_TEMPLATE))
-    .addOption(templateOption('--profile-template <name>', 'prompt wrapper of the profile').default(DEFAULT_TEMPLATE))
+    .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
+    .addOption(templateOption('--template <name>', 'conversation format of profile, training and evaluation: auto (the model\'s chat template, else vicuna for LLaVA/Vicuna, else plain), chat, vicuna or plain').default(DEFAULT_RUN_TEMPLATE))
+    .addOption(shown(templateOption('--profile-template <name>', 'another format for the profile (needs --mix-formats)'), { words: '--template' }))
+    .option('--mix-formats', 'allow --profile-template to differ from --template')
+    .addOption(shown(englishCueOption(), DEFAULT_ENGLISH_CUE))
     .addOption(scopeOption('tokens counted in the profile').default(DEFAULT_SCOPE))
     .addOption(shown(tauOption('activation threshold of the profile'), DEFAULT_TAU))
     .addOption(shown(minLayersOption('select at least n layers'), DEFAULT_MIN_LAYERS))
     .addOption(numberOption('--max-layers <n>', 'select at most n layers', intOption('--max-layers'), { words: 'no limit' }))
+    .addOption(shown(new Option('--peak <rule>', 'which maximum of the average overlap ends K: global (the paper) or first (first local maximum)').choices(PEAK_RULES), DEFAULT_PEAK))
     .addOption(numberOption('--profile-limit <n>', 'parallel items (questions or sentences) profiled per language', intOption('--profile-limit'), demoOrPaper('profileLimit')))
     .option('--layers <list>', 'train these layers instead of the selection (ablations), e.g. 0-4')
     .addOption(modulesOption('tensors of the layers trained').default(TRAIN_DEFAULTS.modules))
@@ -62,9 +69,10 @@ export function registerRun(program: Command): void {
     .option('--stop-after <n>', 'stop the training after step n with a checkpoint; the same command without it continues', intOption('--stop-after'))
     .option('--out <dir>', 'run directory', 'plast-run')
     .option('--overwrite', 'run again the stages in --out that a changed setting invalidates (the others are kept), or write into an --out that holds no run')
-    .option('--json', 'print report.json at the end')
+    .option('--json', 'print report.json at the end ({status, step, totalSteps, out} when the training stopped)')
     .action(async (o: RunCli) => {
-      const { langs, layers, json, ...given } = o;
+      const { langs, language: named, layers, json, ...given } = o;
+      nameLanguages(named, given.data ?? BUNDLED_DATA);
       const opts: RunOptions = {
         ...given,
         langs: parseLanguageList(langs),
@@ -79,9 +87,13 @@ export function registerRun(program: Command): void {
         interrupt.dispose();
       }
       if (r.status === 'stopped') {
+        if (interrupt.signal.aborted) process.exitCode = 130;
+        if (json) {
+          process.stdout.write(JSON.stringify({ status: r.status, step: r.train.step, totalSteps: r.train.totalSteps, out: r.out }, null, 2) + '\n');
+          return;
+        }
         const how = interrupt.signal.aborted ? 'run the same command again' : 'run the same command without --stop-after';
         process.stdout.write(`training stopped at step ${r.train.step} of ${r.train.totalSteps}; ${how} to continue\n`);
-        if (interrupt.signal.aborted) process.exitCode = 130;
         return;
       }
       if (json) {

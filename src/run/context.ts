@@ -3,7 +3,9 @@
 import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { EvalReport } from '../eval/evaluate';
+import { jsonlHasImages } from '../data/images';
 import { Model } from '../model/model';
+import { hasVisionTower } from '../model/vision';
 import { ProfileJson } from '../profile/types';
 import { writeJsonAtomic } from '../util/atomic';
 import { RunConfig, RunOptions, RunState, TrainSummary } from './types';
@@ -73,10 +75,15 @@ export class RunContext {
   ) {
     this.dirs = { data: join(out, RUN_PATHS.data), profile: join(out, RUN_PATHS.profile), train: join(out, RUN_PATHS.train), profileAfter: join(out, RUN_PATHS.profileAfter) };
     this.files = { train: join(this.dirs.data, 'train.jsonl'), heldout: join(this.dirs.data, 'heldout.jsonl') };
+    // A LLaVA checkpoint brings its vision tower when the run's data has images (rows with "image").
+    const vision = (dir: string) =>
+      hasVisionTower(dir) && jsonlHasImages([...new Set([...config.dataFiles, config.profileData])].filter((f) => /\.jsonl$/i.test(f)))
+        ? { vision: true, ...(options.imageAspect !== undefined ? { imageAspect: options.imageAspect } : {}), ...(options.visionTower !== undefined ? { visionTower: options.visionTower } : {}) }
+        : {};
     this.models = {
       base: new ModelSlot(async () => {
         log(`loading ${config.model}`);
-        const m = await Model.load(config.model, { backend: config.backend });
+        const m = await Model.load(config.model, { backend: config.backend, ...vision(config.model) });
         this.state.backendUsed = m.backend;
         this.saveState();
         log(`  backend ${m.backend}`);
@@ -84,7 +91,7 @@ export class RunContext {
         return m;
       }),
       // The exported checkpoint, reloaded: what a user takes away is what is scored and profiled.
-      tuned: new ModelSlot(() => Model.load(join(this.dirs.train, 'model'), { backend: config.backend })),
+      tuned: new ModelSlot(() => Model.load(join(this.dirs.train, 'model'), { backend: config.backend, ...vision(config.model) })),
     };
   }
 

@@ -13,6 +13,7 @@ import { findLanguage, language } from '../data/languages';
 import { readJsonl } from '../data/jsonl';
 import { parallelItems } from '../data/parallel';
 import { TranslationPair, loadPairs } from '../data/pairs';
+import { resolveImageSource } from '../model/llava';
 import { writeFileAtomic } from '../util/atomic';
 import { io } from '../util/paths';
 import { DEFAULT_HELDOUT } from './defaults';
@@ -153,6 +154,9 @@ export function splitPairs(files: string[], o: SplitOptions): Split {
 
 /** Pairs as {"lang","source","target"} JSONL (the format `plast train` and `plast eval` read). */
 export function writePairs(file: string, pairs: TranslationPair[]): void {
-  const lines = pairs.map((p) => JSON.stringify({ lang: p.lang, source: p.source, target: p.target, origin: `${basename(p.file)}:${p.line}` }));
+  // An image path is made absolute: the pairs file lives elsewhere than the data it came from.
+  const lines = pairs.map((p) =>
+    JSON.stringify({ lang: p.lang, source: p.source, target: p.target, ...(p.image !== undefined ? { image: resolve(resolveImageSource(p.image, p.file)) } : {}), origin: `${basename(p.file)}:${p.line}` }),
+  );
   writeFileAtomic(file, lines.join('\n') + '\n');
 }

@@ -1,6 +1,6 @@
 // The defaults of `plast run`, each defined once: resolveRunConfig and the help of `plast run`
 // read them from here.
-import { TemplateName } from '../data/templates';
+import { DEFAULT_TEMPLATE, TemplateChoice } from '../data/templates';
 import { PAPER_RECIPE } from '../train/defaults';
 
 export const DEFAULT_LANGS = 'en,ar,tr,ru,pt,zh';
@@ -8,8 +8,8 @@ export const DEFAULT_LANGS = 'en,ar,tr,ru,pt,zh';
 /** Share of parallel items held out for the before/after evaluation. */
 export const DEFAULT_HELDOUT = 0.1;
 
-/** Training and evaluation use the chat format the LLaVA models were tuned with. */
-export const DEFAULT_RUN_TEMPLATE: TemplateName = 'vicuna';
+/** Profile, training and evaluation use one format: the model's own (auto). */
+export const DEFAULT_RUN_TEMPLATE: TemplateChoice = DEFAULT_TEMPLATE;
 
 /** The recipe a run uses by model: the paper's for a model given with --model; a smaller, faster
  * one for the bundled demo model, where the paper's learning rate over a few dozen steps would

@@ -171,7 +171,7 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
 
   const md: string[] = [];
   md.push(`# PLAST run: ${basename(c.model)}`, '');
-  md.push(`${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC · plast ${version} · backend ${json.backend} · template ${c.template} (profile ${c.profileTemplate}) · languages ${c.langs.join(', ')}`, '');
+  md.push(`${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC · plast ${version} · backend ${json.backend} · format ${formatLine(c.template, r.profile.params.template, r.evalBefore[0]?.template)} · languages ${c.langs.join(', ')}`, '');
   md.push('## Selection', '');
   const items = parallelItems(c.profileData);
   md.push(`Profiled ${r.profile.questions} parallel ${items} per language from \`${basename(c.profileData)}\` (${c.profileReason}), scope ${r.profile.params.scope}.`, '');
@@ -231,4 +231,10 @@ export function writeReport(out: string, r: ReportInput): { json: string; markdo
   const mdFile = join(out, 'report.md');
   writeFileAtomic(mdFile, md.join('\n'));
   return { json: jsonFile, markdown: mdFile };
+}
+
+/** The conversation format as asked for and as it resolved (profile, and training + eval). */
+function formatLine(asked: string, profile: string, evals: string | undefined): string {
+  const used = evals === undefined || evals === profile ? profile : `${profile} (profile), ${evals} (training and eval)`;
+  return asked === used ? used : `${used} (--template ${asked})`;
 }

@@ -13,8 +13,8 @@
 import { resolve } from 'node:path';
 import { BUNDLED_DATA, BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
-import { parseLanguageList } from '../data/languages';
-import { DEFAULT_TEMPLATE } from '../data/templates';
+import { languagesBeside, parseLanguageList } from '../data/languages';
+import { DEFAULT_ENGLISH_CUE } from '../data/templates';
 import { profileLanguages } from '../profile/profile';
 import { DEFAULT_SCOPE } from '../profile/types';
 import { TRAIN_DEFAULTS } from '../train/defaults';
@@ -34,10 +34,20 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
   const d = bundledModel ? DEMO_RUN : PAPER_RUN;
   const model = resolve(o.model ?? BUNDLED_MODEL);
   const data = resolve(o.data ?? BUNDLED_DATA);
+  languagesBeside(data); // names of languages no table knows
   const langs = profileLanguages(o.langs ?? parseLanguageList(DEFAULT_LANGS));
   const files = dataFiles(data);
   const choice = chooseData(files, langs, o.profileData);
   const lim = (v: number | undefined, dflt: number | undefined): number | null => v ?? dflt ?? null;
+  const template = o.template ?? DEFAULT_RUN_TEMPLATE;
+  const profileTemplate = o.profileTemplate ?? template;
+  // One format for the whole method: the profile's selection is trained and evaluated in the
+  // format it was measured in (the train stage checks the resolved formats too).
+  if (profileTemplate !== template && !o.mixFormats) {
+    throw new PlastError('ERR_MISMATCH', `--profile-template ${profileTemplate} differs from --template ${template}; a run uses one conversation format (pass --mix-formats to mix them)`, {
+      field: 'profileTemplate',
+    });
+  }
   return {
     engineVersion: version,
     model,
@@ -48,12 +58,14 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
     profileReason: choice.profileReason,
     langs,
     backend: o.backend ?? 'auto',
-    template: o.template ?? DEFAULT_RUN_TEMPLATE,
-    profileTemplate: o.profileTemplate ?? DEFAULT_TEMPLATE,
+    template,
+    profileTemplate,
+    englishCue: o.englishCue ?? DEFAULT_ENGLISH_CUE,
     scope: o.scope ?? DEFAULT_SCOPE,
     tau: o.tau ?? null,
     minLayers: o.minLayers ?? null,
     maxLayers: o.maxLayers ?? null,
+    peak: o.peak ?? null,
     profileLimit: lim(o.profileLimit, d.profileLimit),
     layers: o.layers ?? null,
     modules: o.modules ?? TRAIN_DEFAULTS.modules,

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
+import { DEFAULT_ENGLISH_CUE, resolveFormat } from '../data/templates';
 import { parallelItems } from '../data/parallel';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { Model } from '../model/model';
@@ -58,7 +59,7 @@ function readJson<T>(file: string): T {
 }
 
 // The profile before training and the one after it use the same questions and settings.
-const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'profileLimit'];
+const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'peak', 'profileLimit'];
 
 function profileOptions(c: RunContext): ProfileOptions {
   const { config, options: o } = c;
@@ -71,6 +72,7 @@ function profileOptions(c: RunContext): ProfileOptions {
     ...(config.tau !== null ? { tau: config.tau } : {}),
     ...(config.minLayers !== null ? { minLayers: config.minLayers } : {}),
     ...(config.maxLayers !== null ? { maxLayers: config.maxLayers } : {}),
+    ...(config.peak ? { peak: config.peak } : {}),
     ...(o.progress !== undefined ? { progress: o.progress } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   };
@@ -90,10 +92,13 @@ function evalBar(label: string, enabled: boolean | undefined): { onProgress: (do
 /** The held-out pairs and any --eval-data, each scored on `m`. */
 async function runEvals(c: RunContext, m: Model, label: string): Promise<EvalReport[]> {
   const reps: EvalReport[] = [];
+  // The format resolves against the base checkpoint for both models: the tuned export lives in
+  // train/model, whose name would no longer say "vicuna".
+  const format = resolveFormat(c.config.template, { dir: c.config.model, tokenizer: m.tokenizer, config: m.config }, c.config.englishCue ?? DEFAULT_ENGLISH_CUE);
   for (const f of [c.files.heldout, ...c.config.evalData]) {
     const bar = evalBar(label, c.options.progress);
     try {
-      reps.push(await evaluate(m, { data: f, template: c.config.template, onProgress: bar.onProgress }));
+      reps.push(await evaluate(m, { data: f, template: format, onProgress: bar.onProgress }));
     } finally {
       bar.stop();
     }
@@ -108,7 +113,7 @@ function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: str
     model,
     needs: [],
     reads: () => (model === 'base' ? ['split'] : ['split', 'train']),
-    settings: model === 'base' ? ['model', 'backend', 'template', 'evalData'] : ['backend', 'template', 'evalData'],
+    settings: model === 'base' ? ['model', 'backend', 'template', 'englishCue', 'evalData'] : ['backend', 'template', 'englishCue', 'evalData'],
     outputs: [file],
     run: async (c) => {
       const r = await runEvals(c, await c.model(model), label);
@@ -174,7 +179,7 @@ const trainStage: Stage = {
   needs: ['layers'],
   // The layers come from --layers, or from the profile's selection.
   reads: (config) => (config.layers ? ['split'] : ['split', 'profile']),
-  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template'],
+  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template', 'englishCue'],
   outputs: [RUN_PATHS.train],
   partial: (out) => checkpointDirs(join(out, RUN_PATHS.train)).length > 0,
   run: async (c) => {
@@ -197,7 +202,11 @@ const trainStage: Stage = {
             maxLen: config.maxLen,
             warmup: config.warmup,
             template: config.template,
+            englishCue: config.englishCue ?? DEFAULT_ENGLISH_CUE,
             seed: config.seed,
+            // the layers are the profile's selection: trained in the format it was measured in
+            ...(config.layers ? {} : { profileFormat: c.get('profile').params.template }),
+            ...(o.mixFormats ? { mixFormats: true } : {}),
             overwrite: true,
           }),
       ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
@@ -224,7 +233,10 @@ const profileAfter: Stage = {
     const { dirs, log } = c;
     const before = c.get('profile');
     const layers = c.get('layers');
-    const p = await runProfile(await c.model('tuned'), profileOptions(c));
+    const m = await c.model('tuned');
+    // the profile's format resolved against the base checkpoint, as in runEvals
+    const template = resolveFormat(c.config.profileTemplate, { dir: c.config.model, tokenizer: m.tokenizer, config: m.config });
+    const p = await runProfile(m, { ...profileOptions(c), template });
     await writeProfile(dirs.profileAfter, p, { plots: true });
     try {
       await writeComparePlots(dirs.profileAfter, before, p.json, layers);

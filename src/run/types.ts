@@ -1,11 +1,13 @@
 // The shapes of `plast run`: its options, the configuration and state in run.json, and what it
 // returns and reports. run.ts (the stages) and report.ts (the report) both read these, so they
 // live apart from either.
+import type { ImageAspect } from '../model/llava';
 import type { EvalReport } from '../eval/evaluate';
-import type { TemplateName } from '../data/templates';
+import type { EnglishCue, TemplateChoice } from '../data/templates';
 import type { ModuleSet } from '../model/model';
 import type { BackendChoice } from '../native';
 import type { ProfileJson, Scope } from '../profile/types';
+import type { PeakRule } from '../profile/stats';
 import type { TrainOptions } from '../train/options';
 
 /** What `plast run` takes; the training options among them are train()'s (its seed also seeds the
@@ -20,14 +22,25 @@ export interface RunOptions extends Pick<TrainOptions, 'modules' | 'epochs' | 'l
   profileData?: string;
   langs?: string[];
   backend?: BackendChoice;
-  /** Prompt wrapper for training and evaluation (default vicuna). */
-  template?: TemplateName;
-  /** Prompt wrapper of the profile (default plain, as `plast profile`). */
-  profileTemplate?: TemplateName;
+  /** Images (LLaVA data): crop or pad; default the checkpoint's, else crop. */
+  imageAspect?: ImageAspect;
+  /** The original LLaVA layout's CLIP tower directory. */
+  visionTower?: string;
+  /** Conversation format of profile, training and evaluation (default auto: the model's own,
+   * data/templates.ts). */
+  template?: TemplateChoice;
+  /** Another format for the profile only: refused (ERR_MISMATCH) unless mixFormats. */
+  profileTemplate?: TemplateChoice;
+  /** Profile in one format and train in another (an ablation). */
+  mixFormats?: boolean;
+  /** Where the translation prompt's "\nEnglish:" cue goes (default assistant). */
+  englishCue?: EnglishCue;
   scope?: Scope;
   tau?: number;
   minLayers?: number;
   maxLayers?: number;
+  /** Which maximum of the average overlap ends K (default global). */
+  peak?: PeakRule;
   /** Questions profiled (first N of the profile file). */
   profileLimit?: number;
   /** Train these layers instead of the profile's selection (an ablation). */
@@ -65,12 +78,14 @@ export interface RunConfig {
   profileReason: string;
   langs: string[];
   backend: BackendChoice;
-  template: TemplateName;
-  profileTemplate: TemplateName;
+  template: TemplateChoice;
+  profileTemplate: TemplateChoice;
+  englishCue: EnglishCue;
   scope: Scope;
   tau: number | null;
   minLayers: number | null;
   maxLayers: number | null;
+  peak: PeakRule | null;
   profileLimit: number | null;
   layers: number[] | null;
   modules: ModuleSet;

@@ -5,7 +5,10 @@ import { PlastError } from '../errors';
 import { Sequence } from '../model/batch';
 import { Model } from '../model/model';
 import { EncodedPair, encodePairs, eosIdFor, fileFingerprint, loadPairs } from '../data/pairs';
-import { BadRow, badCounts, langCounts } from '../data/rows';
+import { checkRowImages } from '../data/images';
+import { BadRow, badCounts, langCounts, rejectRow } from '../data/rows';
+import { resolveFormat } from '../data/templates';
+import { languagesBeside } from '../data/languages';
 import { RunConfig } from './state';
 
 export interface DataReport {
@@ -42,16 +45,26 @@ function toSequence(e: EncodedPair): TrainSequence {
     logitAt.push(t);
     labels.push(e.ids[t + 1]!);
   }
-  return { ids: e.ids, logitAt, labels, labelCount: labels.length };
+  const p = e.pair;
+  const images = p.image !== undefined ? { images: [{ source: p.image, file: p.file, line: p.line }] } : {};
+  return { ids: e.ids, logitAt, labels, labelCount: labels.length, ...images };
 }
 
 /** Loads, checks and encodes the training pairs (bad rows counted, or rejected when strict). */
-export function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m: string) => void): TrainData {
+export async function prepareData(model: Model, c: RunConfig, strict: boolean, log: (m: string) => void): Promise<TrainData> {
+  languagesBeside(c.data); // names of languages no table knows
   const d = loadPairs(c.data, { ...(c.langs ? { langs: c.langs } : {}), strict, ...(c.limit !== null ? { limit: c.limit } : {}) });
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
-  const enc = encodePairs(model.tokenizer, d.pairs, { template: c.template, eosId: eos, maxLen: c.maxLen, maxPositions: model.config.maxPositions, strict });
-  const bad = [...d.bad, ...enc.bad];
+  const format = resolveFormat(c.template, model, c.englishCue);
+  const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
+  const enc = encodePairs(model.tokenizer, d.pairs, { template: format, eosId: eos, maxLen: c.maxLen, maxPositions: model.config.maxPositions, strict, ...image });
+  const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
+    model.imagePixels(src, where),
+  );
+  if (strict && images.bad.length > 0) rejectRow(images.bad[0]!, true, []);
+  enc.examples = images.ok;
+  const bad = [...d.bad, ...enc.bad, ...images.bad];
   const report: DataReport = {
     files: c.data,
     formats: d.format,

@@ -55,3 +55,13 @@ export function layersFromProfile(dir: string): number[] {
   if (sel.length === 0) throw new PlastError('ERR_DATA', `${file}: the profile selected no layers; nothing to train`, { file, field: 'selection.selected' });
   return [...new Set(sel as number[])].sort((a, b) => a - b);
 }
+
+/** The conversation format a `plast profile` output directory was made with (params.template). */
+export function profileFormat(dir: string): string | undefined {
+  try {
+    const t = (JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')) as { params?: { template?: unknown } }).params?.template;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined; // layersFromProfile reports an unreadable profile
+  }
+}

@@ -2,6 +2,7 @@
 // last step of an epoch may take fewer), runs them as micro-batches with gradient accumulation,
 // then: grad norm -> NaN/Inf check -> clip coefficient -> AdamW at the schedule's lr. train.ts
 // says why the loss is scaled by the batch's label tokens and why the loop is deterministic.
+import { stepWithoutDecayOnExempt } from './decay';
 import { PlastError } from '../errors';
 import { microBatches } from '../model/batching';
 import { Model } from '../model/model';
@@ -81,7 +82,8 @@ export interface LoopOptions {
   saveEvery?: number;
   signal?: AbortSignal;
   progress?: boolean;
-  onStep?: (rec: StepRecord) => void;
+  /** After each step; totalSteps lets a caller show done/total (the server's progress). */
+  onStep?: (rec: StepRecord, totalSteps: number) => void;
 }
 
 type StepMath = Pick<StepRecord, 'loss' | 'lr' | 'gradNorm' | 'clipCoef' | 'labelTokens' | 'tokens' | 'microBatches'>;
@@ -125,7 +127,7 @@ export async function runSteps(l: Loop, o: LoopOptions): Promise<StepRecord[]> {
       pos.losses.push(s.loss);
       records.push(rec);
       l.trainLog.append(rec);
-      o.onStep?.(rec);
+      o.onStep?.(rec, plan.totalSteps);
       bar.update(pos.step, { loss: s.loss.toFixed(4), tokens_per_s: Math.round(rec.tokensPerSecond) });
       if (o.saveEvery && pos.step % o.saveEvery === 0 && pos.step < stopAt) await l.save();
     }
@@ -157,7 +159,10 @@ async function optimizerStep(l: Loop, idx: number[]): Promise<StepMath> {
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return numericFailure(l, loss, gradNorm);
   const lr = cosineWithWarmup(pos.step, plan.warmupSteps, plan.totalSteps, config.lr);
   const clipCoef = clipCoefficient(gradNorm, config.clip);
-  await model.adamw({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: pos.step + 1, gradScale: clipCoef });
+  // Biases and norm weights are not decayed (HF Trainer; decay.ts).
+  await stepWithoutDecayOnExempt(model, lr, config.weightDecay, () =>
+    model.adamw({ lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay, step: pos.step + 1, gradScale: clipCoef }),
+  );
   return { loss, lr, gradNorm, clipCoef, labelTokens, tokens, microBatches: groups.length };
 }
 

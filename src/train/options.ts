@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { PlastError, expectPositiveInt, invalid } from '../errors';
 import { ModuleSet } from '../model/model';
 import { DEFAULT_MICRO_TOKENS } from '../model/batching';
-import { TemplateName } from '../data/templates';
+import { ENGLISH_CUES, EnglishCue, FormatName, FormatModel, TEMPLATES, TemplateChoice, resolveFormat } from '../data/templates';
 import { checkOutputDir } from '../util/paths';
 import { TRAIN_DEFAULTS } from './defaults';
 import { MODULE_SETS, formatLayerList } from './layers';
@@ -35,7 +35,15 @@ export interface TrainOptions {
   microTokens?: number; // padded tokens per micro-batch (default DEFAULT_MICRO_TOKENS when microBatch is not set)
   maxLen?: number;
   warmup?: number; // ratio of the total steps
-  template?: TemplateName;
+  /** Conversation format (default auto: the model's own, data/templates.ts); the checkpoint
+   * records the format it resolved to. */
+  template?: TemplateChoice;
+  /** Where the "\nEnglish:" cue goes in a conversation format (default assistant). */
+  englishCue?: EnglishCue;
+  /** The format of the profile whose selection is trained (its profile.json): a different one
+   * is refused (ERR_MISMATCH) unless mixFormats. */
+  profileFormat?: string;
+  mixFormats?: boolean;
   langs?: string[]; // source languages to use (default all in the data)
   seed?: number;
   limit?: number; // first N pairs
@@ -58,12 +66,13 @@ export interface TrainOptions {
   progress?: boolean;
   /** Human-readable messages (the CLI prints them to stderr). */
   log?: (msg: string) => void;
-  onStep?: (rec: StepRecord) => void;
+  /** After each step, with the run's total steps. */
+  onStep?: (rec: StepRecord, totalSteps: number) => void;
 }
 
 /** The options that change the math; a resumed run must keep them. */
 const MATH_KEYS: (keyof RunConfig & keyof TrainOptions)[] = [
-  'layers', 'modules', 'epochs', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'clip', 'batch', 'microBatch', 'microTokens', 'maxLen', 'warmup', 'template', 'langs', 'seed', 'limit',
+  'layers', 'modules', 'epochs', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'clip', 'batch', 'microBatch', 'microTokens', 'maxLen', 'warmup', 'template', 'englishCue', 'langs', 'seed', 'limit',
 ];
 
 function finitePositive(what: string, v: number): number {
@@ -92,7 +101,9 @@ const dataList = (data: string | string[]): string[] => (Array.isArray(data) ? d
  * Checkpoint opened to check the options before the weights load). */
 export interface ModelShape {
   dir: string;
-  config: { numLayers: number };
+  config: { numLayers: number; modelType?: string };
+  /** A loaded model's tokenizer: 'auto' and 'chat' resolve against it. */
+  tokenizer?: FormatModel['tokenizer'];
 }
 
 /** The layers to train, each a layer of a model with `numLayers` layers (a list such as 0-99 is
@@ -113,11 +124,16 @@ export function resolveConfig(model: ModelShape, o: TrainOptions): RunConfig {
   if (data.length === 0) throw new PlastError('ERR_INVALID', 'Expected a data file (--data) for training', { field: 'data' });
   if (!o.layers || o.layers.length === 0) throw new PlastError('ERR_INVALID', 'Expected the layers to train (--layers or --profile)', { field: 'layers' });
   checkLayers(o.layers, model.config.numLayers);
+  const recipe = resolveRecipe(o);
+  // The checkpoint records the format the choice resolved to (auto -> this model's own).
+  const template = model.tokenizer ? resolveFormat(recipe.template as TemplateChoice, { dir: model.dir, tokenizer: model.tokenizer, config: { modelType: model.config.modelType ?? '' } }).name : recipe.template;
+  checkProfileFormat(o, template);
   return {
     model: resolve(model.dir),
     data: data.map((d) => resolve(d)),
     layers: [...new Set(o.layers)].sort((a, b) => a - b),
-    ...resolveRecipe(o),
+    ...recipe,
+    template,
   };
 }
 
@@ -127,7 +143,9 @@ export function resolveRecipe(o: Omit<TrainOptions, 'out'>): Omit<RunConfig, 'mo
   const modules = o.modules ?? TRAIN_DEFAULTS.modules;
   if (!MODULE_SETS.includes(modules)) throw invalid('modules', 'all, attn or mlp', modules);
   const template = o.template ?? TRAIN_DEFAULTS.template;
-  if (template !== 'plain' && template !== 'vicuna') throw invalid('template', 'plain or vicuna', template);
+  if (!TEMPLATES.includes(template)) throw invalid('template', TEMPLATES.join(', '), template);
+  const englishCue = o.englishCue ?? TRAIN_DEFAULTS.englishCue;
+  if (!ENGLISH_CUES.includes(englishCue)) throw invalid('englishCue', 'user or assistant', englishCue);
   const c: Omit<RunConfig, 'model' | 'data' | 'layers'> = {
     modules,
     epochs: expectPositiveInt('epochs', o.epochs ?? TRAIN_DEFAULTS.epochs),
@@ -142,7 +160,8 @@ export function resolveRecipe(o: Omit<TrainOptions, 'out'>): Omit<RunConfig, 'mo
     microTokens: o.microTokens === undefined ? (o.microBatch === undefined ? DEFAULT_MICRO_TOKENS : 0) : expectPositiveInt('microTokens', o.microTokens),
     maxLen: expectPositiveInt('maxLen', o.maxLen ?? TRAIN_DEFAULTS.maxLen),
     warmup: inRange('warmup', o.warmup ?? TRAIN_DEFAULTS.warmup, 0, 1),
-    template,
+    template: template as FormatName, // resolved against the model by resolveConfig
+    englishCue,
     langs: o.langs && o.langs.length > 0 ? [...o.langs] : null,
     seed: o.seed ?? TRAIN_DEFAULTS.seed,
     limit: o.limit === undefined ? null : expectPositiveInt('limit', o.limit),
@@ -154,9 +173,13 @@ export function resolveRecipe(o: Omit<TrainOptions, 'out'>): Omit<RunConfig, 'mo
 /** Resume: the stored config, with any option the caller gave checked against it. */
 export function resumeConfig(stored: RunConfig, o: TrainOptions): RunConfig {
   const c: RunConfig = { ...stored };
+  checkProfileFormat(o, stored.template);
   for (const k of MATH_KEYS) {
     const v = o[k];
     if (v === undefined) continue;
+    // auto is whatever the model's format is: the checkpoint's resolved one stands
+    if (k === 'template' && v === 'auto') continue;
+    if (k === 'englishCue' && stored.englishCue === undefined && v === TRAIN_DEFAULTS.englishCue) continue;
     const given = k === 'layers' ? [...new Set(v as number[])].sort((a, b) => a - b) : v;
     const same = JSON.stringify(given) === JSON.stringify(stored[k]) || (k === 'langs' && Array.isArray(v) && v.length === 0 && stored.langs === null);
     if (!same) {
@@ -166,4 +189,14 @@ export function resumeConfig(stored: RunConfig, o: TrainOptions): RunConfig {
   // The data may have moved; resume.ts checks that it is the same by its fingerprint.
   if (o.data !== undefined) c.data = dataList(o.data).map((d) => resolve(d));
   return c;
+}
+
+/** Training a profile's selection in another format than the profile's mixes two protocols. */
+function checkProfileFormat(o: TrainOptions, format: string): void {
+  if (o.profileFormat === undefined || o.profileFormat === format || o.mixFormats) return;
+  throw new PlastError(
+    'ERR_MISMATCH',
+    `the layers come from a profile made with the ${o.profileFormat} format, but the training uses ${format}; profile and train with one format (--template), or pass --mix-formats to do it anyway`,
+    { field: 'template' },
+  );
 }

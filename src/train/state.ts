@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { PlastError } from '../errors';
+import type { EnglishCue, FormatName } from '../data/templates';
 import { Checkpoint } from '../model/checkpoint';
 import { Model } from '../model/model';
 import { StLazyTensor, bytesOf, readSafetensorsHeader, writeSafetensorsStreamed } from '../model/safetensors';
@@ -38,7 +39,10 @@ export interface RunConfig {
   microTokens: number;
   maxLen: number;
   warmup: number;
-  template: 'plain' | 'vicuna';
+  /** The conversation format, resolved (data/templates.ts). */
+  template: FormatName;
+  /** Absent in checkpoints from before the option: assistant. */
+  englishCue?: EnglishCue;
   langs: string[] | null;
   seed: number;
   limit: number | null;

@@ -50,7 +50,7 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   if (!resumed && !opts.overwrite) refuseExistingRun(out, trainLog);
   if (resumed) checkResumedBase(model, resumed);
 
-  const data = prepareData(model, config, opts.strict === true, log);
+  const data = await prepareData(model, config, opts.strict === true, log);
   const n = data.seqs.length;
   const plan = planSteps(n, config);
   if (resumed) checkResumedData(resumed, config, data, plan);

@@ -276,4 +276,32 @@ add('stories260K: greedy ids from BOS equal the 40 recorded ids; logits near the
   assert.is(model.tokenizer.decode(ids), model.tokenizer.decode(want));
 });
 
+// LLaVA with images (test/fixtures/llava-image): the tower and projector have no device kernels
+// yet, so they run on the CPU and their features are copied to the device (Model.load falls back);
+// the decoder's splice and forward run on the backend under test. Held to the decoder's logits bound.
+add('llava-image: logits with the image spliced in vs HF fp32 (tower on the CPU)', async () => {
+  const dir = join(FIXTURES, 'llava-image');
+  const meta = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { lengths: number[] };
+  const expected = readTensors(join(dir, 'expected.safetensors'));
+  const ids = expected['input_ids'] as BigInt64Array;
+  const pixels = f32(expected['pixel_values'], 'pixel_values');
+  const B = meta.lengths.length;
+  const T = ids.length / B;
+  const model = await Model.load(dir, { backend, vision: true });
+  try {
+    assert.is(model.vision!.backend, 'cpu');
+    const per = pixels.length / B;
+    const seqs = meta.lengths.map((n, b) => {
+      const row = Array.from(ids.subarray(b * T, b * T + n), Number);
+      return { ids: row, logitAt: row.map((_, t) => t), images: [{ pixels: pixels.subarray(b * per, (b + 1) * per) }] };
+    });
+    const r = await model.forward(seqs);
+    const ref = f32(expected['logits'], 'logits');
+    const V = model.config.vocabSize;
+    meta.lengths.forEach((n, b) => within(`sequence ${b} logits`, relErr(r.logits[b]!, ref.subarray(b * T * V, (b * T + n) * V)), TOL.logits));
+  } finally {
+    model.dispose();
+  }
+});
+
 s.run();

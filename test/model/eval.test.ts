@@ -38,7 +38,7 @@ test('mcq: letter logits and continuation likelihood match hand-built prompts; i
   assert.is(r.letter!.predictions.length, 4);
   assert.is(r.likelihood!.overall.items, 4);
   assert.is(r.letter!.overall.chance, 0.5);
-  assert.ok(formatReport(r).includes('1 row(s) have an image: unsupported'));
+  assert.ok(formatReport(r).includes('1 row(s) have an image: not scored by the logits protocol'));
 
   // Letter scores = the logits of the letters' tokens after the prompt (built here by hand).
   const [, , q, a, b] = ROWS[0]!;

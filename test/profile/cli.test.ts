@@ -182,7 +182,7 @@ test('runProfile refuses bad input before the model runs: languages, shard, scop
   await rejects(runProfile(m, { ...opts, ...count, shard: 'a/b' }), 'ERR_INVALID', /Expected a shard "i\/n"/);
   await rejects(runProfile(m, { ...opts, ...count, limit: 1, shard: '1/2' }), 'ERR_DATA', /no questions to profile in shard 1\/2/);
   await rejects(runProfile(m, { ...opts, ...count, scope: 'words' as never }), 'ERR_INVALID', /scope of question, text or all/);
-  await rejects(runProfile(m, { ...opts, ...count, template: 'chatml' as never }), 'ERR_INVALID', /template of plain or vicuna/);
+  await rejects(runProfile(m, { ...opts, ...count, template: 'chatml' as never }), 'ERR_INVALID', /template of auto, chat, vicuna, plain/);
   await rejects(runProfile(m, { ...opts, ...count, limit: 0 }), 'ERR_INVALID', /positive integer for limit/);
   await rejects(runProfile(m, { ...opts, ...count, batchTokens: -3 }), 'ERR_INVALID', /positive integer for batchTokens but received -3/);
   await rejects(runProfile(m, { ...opts, ...count, tau: 1 }), 'ERR_INVALID', /tau/);

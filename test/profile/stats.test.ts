@@ -279,7 +279,10 @@ test('an empty English activated set: overlaps taken as 0, with a warning naming
   const s = computeStats(G);
   assert.is(s.layers[1]!.activated['en'], 0);
   assert.is(s.layers[1]!.overlap['ar'], 0);
-  assert.equal(s.selection.warnings, ['layer 1: the English activated set is empty at τ = 0.5; its overlaps are taken as 0']);
+  assert.is(s.selection.warnings[0], 'layer 1: the English activated set is empty at τ = 0.5; its overlaps are taken as 0');
+  // K = {0, 1}: two of three layers, more than half
+  assert.match(s.selection.warnings[1]!, /^K spans 2 of 3 layers \(more than half\)/);
+  assert.is(s.selection.warnings.length, 2);
   assert.is(s.selection.peakLayer, 2); // Ō = 1/2, 0, 1
   assert.match(shown(G), /! layer 1: the English activated set is empty/);
 });

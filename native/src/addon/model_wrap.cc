@@ -35,6 +35,9 @@ Batch readBatch(const Napi::Object& o) {
   b.logitRows = getI32(o, "logitRows", false);
   b.labels = getI32(o, "labels", false);
   b.wantGates = getBool(o, "wantGates");
+  b.embedRows = getI32(o, "embedRows", false);
+  Napi::Value embeds = o.Get("embeds");
+  if (!embeds.IsUndefined() && !embeds.IsNull()) b.embeds = getF32(embeds, "batch.embeds");
   return b;
 }
 

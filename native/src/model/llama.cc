@@ -12,6 +12,8 @@ namespace plast {
 struct LlamaModel::Inputs {
   int64_t B = 0, T = 0, N = 0, counted = 0;
   Tensor ids, positions, keyMask, countMask, logitRows, labels;
+  // Given embeddings (image features): the rows they go to, the other rows and their ids.
+  Tensor embedRows, embeds, textRows, textIds;
 };
 
 // Everything the backward pass of one layer needs, recomputed from the layer's input.
@@ -48,7 +50,20 @@ LlamaModel::Inputs LlamaModel::upload(const Batch& b, bool counts, bool labels) 
   size_t N = static_cast<size_t>(b.B * b.T);
   PLAST_CHECK(b.ids.size() == N && b.positions.size() == N && b.keyMask.size() == N, Code::Shape,
               "batch: ids, positions and keyMask must each hold B*T = " << N << " values");
+  // Rows whose embedding is given (image features): their ids are placeholders, not looked up.
+  std::vector<uint8_t> given(N, 0);
+  PLAST_CHECK(b.embeds.size() == b.embedRows.size() * static_cast<size_t>(cfg_.hidden), Code::Shape,
+              "batch: embeds must hold one row of hidden size " << cfg_.hidden << " per embed row ("
+                  << b.embedRows.size() << " rows, " << b.embedRows.size() * cfg_.hidden
+                  << " values) but holds " << b.embeds.size() << " values");
+  for (int32_t r : b.embedRows) {
+    PLAST_CHECK(r >= 0 && static_cast<size_t>(r) < N, Code::Invalid,
+                "batch: embed row " << r << " is outside [0, " << N << ")");
+    PLAST_CHECK(!given[r], Code::Invalid, "batch: embed row " << r << " is given twice");
+    given[r] = 1;
+  }
   for (size_t i = 0; i < N; ++i) {
+    if (given[i]) continue;
     PLAST_CHECK(b.ids[i] >= 0 && b.ids[i] < cfg_.vocab, Code::Invalid,
                 "batch: token id " << b.ids[i] << " at row " << i / b.T << ", column " << i % b.T
                                    << " is outside the vocabulary [0, " << cfg_.vocab << ")");
@@ -58,7 +73,23 @@ LlamaModel::Inputs LlamaModel::upload(const Batch& b, bool counts, bool labels) 
   in.B = b.B;
   in.T = b.T;
   in.N = static_cast<int64_t>(N);
-  in.ids = uploadI32(be_, b.ids, {in.N});
+  if (!b.embedRows.empty()) {
+    std::vector<int32_t> textRows, textIds;
+    for (size_t i = 0; i < N; ++i)
+      if (!given[i]) {
+        textRows.push_back(static_cast<int32_t>(i));
+        textIds.push_back(b.ids[i]);
+      }
+    int64_t R = static_cast<int64_t>(b.embedRows.size()), Nt = static_cast<int64_t>(textRows.size());
+    in.embedRows = uploadI32(be_, b.embedRows, {R});
+    in.embeds = uploadActivations(be_, b.embeds, {R, cfg_.hidden});
+    if (Nt > 0) {
+      in.textRows = uploadI32(be_, textRows, {Nt});
+      in.textIds = uploadI32(be_, textIds, {Nt});
+    }
+  } else {
+    in.ids = uploadI32(be_, b.ids, {in.N});
+  }
   in.positions = uploadI32(be_, b.positions, {in.N});
   in.keyMask = uploadI32(be_, b.keyMask, {b.B, b.T});
   if (counts) {
@@ -80,6 +111,25 @@ LlamaModel::Inputs LlamaModel::upload(const Batch& b, bool counts, bool labels) 
     in.labels = uploadI32(be_, b.labels, {static_cast<int64_t>(b.labels.size())});
   }
   return in;
+}
+
+// The decoder's input: token embeddings, with the given rows (image features) in place of theirs.
+// Composed as zeros + scatter of both parts, so each row is exactly its embedding or feature.
+Tensor LlamaModel::embedInputs(const Inputs& in) {
+  DType A = be_->activationDType();
+  if (!in.embedRows.defined()) {
+    Tensor x = be_->empty({in.N, cfg_.hidden}, A);
+    be_->embedding(embed_, in.ids, x);
+    return x;
+  }
+  Tensor x = be_->zeros({in.N, cfg_.hidden}, A);
+  if (in.textRows.defined()) {
+    Tensor t = be_->empty({in.textRows.dim(0), cfg_.hidden}, A);
+    be_->embedding(embed_, in.textIds, t);
+    be_->scatterAdd(t, in.textRows, x);
+  }
+  be_->scatterAdd(in.embeds, in.embedRows, x);
+  return x;
 }
 
 void LlamaModel::layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* s,
@@ -214,8 +264,7 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
   const LlamaConfig& c = cfg_;
   Inputs in = upload(b, counts, false);
   DType A = be_->activationDType();
-  Tensor x = be_->empty({in.N, c.hidden}, A);
-  be_->embedding(embed_, in.ids, x);
+  Tensor x = embedInputs(in);
   Tensor cnt, gates;
   if (counts) cnt = be_->zeros({c.layers, c.inter}, DType::I64);
   if (b.wantGates) gates = be_->empty({c.layers, in.N, c.inter}, A);
@@ -257,8 +306,7 @@ TrainResult LlamaModel::forwardBackward(const Batch& b, float lossScale) {
   PLAST_CHECK(!params_.empty(), Code::Invalid, "no trainable tensors: call setTrainable first");
   Inputs in = upload(b, false, true);
   DType A = be_->activationDType();
-  Tensor x = be_->empty({in.N, c.hidden}, A);
-  be_->embedding(embed_, in.ids, x);
+  Tensor x = embedInputs(in);
   std::vector<Tensor> inputs(c.layers);
   for (int li = 0; li < c.layers; ++li) {
     if (li >= lowestTrainable_) inputs[li] = x;  // layerForward returns a fresh tensor

@@ -40,6 +40,7 @@ class LlamaModel : public Model {
 
   void declareWeights();  // llama_weights.cc
   Inputs upload(const Batch& b, bool counts, bool labels);
+  Tensor embedInputs(const Inputs& in);
   void layerForward(int li, Tensor& x, const Inputs& in, Tensor* counts, Saved* saved,
                     Tensor* gates = nullptr);
   void layerBackward(int li, const Saved& s, const Inputs& in, Tensor& dy, bool needDx);

@@ -20,6 +20,10 @@ struct Batch {
   std::vector<int32_t> countMask;                // B*T, or empty: no counting
   std::vector<int32_t> logitRows;                // flat rows whose logits are wanted
   std::vector<int32_t> labels;                   // one per logit row (training), -100 = ignore
+  // Input embeddings given directly (LLaVA image features): flat rows n whose embedding is
+  // embeds[i*hidden .. (i+1)*hidden) instead of the token's. Distinct rows; ids there are unused.
+  std::vector<int32_t> embedRows;
+  std::vector<float> embeds;                     // embedRows.size() * hidden
   bool wantGates = false;  // forward: also return every layer's gate_proj output (tests)
 };
 
