@@ -100,11 +100,15 @@ export class TextTokenizer {
 
 function parseJson(path: string): object {
   const text = readInputText(path, 'tokenizer file');
+  let v: unknown;
   try {
-    return JSON.parse(text) as object;
+    v = JSON.parse(text);
   } catch (err) {
     throw new PlastError('ERR_FORMAT', `${path}: not valid JSON (${(err as Error).message})`, { file: path, cause: err });
   }
+  // The readers below index into it: null or a list is refused here, not as a TypeError there.
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PlastError('ERR_FORMAT', `${path}: expected a JSON object`, { file: path });
+  return v;
 }
 
 /**
