@@ -96,6 +96,20 @@ export interface NativeBatch {
   embedRows?: Int32Array;
   /** embedRows.length x hidden values, row-major. */
   embeds?: Float32Array;
+  /** Forward: flat rows (b*T + t) whose hidden states are captured (the logit lens). */
+  hiddenRows?: Int32Array;
+  /** Hidden-state indices captured: 0 = the embeddings, l + 1 = the output of layer l (default all layers + 1). */
+  hiddenLayers?: Int32Array;
+  /** Return the captured states: layers x rows x hidden. */
+  wantHidden?: boolean;
+  /** Apply the lens (final norm + LM head) to the captured states: entropy, and the outputs below as asked. */
+  lens?: boolean;
+  /** Return the lens logits (final norm + LM head on each state): layers x rows x vocab. */
+  wantLensLogits?: boolean;
+  /** rows x K token ids: each state's softmax probability and rank of its row's K ids. */
+  lensTokens?: Int32Array;
+  /** Each state's K most probable tokens. */
+  lensTopK?: number;
 }
 
 export interface NativeForwardResult {
@@ -104,6 +118,20 @@ export interface NativeForwardResult {
   logits: Float32Array | null;
   /** With batch.wantGates: gate_proj outputs, layers x B*T x intermediate, as the backend computed them. */
   gates?: Float32Array;
+  /** With batch.hiddenRows: the hidden-state indices captured (layers below). */
+  hiddenLayerCount?: number;
+  /** layers x rows x hidden, with batch.wantHidden. */
+  hidden?: Float32Array;
+  /** layers x rows x vocab, with batch.wantLensLogits. */
+  lensLogits?: Float32Array;
+  /** layers x rows x K probabilities and ranks (1 = most probable) of batch.lensTokens. */
+  lensProbs?: Float32Array;
+  lensRanks?: Int32Array;
+  /** layers x rows x lensTopK: the top ids (ties: smaller id first) and their probabilities. */
+  lensTopIds?: Int32Array;
+  lensTopProbs?: Float32Array;
+  /** layers x rows: entropy of each state's next-token distribution (nats). */
+  lensEntropy?: Float32Array;
 }
 
 export interface NativeTrainResult {
@@ -159,7 +187,8 @@ export interface NativeModel {
   adamw(p: NativeAdamW): Promise<void>;
   read(name: string, part?: ParamPart): Promise<Float32Array>;
   write(name: string, part: ParamPart, values: Float32Array): Promise<void>;
-  memory(): MemoryInfo;
+  /** resetPeak: after reading, the backend's peak restarts from the bytes in use. */
+  memory(resetPeak?: boolean): MemoryInfo;
   backendName(): BackendName;
   arch(): ModelArch;
   /** Frees the weights, training state and file mappings now (or when the call in flight ends). Idempotent. */

@@ -46,6 +46,45 @@ export interface StepOutput {
   labelTokens: number;
 }
 
+/** A sequence for the logit lens: its hidden states at `at` (positions t), and for each such
+ * position the ids whose probability and rank are wanted (the same number at every position). */
+export interface LensSequence extends Sequence {
+  at: number[];
+  tokens?: number[][];
+}
+
+export interface LensOptions {
+  /** Hidden-state indices: 0 = the embeddings, l + 1 = the output of decoder layer l (default all, 0..layers). */
+  layers?: number[];
+  /** The K most probable tokens of each state (default 0). */
+  topK?: number;
+  /** Also return the raw states (layers x rows x hidden). */
+  hidden?: boolean;
+  /** Also return the lens logits (layers x rows x vocab; small vocabularies). */
+  logits?: boolean;
+}
+
+/** The lens of every requested position: rows in sequence order (sequence 0's `at`, then 1's, ...). */
+export interface LensOutput {
+  layers: number[];
+  rows: number;
+  /** Per sequence, its range of rows. */
+  spans: [number, number][];
+  /** Ids per row (lensTokens), and topK. */
+  k: number;
+  topK: number;
+  /** layers x rows x k. */
+  probs: Float32Array;
+  ranks: Int32Array;
+  /** layers x rows x topK. */
+  topIds: Int32Array;
+  topProbs: Float32Array;
+  /** layers x rows, nats. */
+  entropy: Float32Array;
+  hidden?: Float32Array;
+  logits?: Float32Array;
+}
+
 export type ModuleSet = 'all' | 'attn' | 'mlp';
 
 const DEFAULT_IMAGE_CACHE_BYTES = 1 << 30;
@@ -223,6 +262,65 @@ export class Model implements Disposable {
     const V = this.config.vocabSize;
     const logits = b.logitSpans.map(([s, e]) => (e > s && r.logits ? r.logits.slice(s * V, e * V) : null));
     return { counts: r.counts, countedTokens: r.countedTokens, logits };
+  }
+
+  /**
+   * The logit lens: the final norm and the LM head applied to the residual stream after every
+   * layer (or `o.layers`) at the positions `at` of each sequence, computed natively one layer at a
+   * time (only the gathered rows are kept). The last layer's lens is the model's own next-token
+   * distribution (the same ops as forward's logits).
+   */
+  async lens(seqs: LensSequence[], o: LensOptions = {}): Promise<LensOutput> {
+    const L = this.config.numLayers;
+    const layers = o.layers ?? Array.from({ length: L + 1 }, (_, i) => i);
+    for (const h of layers) {
+      if (!Number.isInteger(h) || h < 0 || h > L) throw new PlastError('ERR_INVALID', `Expected hidden-state indices in [0, ${L}] (0 = the embeddings, l + 1 = the output of layer l) but received ${h}`, { field: 'layers' });
+    }
+    const topK = o.topK ?? 0;
+    if (!Number.isInteger(topK) || topK < 0 || topK > this.config.vocabSize) throw new PlastError('ERR_INVALID', `Expected topK in [0, ${this.config.vocabSize}] but received ${topK}`, { field: 'topK' });
+    const b = packBatch(await this.withImages(seqs.map(({ at: _a, tokens: _t, ...s }) => s)), this.padId());
+    const rows: number[] = [];
+    const ids: number[] = [];
+    const spans: [number, number][] = [];
+    const k = seqs[0]?.tokens?.[0]?.length ?? 0;
+    seqs.forEach((s, i) => {
+      const start = rows.length;
+      s.at.forEach((t, j) => {
+        if (!Number.isInteger(t) || t < 0 || t >= s.ids.length) throw new PlastError('ERR_INVALID', `sequence ${i}: lens position ${t} is outside [0, ${s.ids.length})`, { field: 'at' });
+        rows.push(i * b.T + t);
+        const want = s.tokens?.[j] ?? [];
+        if (want.length !== k) throw new PlastError('ERR_SHAPE', `sequence ${i}, position ${t}: ${want.length} lens token(s), expected ${k} as at every position`, { field: 'tokens' });
+        ids.push(...want);
+      });
+      spans.push([start, rows.length]);
+    });
+    if (rows.length === 0) throw new PlastError('ERR_INVALID', 'Expected at least one lens position', { field: 'at' });
+    const r = await call(() =>
+      this.native.forward({
+        ...b,
+        hiddenRows: Int32Array.from(rows),
+        hiddenLayers: Int32Array.from(layers),
+        wantHidden: o.hidden === true,
+        lens: true,
+        wantLensLogits: o.logits === true,
+        lensTokens: Int32Array.from(ids),
+        lensTopK: topK,
+      }),
+    );
+    return {
+      layers: [...layers],
+      rows: rows.length,
+      spans,
+      k,
+      topK,
+      probs: r.lensProbs ?? new Float32Array(0),
+      ranks: r.lensRanks ?? new Int32Array(0),
+      topIds: r.lensTopIds ?? new Int32Array(0),
+      topProbs: r.lensTopProbs ?? new Float32Array(0),
+      entropy: r.lensEntropy ?? new Float32Array(0),
+      ...(r.hidden ? { hidden: r.hidden } : {}),
+      ...(r.lensLogits ? { logits: r.lensLogits } : {}),
+    };
   }
 
   /** Forward + backward: trainable grads += dLoss/dW * lossScale, loss summed over labels. */

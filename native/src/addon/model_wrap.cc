@@ -36,6 +36,13 @@ Batch readBatch(const Napi::Object& o) {
   b.labels = getI32(o, "labels", false);
   b.wantGates = getBool(o, "wantGates");
   b.embedRows = getI32(o, "embedRows", false);
+  b.hiddenRows = getI32(o, "hiddenRows", false);
+  b.hiddenLayers = getI32(o, "hiddenLayers", false);
+  b.wantHidden = getBool(o, "wantHidden");
+  b.lens = getBool(o, "lens");
+  b.wantLensLogits = getBool(o, "wantLensLogits");
+  b.lensTokens = getI32(o, "lensTokens", false);
+  b.lensTopK = static_cast<int32_t>(getNumberOr(o, "lensTopK", 0));
   Napi::Value embeds = o.Get("embeds");
   if (!embeds.IsUndefined() && !embeds.IsNull()) b.embeds = getF32(embeds, "batch.embeds");
   return b;
@@ -232,6 +239,23 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
           r.Set("countedTokens", Napi::Number::New(env, double(out->countedTokens)));
           r.Set("logits", out->logits.empty() ? env.Null() : Napi::Value(toJs(env, out->logits)));
           if (!out->gates.empty()) r.Set("gates", toJs(env, out->gates));
+          if (out->hiddenLayerCount > 0) {
+            auto i32 = [env](const std::vector<int32_t>& v) {
+              auto a = Napi::Int32Array::New(env, v.size());
+              if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(int32_t));
+              return a;
+            };
+            r.Set("hiddenLayerCount", Napi::Number::New(env, double(out->hiddenLayerCount)));
+            if (!out->hidden.empty()) r.Set("hidden", toJs(env, out->hidden));
+            if (!out->lensLogits.empty()) r.Set("lensLogits", toJs(env, out->lensLogits));
+            if (!out->lensEntropy.empty()) {
+              r.Set("lensProbs", toJs(env, out->lensProbs));
+              r.Set("lensRanks", i32(out->lensRanks));
+              r.Set("lensTopIds", i32(out->lensTopIds));
+              r.Set("lensTopProbs", toJs(env, out->lensTopProbs));
+              r.Set("lensEntropy", toJs(env, out->lensEntropy));
+            }
+          }
           return r;
         });
   });
@@ -357,10 +381,17 @@ Napi::Value ModelWrap::write(const Napi::CallbackInfo& info) {
   });
 }
 
-// Bytes in use on the model's backend (all models on it together, not this one alone).
+// Bytes in use on the model's backend (all models on it together, not this one alone). With a
+// true argument the backend's peak restarts from the bytes in use after it is read (a sweep
+// measures each variant's peak).
 Napi::Value ModelWrap::memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guard(env, [&] { return memoryToJs(env, *live().backend()); });
+  return guard(env, [&] {
+    Backend* be = live().backend();
+    Napi::Object r = memoryToJs(env, *be);
+    if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) be->resetPeak();
+    return r;
+  });
 }
 
 Napi::Value ModelWrap::backendName(const Napi::CallbackInfo& info) {

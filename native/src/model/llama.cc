@@ -268,9 +268,50 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
   Tensor cnt, gates;
   if (counts) cnt = be_->zeros({c.layers, c.inter}, DType::I64);
   if (b.wantGates) gates = be_->empty({c.layers, in.N, c.inter}, A);
-  for (int li = 0; li < c.layers; ++li)
+  // Hidden states at selected rows (the lens): slot h of `captured` receives the state after
+  // layer hiddenLayers[h] - 1 (0: the embeddings), gathered as soon as it exists.
+  const bool lensOut = b.lens || b.wantLensLogits || !b.lensTokens.empty() || b.lensTopK > 0;
+  const bool capture = b.wantHidden || lensOut;
+  std::vector<int32_t> slots;  // hidden-state index of each captured layer, in order
+  Tensor hiddenRows, captured;
+  int64_t R = static_cast<int64_t>(b.hiddenRows.size());
+  if (capture) {
+    PLAST_CHECK(R > 0, Code::Invalid, "batch: hidden states or lens outputs asked for but no hiddenRows given");
+    for (int32_t row : b.hiddenRows)
+      PLAST_CHECK(row >= 0 && row < in.N, Code::Invalid,
+                  "batch: hidden row " << row << " is outside [0, " << in.N << ")");
+    if (b.hiddenLayers.empty())
+      for (int32_t h = 0; h <= c.layers; ++h) slots.push_back(h);
+    for (int32_t h : b.hiddenLayers) {
+      PLAST_CHECK(h >= 0 && h <= c.layers, Code::Invalid,
+                  "batch: hidden layer " << h << " is outside [0, " << c.layers
+                                         << "] (0 = the embeddings, l + 1 = the output of layer l)");
+      slots.push_back(h);
+    }
+    hiddenRows = uploadI32(be_, b.hiddenRows, {R});
+    captured = be_->empty({static_cast<int64_t>(slots.size()) * R, c.hidden}, A);
+  } else {
+    PLAST_CHECK(b.hiddenRows.empty() && b.hiddenLayers.empty(), Code::Invalid,
+                "batch: hiddenRows/hiddenLayers given without wantHidden or a lens output");
+  }
+  auto gatherAt = [&](int32_t h) {
+    for (size_t k = 0; k < slots.size(); ++k) {
+      if (slots[k] != h) continue;
+      Tensor dst = captured.rows(static_cast<int64_t>(k) * R, static_cast<int64_t>(k + 1) * R);
+      be_->gather(x, hiddenRows, dst);
+    }
+  };
+  if (capture) gatherAt(0);
+  for (int li = 0; li < c.layers; ++li) {
     layerForward(li, x, in, counts ? &cnt : nullptr, nullptr, b.wantGates ? &gates : nullptr);
+    if (capture) gatherAt(li + 1);
+  }
   ForwardResult r;
+  if (capture) {
+    r.hiddenLayerCount = static_cast<int64_t>(slots.size());
+    if (b.wantHidden) r.hidden = downloadF32(be_, captured);
+    if (lensOut) lens(b, captured, r.hiddenLayerCount, r);
+  }
   if (counts) {
     r.counts.resize(static_cast<size_t>(c.layers * c.inter));
     be_->download(cnt, r.counts.data());
@@ -287,6 +328,69 @@ ForwardResult LlamaModel::forward(const Batch& b, bool counts) {
     r.logits = downloadF32(be_, logits);
   }
   return r;
+}
+
+void LlamaModel::lens(const Batch& b, const Tensor& captured, int64_t layers, ForwardResult& r) {
+  const LlamaConfig& c = cfg_;
+  DType A = be_->activationDType();
+  const int64_t R = static_cast<int64_t>(b.hiddenRows.size()), V = c.vocab;
+  PLAST_CHECK(b.lensTokens.size() % static_cast<size_t>(R) == 0, Code::Shape,
+              "batch: lensTokens must hold the same number of ids for each of the " << R
+                  << " hidden rows but holds " << b.lensTokens.size());
+  const int64_t K = static_cast<int64_t>(b.lensTokens.size()) / R;
+  for (int32_t t : b.lensTokens)
+    PLAST_CHECK(t >= 0 && t < V, Code::Invalid,
+                "batch: lens token " << t << " is outside the vocabulary [0, " << V << ")");
+  PLAST_CHECK(b.lensTopK >= 0 && b.lensTopK <= V, Code::Invalid,
+              "batch: lensTopK " << b.lensTopK << " is outside [0, " << V << "]");
+  const int64_t top = b.lensTopK;
+  if (b.wantLensLogits) r.lensLogits.resize(static_cast<size_t>(layers * R * V));
+  r.lensProbs.resize(static_cast<size_t>(layers * R * K));
+  r.lensRanks.resize(static_cast<size_t>(layers * R * K));
+  r.lensTopIds.resize(static_cast<size_t>(layers * R * top));
+  r.lensTopProbs.resize(static_cast<size_t>(layers * R * top));
+  r.lensEntropy.resize(static_cast<size_t>(layers * R));
+  // One layer at a time: the same gather -> rmsnorm -> LM head as the logits of forward(), so the
+  // last layer's lens is the model's own next-token distribution.
+  Tensor hn = be_->empty({R, c.hidden}, A), logits = be_->empty({R, V}, A);
+  std::vector<int32_t> order(static_cast<size_t>(V));
+  for (int64_t h = 0; h < layers; ++h) {
+    be_->rmsnorm(captured.rows(h * R, (h + 1) * R), norm_, c.eps, hn, nullptr);
+    be_->linear(hn, lmHead(), nullptr, logits);
+    std::vector<float> host = downloadF32(be_, logits);
+    if (b.wantLensLogits) std::copy(host.begin(), host.end(), r.lensLogits.begin() + h * R * V);
+    for (int64_t i = 0; i < R; ++i) {
+      const float* l = host.data() + i * V;
+      const int64_t o = h * R + i;
+      float mx = l[0];
+      for (int64_t v = 1; v < V; ++v) mx = std::max(mx, l[v]);
+      double sum = 0, dot = 0;
+      for (int64_t v = 0; v < V; ++v) {
+        double d = static_cast<double>(l[v]) - mx, e = std::exp(d);
+        sum += e;
+        dot += e * d;
+      }
+      r.lensEntropy[o] = static_cast<float>(std::log(sum) - dot / sum);
+      for (int64_t k = 0; k < K; ++k) {
+        int32_t t = b.lensTokens[i * K + k];
+        int64_t above = 0;
+        for (int64_t v = 0; v < V; ++v) above += l[v] > l[t];
+        r.lensRanks[o * K + k] = static_cast<int32_t>(above + 1);
+        r.lensProbs[o * K + k] = static_cast<float>(std::exp(static_cast<double>(l[t]) - mx) / sum);
+      }
+      if (top > 0) {
+        for (int64_t v = 0; v < V; ++v) order[v] = static_cast<int32_t>(v);
+        std::partial_sort(order.begin(), order.begin() + top, order.end(), [l](int32_t a, int32_t z) {
+          return l[a] > l[z] || (l[a] == l[z] && a < z);
+        });
+        for (int64_t k = 0; k < top; ++k) {
+          int32_t t = order[k];
+          r.lensTopIds[o * top + k] = t;
+          r.lensTopProbs[o * top + k] = static_cast<float>(std::exp(static_cast<double>(l[t]) - mx) / sum);
+        }
+      }
+    }
+  }
 }
 
 void LlamaModel::setTrainable(const std::vector<std::string>& names) {

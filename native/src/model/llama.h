@@ -45,6 +45,8 @@ class LlamaModel : public Model {
                     Tensor* gates = nullptr);
   void layerBackward(int li, const Saved& s, const Inputs& in, Tensor& dy, bool needDx);
   const Tensor& lmHead() const;
+  // The logit lens of Batch::hiddenRows over the captured [layers * rows, hidden] states.
+  void lens(const Batch& b, const Tensor& captured, int64_t layers, ForwardResult& r);
 
   LlamaConfig cfg_;
   Tensor embed_, norm_, lmHead_, invFreq_;

@@ -25,6 +25,19 @@ struct Batch {
   std::vector<int32_t> embedRows;
   std::vector<float> embeds;                     // embedRows.size() * hidden
   bool wantGates = false;  // forward: also return every layer's gate_proj output (tests)
+  // Forward: hidden states (the logit lens). The residual stream at the flat rows `hiddenRows`,
+  // gathered after each of `hiddenLayers` (0 = the input embeddings, l + 1 = the output of decoder
+  // layer l, before the final norm; empty = all layers + 1) into a small [layers, rows, hidden]
+  // tensor, so the activation stack is never kept.
+  std::vector<int32_t> hiddenRows;
+  std::vector<int32_t> hiddenLayers;
+  bool wantHidden = false;      // return those states
+  // The lens: the final norm and the LM head applied to each captured state, one layer at a time
+  // (on when asked for, or when any of the outputs below is).
+  bool lens = false;
+  bool wantLensLogits = false;  // return the [layers, rows, vocab] logits (small vocabularies)
+  std::vector<int32_t> lensTokens;  // rows * K ids: each state's probability and rank of its row's K
+  int32_t lensTopK = 0;             // each state's K most probable tokens
 };
 
 struct ForwardResult {
@@ -34,6 +47,14 @@ struct ForwardResult {
   // layers * B*T * inter gate_proj outputs as the backend computed them (bf16 values widened on
   // a bf16 backend), when Batch::wantGates: the values the counts must agree with exactly.
   std::vector<float> gates;
+  // With Batch::hiddenRows: layers x rows x hidden states (wantHidden), layers x rows x vocab
+  // logits (wantLensLogits); per state the softmax probability and the rank (1 = the most
+  // probable; 1 + the number of tokens with a strictly larger logit) of its row's lensTokens,
+  // its top-K ids and probabilities (ties broken by the smaller id) and the entropy of its
+  // next-token distribution in nats.
+  std::vector<float> hidden, lensLogits, lensProbs, lensTopProbs, lensEntropy;
+  std::vector<int32_t> lensRanks, lensTopIds;
+  int64_t hiddenLayerCount = 0;
 };
 
 struct TrainResult {
