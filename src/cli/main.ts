@@ -13,6 +13,7 @@ import { registerEval } from '../eval/cli';
 import { registerProfile, registerProfileMerge, registerSelect } from '../profile/cli';
 import { registerRun } from '../run/cli';
 import { registerServe } from '../serve/cli';
+import { registerLens } from '../lens/cli';
 
 const program = new Command('plast')
   .description('PLAST: find the language-specific layers of a LLaMA-family model and fine-tune only those')
@@ -35,6 +36,7 @@ registerProfileMerge(registerProfile(program)); // `plast profile merge` is a su
 registerSelect(program);
 registerRun(program);
 registerServe(program);
+registerLens(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
