@@ -14,6 +14,7 @@ import { registerProfile, registerProfileMerge, registerSelect } from '../profil
 import { registerRun } from '../run/cli';
 import { registerServe } from '../serve/cli';
 import { registerLens } from '../lens/cli';
+import { registerSweep } from '../sweep/cli';
 
 const program = new Command('plast')
   .description('PLAST: find the language-specific layers of a LLaMA-family model and fine-tune only those')
@@ -36,6 +37,7 @@ registerProfileMerge(registerProfile(program)); // `plast profile merge` is a su
 registerSelect(program);
 registerRun(program);
 registerServe(program);
+registerSweep(program);
 registerLens(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
