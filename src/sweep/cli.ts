@@ -52,8 +52,14 @@ const print = (s: string): void => {
   process.stdout.write(s + '\n');
 };
 
-/** "0,1,2" or "0-2" as a list of non-negative integers. */
-const intList = (spec: string): number[] => parseLayerList(spec);
+/** "0,1,2" or "0-2" as a sorted list of distinct non-negative integers (`flag` names it in errors). */
+function intList(flag: string, spec: string): number[] {
+  try {
+    return parseLayerList(spec);
+  } catch {
+    throw new PlastError('ERR_INVALID', `Expected a list such as "1-3" or "0,2,5" for ${flag} but received "${spec}"`, { field: flag.slice(2) });
+  }
+}
 
 export function registerSweep(program: Command): Command {
   const cmd = program
@@ -119,8 +125,8 @@ export function registerSweep(program: Command): Command {
         base: o.base,
         modulesVariants: o.moduleVariants,
         recipe,
-        ...(o.k !== undefined ? { firstK: intList(o.k) } : {}),
-        ...(o.randomSeeds !== undefined ? { randomSeeds: intList(o.randomSeeds) } : {}),
+        ...(o.k !== undefined ? { firstK: intList('--k', o.k) } : {}),
+        ...(o.randomSeeds !== undefined ? { randomSeeds: intList('--random-seeds', o.randomSeeds) } : {}),
         ...(o.randomSize !== undefined ? { randomSize: o.randomSize } : {}),
         ...(o.profile !== undefined ? { profile: o.profile } : {}),
         ...(o.evalKind !== undefined ? { evalKind: o.evalKind } : {}),

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Model } from '../../src/model/model';
 import { mergeSweeps } from '../../src/sweep/merge';
 import { VariantResult } from '../../src/sweep/result';
 import { SweepOptions, sweep } from '../../src/sweep/sweep';
@@ -71,6 +72,21 @@ test('the variant plan: names, layers, random sets, shards', () => {
   const names = [0, 1, 2].flatMap((i) => shardVariants(vs, { index: i, count: 3 }).map((v) => v.name)).sort();
   assert.equal(names, vs.map((v) => v.name).sort());
   assert.throws(() => planVariants({ numLayers: 8, firstK: [9] }), /\[1, 8\]/);
+});
+
+test('each variant measures its own peak: NativeModel.memory(true) restarts the backend peak', async () => {
+  const m = await Model.load(MODEL, { backend: 'cpu' });
+  try {
+    await m.setTrainable(m.layerTensorNames(0));
+    const ids = m.tokenizer.encode('How many points did the Panthers defense surrender?');
+    await m.forwardBackward([{ ids, logitAt: [1, 2, 3], labels: [ids[2]!, ids[3]!, ids[4]!] }], 1);
+    await m.setTrainable([]);
+    const before = m.native.memory(true);
+    assert.ok(before.peak > before.inUse, `the step's activations raised the peak (${before.peak} > ${before.inUse})`);
+    assert.equal(m.memory(), { inUse: before.inUse, peak: before.inUse });
+  } finally {
+    m.dispose();
+  }
 });
 
 let first2: VariantResult;
