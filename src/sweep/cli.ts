@@ -157,8 +157,10 @@ export function registerSweep(program: Command): Command {
     .argument('<out>', 'output sweep directory')
     .argument('<inputs...>', 'shard sweep directories')
     .option('--partial', 'merge the finished variants even when some are not')
-    .action(async (out: string, inputs: string[], o: { partial?: boolean }) => {
+    .option('--json', 'print the merged results as JSON')
+    .action(async (out: string, inputs: string[], o: { partial?: boolean; json?: boolean }) => {
       const r = await mergeSweeps(out, inputs, o.partial ? { partial: true } : {});
+      if (o.json) return print(JSON.stringify({ out: r.out, results: r.results, files: r.table }, null, 2));
       print(`merged ${inputs.length} shards into ${out}: ${r.results.length} of ${r.variants.length} variants`);
       print(`table ${r.table.markdown}`);
     });
