@@ -2,8 +2,8 @@
 import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
-import { templateName } from '../data/templates';
-import { backendOption, floatOption, intOption, numberOption, shown, templateOption } from '../cli/options';
+import { englishCue, templateName } from '../data/templates';
+import { backendOption, englishCueOption, floatOption, intOption, numberOption, shown, templateOption } from '../cli/options';
 import { BackendChoice } from '../native';
 import { parseShard } from '../profile/profile';
 import { TRAIN_DEFAULTS } from '../train/defaults';
@@ -34,6 +34,7 @@ interface SweepCli {
   maxLen?: number;
   warmup?: number;
   template?: string;
+  englishCue?: string;
   langs?: string;
   seed?: number;
   limit?: number;
@@ -86,6 +87,7 @@ export function registerSweep(program: Command): Command {
     .addOption(numberOption('--max-len <n>', 'longest training sequence', intOption('--max-len'), TRAIN_DEFAULTS.maxLen))
     .addOption(numberOption('--warmup <ratio>', 'warmup ratio', floatOption('--warmup', 0, 1), TRAIN_DEFAULTS.warmup))
     .addOption(shown(templateOption('--template <name>', 'prompt template (training and evaluation)'), TRAIN_DEFAULTS.template))
+    .addOption(englishCueOption())
     .option('--langs <list>', 'training source languages (default all in the data)')
     .addOption(numberOption('--seed <n>', 'data-order seed', intOption('--seed', 0), TRAIN_DEFAULTS.seed))
     .option('--limit <n>', 'train on the first N pairs', intOption('--limit'))
@@ -112,6 +114,7 @@ export function registerSweep(program: Command): Command {
         ...(o.maxLen !== undefined ? { maxLen: o.maxLen } : {}),
         ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
         ...(o.template !== undefined ? { template: templateName(o.template) } : {}),
+        ...(o.englishCue !== undefined ? { englishCue: englishCue(o.englishCue) } : {}),
         ...(o.langs !== undefined ? { langs: parseLanguageList(o.langs) } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(o.limit !== undefined ? { limit: o.limit } : {}),

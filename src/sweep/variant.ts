@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlastError } from '../errors';
+import { DEFAULT_TEMPLATE, resolveFormat } from '../data/templates';
 import { EvalReport, evaluate } from '../eval/evaluate';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
@@ -125,7 +126,9 @@ export async function runVariant(v: Variant, dir: string, ctx: VariantContext): 
       ...(ctx.eval.mode ? { mode: ctx.eval.mode } : {}),
       ...(ctx.eval.langs ? { langs: ctx.eval.langs } : {}),
       ...(ctx.eval.limit !== undefined ? { limit: ctx.eval.limit } : {}),
-      ...(ctx.recipe.template ? { template: ctx.recipe.template } : {}),
+      // The recipe's format resolved against the base checkpoint, as the training resolved it
+      // (an export's directory name no longer says vicuna), with the training's English cue.
+      template: resolveFormat(ctx.recipe.template ?? DEFAULT_TEMPLATE, { dir: ctx.model, tokenizer: model.tokenizer, config: { modelType: model.config.modelType ?? '' } }, ctx.recipe.englishCue),
     });
     peakOf(model);
   } finally {
