@@ -42,9 +42,6 @@ export function tokenize(p: ParamsOf<'tokenize'>, ctx: Ctx): ResultOf<'tokenize'
 }
 
 export async function forward(p: ParamsOf<'forward'>, ctx: Ctx): Promise<ResultOf<'forward'>> {
-  // The native decoder returns counts and logits only; hidden states would need a new output of
-  // its forward (native/src/model/llama.cc), so they are refused rather than faked.
-  if (p.hiddenAt !== undefined) throw new PlastError('ERR_UNSUPPORTED', 'hidden states are not exposed by the native model yet; leave out hiddenAt', { field: 'hiddenAt' });
   const format = p.output?.format ?? 'base64';
   if (format === 'safetensors' && !p.output?.path) throw new PlastError('ERR_INVALID', 'Expected output.path with output.format "safetensors"', { field: 'output.path' });
   const l = ctx.server.models.get(p.handle);
@@ -63,8 +60,17 @@ export async function forward(p: ParamsOf<'forward'>, ctx: Ctx): Promise<ResultO
     const r = await m.forward(seqs);
     l.forwardCalls++;
     const c = m.config;
+    // Hidden states: the residual stream after the chosen layers (0 = the embeddings, l + 1 = layer
+    // l's output) at each sequence's logitAt positions (else its last token), by the lens pass.
+    let hidden: NamedArray | null = null;
+    if (p.hiddenAt !== undefined) {
+      const at = seqs.map((s) => s.logitAt ?? [s.ids.length - 1]);
+      const h = await m.lens(seqs.map((s, i) => ({ ...s, at: at[i]! })), { layers: p.hiddenAt, hidden: true });
+      hidden = { name: 'hidden', dtype: 'f32', shape: [p.hiddenAt.length, h.rows, c.hiddenSize], data: h.hidden! };
+    }
     const arrays: (NamedArray | null)[] = [
       r.counts ? { name: 'counts', dtype: 'i64', shape: [c.numLayers, c.intermediateSize], data: r.counts } : null,
+      hidden,
       ...r.logits.map((x, i): NamedArray | null => (x ? { name: `logits.${i}`, dtype: 'f32', shape: [x.length / c.vocabSize, c.vocabSize], data: x } : null)),
     ];
     let payloads: (ArrayPayload | null)[];
@@ -76,7 +82,13 @@ export async function forward(p: ParamsOf<'forward'>, ctx: Ctx): Promise<ResultO
     } else {
       payloads = arrays.map((a) => (a ? base64Array(a) : null));
     }
-    return { countedTokens: r.countedTokens, counts: payloads[0] ?? null, logits: payloads.slice(1), seconds: (Date.now() - t0) / 1000 };
+    return {
+      countedTokens: r.countedTokens,
+      counts: payloads[0] ?? null,
+      ...(payloads[1] ? { hidden: payloads[1] } : {}),
+      logits: payloads.slice(2),
+      seconds: (Date.now() - t0) / 1000,
+    };
   });
 }
 

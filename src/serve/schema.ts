@@ -91,8 +91,8 @@ export const METHODS = {
   },
   forward: {
     description:
-      'forward without gradients: positive-gate counts per layer and neuron over the counted tokens, logits at chosen positions. ' +
-      'Hidden states are not exposed by the native model yet; hiddenAt is refused with ERR_UNSUPPORTED',
+      'forward without gradients: positive-gate counts per layer and neuron over the counted tokens, logits at chosen positions, ' +
+      'and with hiddenAt the hidden states after chosen layers at those positions (a second, lens pass)',
     params: Type.Object(
       {
         handle: Handle,
@@ -108,7 +108,11 @@ export const METHODS = {
           ),
           { minItems: 1 },
         ),
-        hiddenAt: Opt(Type.Array(Int(), { description: 'not supported yet (ERR_UNSUPPORTED)' })),
+        hiddenAt: Opt(
+          Type.Array(Int(0), {
+            description: "hidden-state indices (0 = the embeddings, l + 1 = decoder layer l's output), taken at each sequence's logitAt positions (else its last token)",
+          }),
+        ),
         output: Opt(Output),
         progressToken: ProgressToken,
       },
@@ -117,6 +121,7 @@ export const METHODS = {
     result: Type.Object({
       countedTokens: Int(),
       counts: Type.Union([ArrayPayload, Type.Null()], { description: 'i64 [layers, intermediate]' }),
+      hidden: Opt(Type.Union([ArrayPayload], { description: 'with hiddenAt: f32 [hiddenAt.length, positions, hidden], positions in sequence order' })),
       logits: Type.Array(Type.Union([ArrayPayload, Type.Null()]), { description: 'per sequence: f32 [logitAt.length, vocab]' }),
       seconds: Type.Number(),
     }),

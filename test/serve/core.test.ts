@@ -66,13 +66,21 @@ test('load once, forward many times: counts and logits equal the library; the se
       assert.equal(l.shape, [2, lib.config.vocabSize]);
       assert.equal(decodeArray(l as { dtype: 'f32'; data: string }), want.logits[0]);
     }
+    // Hidden states after chosen layers at the logit positions: the library's lens capture.
+    const hids = lib.tokenizer.encode(TEXTS[1]!);
+    const L = lib.config.numLayers;
+    const h = await c.call('forward', { handle: a.handle, sequences: [{ ids: hids, logitAt: [1, hids.length - 1] }, { ids: hids }], hiddenAt: [0, L] });
+    assert.ok(h.hidden && 'data' in h.hidden);
+    assert.equal(h.hidden.shape, [2, 3, lib.config.hiddenSize]);
+    const lens = await lib.lens([{ ids: hids, at: [1, hids.length - 1] }, { ids: hids, at: [hids.length - 1] }], { layers: [0, L], hidden: true });
+    assert.equal(decodeArray(h.hidden as { dtype: 'f32'; data: string }), lens.hidden);
     // A batch of two by text, one counted: counts over the counted one only.
     const r2 = await c.call('forward', { handle: a.handle, sequences: [{ text: TEXTS[0]!, count: 'all' }, { text: TEXTS[1]!, logitAt: [1] }] });
     const ids0 = lib.tokenizer.encode(TEXTS[0]!);
     assert.is(r2.countedTokens, ids0.length);
     assert.is(r2.logits[0], null);
     const info = await c.call('model.info', { handle: a.handle });
-    assert.is(info.forwardCalls, TEXTS.length + 1);
+    assert.is(info.forwardCalls, TEXTS.length + 2);
     assert.is(info.loadSeconds, a.loadSeconds);
     assert.is(info.layers, lib.config.numLayers);
     // Arrays into a safetensors file instead of base64.
@@ -133,8 +141,8 @@ async function errorClasses(c: PlastClient, raw: { write: (s: string) => void; n
   const inv = await rpcFails(c.call('forward', { handle: 'nope', sequences: [{ ids: [1] }] }));
   assert.is(inv.rpcCode, -32602);
   assert.equal(inv.data, { code: 'ERR_INVALID', field: 'handle' });
-  const uns = await rpcFails(c.call('forward', { handle, sequences: [{ ids: [1] }], hiddenAt: [0] }));
-  assert.equal(uns.data, { code: 'ERR_UNSUPPORTED', field: 'hiddenAt' });
+  const outside = await rpcFails(c.call('forward', { handle, sequences: [{ ids: [1] }], hiddenAt: [99] }));
+  assert.equal(outside.data, { code: 'ERR_INVALID', field: 'layers' });
   const io = await rpcFails(c.call('select', { profile: join(tmp, 'nowhere') }));
   assert.is(io.data?.code, 'ERR_IO');
 }
