@@ -1,7 +1,7 @@
 // The checkpoints of a run in its --out: checkpoint-NNNNNN directories in state.ts's format,
 // written every --save-every steps and at the end, the newest `keep` of them kept on disk.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { io } from '../util/paths';
@@ -23,10 +23,40 @@ export function refuseExistingRun(out: string, log: TrainLog): void {
   }
 }
 
-/** --overwrite: the earlier run's log and checkpoints go. */
-export function clearRun(out: string, log: TrainLog): void {
-  rmSync(log.path, { force: true });
-  for (const d of checkpointDirs(out)) rmSync(join(out, d), { recursive: true, force: true });
+/** What a run writes into its --out (besides the checkpoints). */
+const RUN_FILES = ['model', 'delta.safetensors', 'summary.json', 'loss.svg', 'loss.png'];
+const REPLACED = '.replaced';
+
+/**
+ * --overwrite: the earlier run (log, checkpoints, export, summary, plot) moves aside into
+ * OUT/.replaced. It is deleted once the new run has written a checkpoint of its own, and moved back
+ * in place of the new run's files if the new run fails before that, so a failed --overwrite leaves
+ * the old output whole, not a mix of the two.
+ */
+export class ReplacedRun {
+  private readonly dir: string;
+  private readonly names: string[];
+
+  constructor(private readonly out: string, log: TrainLog) {
+    this.dir = join(out, REPLACED);
+    io(this.dir, 'remove an earlier replaced run', () => rmSync(this.dir, { recursive: true, force: true }));
+    this.names = [basename(log.path), ...checkpointDirs(out), ...RUN_FILES].filter((n) => existsSync(join(out, n)));
+    if (this.names.length === 0) return;
+    io(this.dir, 'set the replaced run aside', () => mkdirSync(this.dir));
+    for (const n of this.names) io(join(out, n), 'set the replaced run aside', () => renameSync(join(out, n), join(this.dir, n)));
+  }
+
+  /** The new run holds a checkpoint: the old one goes. */
+  commit(): void {
+    io(this.dir, 'remove the replaced run', () => rmSync(this.dir, { recursive: true, force: true }));
+  }
+
+  /** The new run failed before its first checkpoint: its files go and the old run comes back. */
+  restore(log: TrainLog): void {
+    for (const n of [basename(log.path), ...checkpointDirs(this.out), ...RUN_FILES]) rmSync(join(this.out, n), { recursive: true, force: true });
+    for (const n of this.names) renameSync(join(this.dir, n), join(this.out, n));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 /** What every checkpoint of a run records besides its position. */

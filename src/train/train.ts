@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Model } from '../model/model';
 import { makeDirs } from '../util/paths';
 import { version } from '../version';
-import { Checkpoints, clearRun, refuseExistingRun } from './checkpoints';
+import { Checkpoints, ReplacedRun, refuseExistingRun } from './checkpoints';
 import { prepareData } from './data';
 import { lossPlotter } from './loss-plot';
 import { TrainLog } from './log';
@@ -59,10 +59,11 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
   makeDirs(out, 'create the output directory');
   let pos: Position = { step: 0, losses: [] };
   let savedOrder: SavedOrder | undefined;
+  let replaced: ReplacedRun | undefined;
   if (resumed) {
     ({ pos, savedOrder } = await restoreRun(model, resumed, trainable.names, n, plan, trainLog, log));
   } else {
-    if (opts.overwrite) clearRun(out, trainLog);
+    if (opts.overwrite) replaced = new ReplacedRun(out, trainLog);
     trainLog.start([
       { type: 'config', engine: version, backend: model.backend, config, totalSteps: plan.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, warmupSteps: plan.warmupSteps, trainable: trainable.names, trainableParams: trainable.params, time: new Date().toISOString() },
       { type: 'data', ...data.report, badRows: undefined },
@@ -78,15 +79,22 @@ export async function train(model: Model, opts: TrainOptions): Promise<TrainResu
     const dir = await checkpoints.save(pos);
     await plot(pos.losses);
     trainLog.append({ type: 'checkpoint', step: pos.step, dir });
+    replaced?.commit(); // the new run can be resumed: the one it replaces goes
+    replaced = undefined;
     return dir;
   };
 
-  const records = await runSteps(
-    { model, config, seqs: data.seqs, plan, pos, orderFor, trainLog, save, last: () => ({ dir: checkpoints.lastDir, step: checkpoints.lastStep }) },
-    opts,
-  );
-
-  if (checkpoints.lastStep !== pos.step) await save();
+  let records: Awaited<ReturnType<typeof runSteps>>;
+  try {
+    records = await runSteps(
+      { model, config, seqs: data.seqs, plan, pos, orderFor, trainLog, save, last: () => ({ dir: checkpoints.lastDir, step: checkpoints.lastStep }) },
+      opts,
+    );
+    if (checkpoints.lastStep !== pos.step) await save();
+  } catch (err) {
+    replaced?.restore(trainLog); // failed before a checkpoint of its own: the old run stays whole
+    throw err;
+  }
   const completed = pos.step === plan.totalSteps;
   const exported = completed && opts.export !== false ? await exportRun(model, out, config, pos.step, trainLog, log) : undefined;
   await plot(pos.losses);
