@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { evaluate } from '../../src/eval/evaluate';
+import { Model } from '../../src/model/model';
 import { runPlast } from '../../src/run/run';
 import { RunOptions } from '../../src/run/types';
 import { chooseData, dataFiles, splitPairs } from '../../src/run/data';
@@ -95,6 +97,21 @@ test('run: every stage, the report, before/after per language', async () => {
   }
   // Scores before come from the base model; the delta file holds just the trained layers.
   assert.ok(nll.rows.some((x: any) => x.after !== x.before), 'training changed the scores');
+  // The values, not only their finiteness: 'before' is the base model's NLL on the held-out pairs
+  // and 'after' the export's, each scored again here by the library in the run's format.
+  const fmt = readJson(join(r.out, 'eval-before.json'))[0].template;
+  for (const [dir, key] of [[join(ASSETS, 'mini-ml'), 'before'], [join(r.out, 'train', 'model'), 'after']] as const) {
+    const m = await Model.load(dir, { backend: 'cpu' });
+    try {
+      const e = await evaluate(m, { data: join(r.out, 'data', 'heldout.jsonl'), kind: 'pairs', template: fmt });
+      for (const x of nll.rows) {
+        const want = x.lang === 'all' ? e.nll!.overall.nll : e.nll!.perLang[x.lang]!.nll;
+        assert.ok(Math.abs(x[key] - want) <= 1e-9 * Math.abs(want), `${key} ${x.lang}: ${x[key]} vs ${want}`);
+      }
+    } finally {
+      m.dispose();
+    }
+  }
   const md = readFileSync(join(r.out, 'report.md'), 'utf8');
   assert.match(md, /Selected layers \(0-based\)/);
   assert.match(md, /\| all \| 12 \|/);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { cosineWithWarmup } from '../../src/train/schedule';
 import { ASSETS, ROOT } from '../helpers';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -35,9 +36,18 @@ test('plast train: tiny run with --profile, then plast eval on the export', () =
   }
   const recs = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; lr?: number; loss?: number; labelTokens?: number; tokensPerSecond?: number; gradNorm?: number });
   assert.equal(recs.map((x) => x.type), ['config', 'data', 'step', 'checkpoint', 'step', 'checkpoint', 'export', 'end']);
-  for (const s of recs.filter((x) => x.type === 'step')) {
+  const steps = recs.filter((x) => x.type === 'step');
+  for (const s of steps) {
     for (const k of ['loss', 'lr', 'gradNorm', 'tokensPerSecond', 'labelTokens'] as const) assert.ok(Number.isFinite(s[k]), k);
   }
+  // Values: one epoch of 8 pairs in batches of 4 covers every target token once; the learning
+  // rates are the schedule's (2 steps, warmup 3% -> 0 steps: cosine from 1e-3); the losses are
+  // mean target NLLs of a model that has not learnt these pairs yet (near the untrained NLL).
+  const data = recs.find((x) => x.type === 'data') as { labelTokens?: number } | undefined;
+  assert.is(steps.reduce((a, s) => a + s.labelTokens!, 0), data!.labelTokens);
+  const cfg = recs.find((x) => x.type === 'config') as unknown as { warmupSteps: number; totalSteps: number };
+  steps.forEach((s, i) => assert.is(s.lr, cosineWithWarmup(i, cfg.warmupSteps, cfg.totalSteps, 1e-3), `lr of step ${i + 1}`));
+  for (const s of steps) assert.ok(s.loss! > 0.5 && s.loss! < 8, `loss ${s.loss}`);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { status: string; config: { layers: number[] } };
   assert.is(summary.status, 'completed');
   assert.equal(summary.config.layers, [6, 7]);

@@ -70,6 +70,24 @@ test('rope: default inverse frequencies and llama3 scaling bands', () => {
   const plain = ropeInvFreq({ type: 'default', theta: 500000 }, 128);
   assert.is(l3[0], plain[0]);
   assert.ok(Math.abs(l3[63]! - plain[63]! / 8) < 1e-12);
+  // Every frequency, the blend band included, against transformers' _compute_llama3_parameters:
+  // wavelen < 8192/4 kept; > 8192/1 divided by 8; between, (1 - s) * f / 8 + s * f with
+  // s = (8192 / wavelen - 1) / (4 - 1).
+  let blended = 0;
+  for (let i = 0; i < 64; i++) {
+    const f = plain[i]!;
+    const wavelen = (2 * Math.PI) / f;
+    let want: number;
+    if (wavelen < 8192 / 4) want = f;
+    else if (wavelen > 8192 / 1) want = f / 8;
+    else {
+      const s = (8192 / wavelen - 1) / (4 - 1);
+      want = (1 - s) * (f / 8) + s * f;
+      blended++;
+    }
+    assert.ok(Math.abs(l3[i]! - want) <= 1e-6 * want, `inv_freq[${i}]: ${l3[i]} vs ${want}`);
+  }
+  assert.ok(blended > 0, 'the band between the two wavelengths is not empty at 128 dims');
 });
 
 test('bad configs are typed errors naming the field', async () => {
