@@ -161,7 +161,7 @@ export async function evaluate(model: Model, o: EvalOptions): Promise<EvalReport
 
   if (kind === 'pairs') {
     const d = loadPairs(files, { ...(o.langs ? { langs: o.langs } : {}), ...(o.limit ? { limit: o.limit } : {}), ...(o.strict ? { strict: true } : {}) });
-    const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
+    const image = model.imageTokens ? { image: model.imageTokens } : {};
     const enc = encodePairs(model.tokenizer, d.pairs, { template: format, eosId: eosIdFor(model.tokenizer, model.config.eosTokenIds), maxLen, ...(o.strict ? { strict: true } : {}), ...image });
     const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined && model.vision ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
       model.imagePixels(src, where),

@@ -23,7 +23,8 @@ export async function generateGreedy(model: Model, promptIds: number[], opts: Ge
   let embeds = opts.embeds;
   if (opts.images && opts.images.length > 0) {
     if (embeds) throw new PlastError('ERR_INVALID', 'give images or embeds, not both', { field: 'images' });
-    embeds = model.imageEmbeds(promptIds, await model.encodeImages(await Promise.all(opts.images.map((im) => ('pixels' in im ? im.pixels : model.imagePixels(im.source, im))))));
+    // Resolved once: every step runs the same prompt positions.
+    embeds = (await model.withImages([{ ids: promptIds, images: opts.images }]))[0]!.embeds;
   }
   for (let step = 0; step < max && ids.length < limit; step++) {
     const r = await model.forward([{ ids, logitAt: [ids.length - 1], ...(embeds ? { embeds } : {}) }]);

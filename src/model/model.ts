@@ -7,7 +7,7 @@ import {
 } from '../native';
 import { Sequence, SequenceEmbeds, packBatch } from './batch';
 import { ImageProcessorConfig, loadImage, readImageProcessorConfig } from './image';
-import { ImageAspect, expandImageTokens, imageEmbeds, resolveImageSource } from './llava';
+import { ImageAspect, ImageTokens, expandImageTokens, imageEmbeds, resolveImageSource } from './llava';
 import { Checkpoint, openCheckpoint } from './checkpoint';
 import { FeatureCache } from './feature-cache';
 import { ModelConfig, invFreqFor } from './config';
@@ -192,6 +192,11 @@ export class Model implements Disposable {
     return this.requireVision().config.imageTokenId;
   }
 
+  /** The image placeholder and its count per image, or undefined without a vision tower loaded. */
+  get imageTokens(): ImageTokens | undefined {
+    return this.vision ? { id: this.vision.config.imageTokenId, perImage: this.vision.featuresPerImage } : undefined;
+  }
+
   /** Prompt ids with each <image> token expanded to one placeholder per image feature. */
   expandImages(ids: readonly number[]): number[] {
     const v = this.requireVision();
@@ -216,8 +221,12 @@ export class Model implements Disposable {
     return pixels.map((_, i) => features.subarray(i * per, (i + 1) * per));
   }
 
-  /** The sequences with their images' features as embeds (one tower pass for the whole batch). */
-  private async withImages(seqs: Sequence[]): Promise<Sequence[]> {
+  /**
+   * The sequences with their images' features as embeds (one tower pass for the whole batch, the
+   * images met before from the cache). forward and forwardBackward do this themselves; a caller
+   * that runs the same prompt many times (greedy decoding) resolves it once.
+   */
+  async withImages(seqs: Sequence[]): Promise<Sequence[]> {
     const inputs = seqs.flatMap((s) => s.images ?? []);
     // Features by image: from the cache, else one tower pass over the images not in it.
     const keys = inputs.map((im) => ('pixels' in im ? undefined : FeatureCache.key(typeof im.source === 'string' && im.encoding !== 'base64' ? resolveImageSource(im.source, im.file) : im.source, this.imageAspect)));

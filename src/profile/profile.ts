@@ -209,7 +209,7 @@ export async function runProfile(model: Model, opts: ProfileOptions): Promise<Pr
       throw new PlastError('ERR_DATA', `${bad[0]!.message}${more}`, { file: data.file, line: bad[0]!.line, field: 'image' });
     }
   }
-  const imageTokens = model.vision ? { id: model.imageTokenId, perImage: model.vision.featuresPerImage } : undefined;
+  const imageTokens = model.imageTokens;
   // Prompts per language, checked against the model's context before anything runs.
   const prompts: Record<string, ProfilePrompt[]> = {};
   for (const l of langs) {

@@ -57,7 +57,7 @@ export async function prepareData(model: Model, c: RunConfig, strict: boolean, l
   const eos = eosIdFor(model.tokenizer, model.config.eosTokenIds);
   const t0 = Date.now();
   const format = resolveFormat(c.template, model, c.englishCue);
-  const image = model.vision ? { image: { id: model.imageTokenId, perImage: model.vision.featuresPerImage } } : {};
+  const image = model.imageTokens ? { image: model.imageTokens } : {};
   const enc = encodePairs(model.tokenizer, d.pairs, { template: format, eosId: eos, maxLen: c.maxLen, maxPositions: model.config.maxPositions, strict, ...image });
   const images = await checkRowImages(enc.examples, (e) => (e.pair.image !== undefined ? { source: e.pair.image, file: e.pair.file, line: e.pair.line } : undefined), (src, where) =>
     model.imagePixels(src, where),
