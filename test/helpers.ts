@@ -2,6 +2,8 @@
 // suites whose inputs (../shared) are absent — a skipped suite registers no passing test.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import * as assert from 'uvu/assert';
+import { PlastError } from '../src/errors';
 import { readSafetensorsHeader } from '../src/model/safetensors';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -114,4 +116,22 @@ export async function rejects(p: Promise<unknown> | (() => unknown), code: strin
     return e;
   }
   throw new Error(`expected an error with code ${code}, but nothing was thrown`);
+}
+
+/**
+ * Runs `fn` and asserts it throws a PlastError with `code` (and a message matching `pattern`),
+ * whose message is for a person: no stack frames inside it. Returns the error.
+ */
+export async function expectCode(code: string, fn: () => Promise<unknown> | unknown, pattern?: RegExp): Promise<PlastError> {
+  try {
+    await fn();
+  } catch (err) {
+    assert.instance(err, PlastError, String(err));
+    assert.is((err as PlastError).code, code, (err as Error).message);
+    if (pattern) assert.match((err as Error).message, pattern);
+    assert.not.match((err as Error).message, /\n\s+at /);
+    return err as PlastError;
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
 }

@@ -31,7 +31,7 @@ import {
   resizeTarget,
 } from '../../src/model/image';
 import { readSafetensorsHeader } from '../../src/model/safetensors';
-import { FIXTURES, sharedPath } from '../helpers';
+import { FIXTURES, expectCode, sharedPath } from '../helpers';
 
 const DIR = join(FIXTURES, 'images');
 const meta = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as { expand2square_background: number[]; processor: string };
@@ -76,20 +76,6 @@ function maxAbs(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function expectCode(code: string, fn: () => Promise<unknown> | unknown, pattern?: RegExp): Promise<PlastError> {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, PlastError, String(err));
-    assert.is((err as PlastError).code, code, (err as Error).message);
-    if (pattern) assert.match((err as Error).message, pattern);
-    // A message for a person: no stack frames or native dump inside it.
-    assert.not.match((err as Error).message, /\n\s+at /);
-    return err as PlastError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 function withTmp<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'plast-image-'));

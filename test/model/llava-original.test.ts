@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PlastError } from '../../src/errors';
 import { Model } from '../../src/model/model';
 import { IMAGE_TOKEN_INDEX, hasVisionTower, visionTensorName } from '../../src/model/vision';
-import { FIXTURES, f32, readTensors, relErr } from '../helpers';
+import { FIXTURES, expectCode, f32, readTensors, relErr } from '../helpers';
 
 const DIR = join(FIXTURES, 'llava-original');
 const TOWER = join(FIXTURES, 'llava-original-tower');
@@ -20,17 +19,6 @@ const meta = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
 };
 const expected = readTensors(join(DIR, 'expected.safetensors'));
 
-async function code(c: string, fn: () => Promise<unknown>, re?: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, PlastError, String(err));
-    assert.is((err as PlastError).code, c, (err as Error).message);
-    if (re) assert.match((err as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected ${c}`);
-}
 
 test('tokenizer_image_token ids and logits with the image equal HF on the same weights', async () => {
   const model = await Model.load(DIR, { backend: 'cpu', vision: true, visionTower: TOWER });
@@ -61,8 +49,8 @@ test('the tower is found from mm_vision_tower when it is a local directory, else
   const dir = join(tmp, 'ckpt');
   cpSync(DIR, dir, { recursive: true });
   cpSync(TOWER, join(tmp, 'clip'), { recursive: true });
-  await code('ERR_INVALID', () => Model.load(dir, { backend: 'cpu', vision: true }), /mm_vision_tower "openai\/clip-vit-large-patch14-336".*--vision-tower DIR/);
-  await code('ERR_IO', () => Model.load(dir, { backend: 'cpu', vision: true, visionTower: join(tmp, 'nope') }), /not a CLIP checkpoint directory/);
+  await expectCode('ERR_INVALID', () => Model.load(dir, { backend: 'cpu', vision: true }), /mm_vision_tower "openai\/clip-vit-large-patch14-336".*--vision-tower DIR/);
+  await expectCode('ERR_IO', () => Model.load(dir, { backend: 'cpu', vision: true, visionTower: join(tmp, 'nope') }), /not a CLIP checkpoint directory/);
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, mm_vision_tower: '../clip' }));
   const m = await Model.load(dir, { backend: 'cpu', vision: true });
@@ -75,7 +63,7 @@ test('the tower is found from mm_vision_tower when it is a local directory, else
     ['mm_hidden_size', 1024, 'ERR_MISMATCH'],
   ] as const) {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, mm_vision_tower: '../clip', [field]: value }));
-    await code(c, () => Model.load(dir, { backend: 'cpu', vision: true }), new RegExp(field));
+    await expectCode(c, () => Model.load(dir, { backend: 'cpu', vision: true }), new RegExp(field));
   }
   // The language model alone loads as before, and "<image>" is then ordinary text.
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));

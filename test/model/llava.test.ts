@@ -7,12 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PlastError } from '../../src/errors';
 import { Sequence } from '../../src/model/batch';
 import { generateGreedy } from '../../src/model/generate';
 import { countImages, expandImageTokens, imageEmbeds } from '../../src/model/llava';
 import { Model } from '../../src/model/model';
-import { FIXTURES, f32, readTensors, relErr } from '../helpers';
+import { FIXTURES, expectCode, f32, readTensors, relErr } from '../helpers';
 
 const DIR = join(FIXTURES, 'llava-image');
 const meta = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
@@ -160,25 +159,14 @@ test('greedy decoding with the image equals HF generate', async () => {
 test('bad image inputs are typed errors', async () => {
   const ids = idsOf(0);
   const [feats] = await model.encodeImages([pixelsOf(0)]);
-  const code = async (c: string, fn: () => unknown, re?: RegExp) => {
-    try {
-      await fn();
-    } catch (err) {
-      assert.instance(err, PlastError, String(err));
-      assert.is((err as PlastError).code, c, (err as Error).message);
-      if (re) assert.match((err as Error).message, re);
-      return;
-    }
-    assert.unreachable(`expected ${c}`);
-  };
-  await code('ERR_INVALID', () => model.imageEmbeds(ids, []), /1 <image> placeholder but 0 images/);
-  await code('ERR_INVALID', () => model.imageEmbeds([...ids, ...model.expandImages([meta.image_token_id])], [feats!]), /2 <image> placeholders but 1 image was/);
-  await code('ERR_INVALID', () => countImages([meta.image_token_id, 5], meta.image_token_id, meta.patches), /not a multiple/);
-  await code('ERR_SHAPE', () => imageEmbeds(ids, meta.image_token_id, [feats!.subarray(1)], meta.patches, model.config.hiddenSize));
-  await code('ERR_SHAPE', () => model.encodeImages([new Float32Array(5)]), /pixel values of shape \[3, 32, 32\]/);
+  await expectCode('ERR_INVALID', () => model.imageEmbeds(ids, []), /1 <image> placeholder but 0 images/);
+  await expectCode('ERR_INVALID', () => model.imageEmbeds([...ids, ...model.expandImages([meta.image_token_id])], [feats!]), /2 <image> placeholders but 1 image was/);
+  await expectCode('ERR_INVALID', () => countImages([meta.image_token_id, 5], meta.image_token_id, meta.patches), /not a multiple/);
+  await expectCode('ERR_SHAPE', () => imageEmbeds(ids, meta.image_token_id, [feats!.subarray(1)], meta.patches, model.config.hiddenSize));
+  await expectCode('ERR_SHAPE', () => model.encodeImages([new Float32Array(5)]), /pixel values of shape \[3, 32, 32\]/);
   // Native checks: a width that is not the hidden size, a row given twice.
-  await code('ERR_SHAPE', () => model.forward([{ ids, embeds: { at: [1], values: new Float32Array(model.config.hiddenSize + 1) } }]));
-  await code('ERR_INVALID', () => model.forward([{ ids, embeds: { at: [1, 1], values: new Float32Array(2 * model.config.hiddenSize) } }]), /given twice/);
+  await expectCode('ERR_SHAPE', () => model.forward([{ ids, embeds: { at: [1], values: new Float32Array(model.config.hiddenSize + 1) } }]));
+  await expectCode('ERR_INVALID', () => model.forward([{ ids, embeds: { at: [1, 1], values: new Float32Array(2 * model.config.hiddenSize) } }]), /given twice/);
   assert.equal(expandImageTokens([1, 7, 2], 7, 3), [1, 7, 7, 7, 2]);
 });
 

@@ -7,12 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PlastError } from '../../src/errors';
 import { addon, call, callSync, listBackends } from '../../src/native';
 import { Model } from '../../src/model/model';
 import { readSafetensorsHeader, writeSafetensors } from '../../src/model/safetensors';
 import { VisionTower, nativeClipConfig, parseVisionConfig, visionTensorName } from '../../src/model/vision';
-import { ASSETS, FIXTURES, f32, readTensors, relErr } from '../helpers';
+import { ASSETS, FIXTURES, expectCode, f32, readTensors, relErr } from '../helpers';
 
 const DIR = join(FIXTURES, 'llava-vision');
 const HUB = join(FIXTURES, 'llava-vision-hub');
@@ -29,18 +28,6 @@ const pixels = f32(expected['pixel_values'], 'pixel_values');
 const B = meta.batch;
 const L = meta.vision_layers;
 
-async function expectCode(code: string, fn: () => Promise<unknown> | unknown, pattern?: RegExp): Promise<PlastError> {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, PlastError, String(err));
-    assert.is((err as PlastError).code, code, (err as Error).message);
-    if (pattern) assert.match((err as Error).message, pattern);
-    return err as PlastError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 /** A copy of the fixture checkpoint with its config and/or tensor names changed. */
 function variant(
