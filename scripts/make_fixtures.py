@@ -114,16 +114,20 @@ def loss_fn(model, ids, mask, labels):
     return torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
 
 
-def save_checkpoint(model, d):
-    """An HF checkpoint directory as the engine loads it: safetensors, config and the shared
-    tokenizer, without a generation_config.json."""
+def save_model(model, d):
+    """Safetensors and config.json, without a generation_config.json."""
     os.makedirs(d, exist_ok=True)
     model.save_pretrained(d, safe_serialization=True)
-    for f in ('tokenizer.json', 'tokenizer_config.json'):
-        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
     gc = os.path.join(d, 'generation_config.json')
     if os.path.exists(gc):
         os.remove(gc)
+
+
+def save_checkpoint(model, d):
+    """An HF checkpoint directory as the engine loads it: the model and the shared tokenizer."""
+    save_model(model, d)
+    for f in ('tokenizer.json', 'tokenizer_config.json'):
+        shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
 
 
 def build(name, cfg, out_dir, seed):
@@ -285,6 +289,22 @@ def perturb_all(model, gen):
                     p.copy_(0.08 * torch.randn(p.shape, generator=gen))
 
 
+def random_llava(vision, text, image_token_index, gen):
+    """A LlavaForConditionalGeneration with every parameter random (perturb_all), a GELU projector,
+    layer -2 / default features and tied embeddings, in eager attention."""
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+    patches = (vision.image_size // vision.patch_size) ** 2
+    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token_index,
+                      projector_hidden_act='gelu', vision_feature_layer=-2,
+                      vision_feature_select_strategy='default', image_seq_length=patches,
+                      tie_word_embeddings=True)
+    cfg._attn_implementation = 'eager'
+    model = LlavaForConditionalGeneration._from_config(cfg, attn_implementation='eager').float().eval()
+    perturb_all(model, gen)
+    model.lm_head.weight = model.model.language_model.embed_tokens.weight
+    return model, patches
+
+
 def hub_name(name):
     """The name a transformers-5 LLaVA tensor has in the hub layout (llava-hf/llava-1.5-7b-hf,
     written by transformers 4): the CLIP tower under vision_tower.vision_model.*."""
@@ -300,7 +320,7 @@ def build_vision(out_dir):
     embeddings after pre_layrnorm ... k = layers the last layer's output) and the projected image
     features (features.<strategy>.<layer>) for the config's layer -2 / default and a few others."""
     from safetensors import safe_open
-    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration
+    from transformers import CLIPVisionConfig, LlavaForConditionalGeneration
     gen = torch.Generator().manual_seed(VISION_SEED)
     torch.manual_seed(VISION_SEED)
     vision = CLIPVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=3,
@@ -309,15 +329,7 @@ def build_vision(out_dir):
     text = LlamaConfig(vocab_size=512, hidden_size=48, intermediate_size=64, num_hidden_layers=1,
                        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
                        rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, tie_word_embeddings=True)
-    patches = (vision.image_size // vision.patch_size) ** 2
-    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=3,
-                      projector_hidden_act='gelu', vision_feature_layer=-2,
-                      vision_feature_select_strategy='default', image_seq_length=patches,
-                      tie_word_embeddings=True)
-    cfg._attn_implementation = 'eager'
-    model = LlavaForConditionalGeneration._from_config(cfg, attn_implementation='eager').float().eval()
-    perturb_all(model, gen)
-    model.lm_head.weight = model.model.language_model.embed_tokens.weight
+    model, patches = random_llava(vision, text, 3, gen)
     d = os.path.join(out_dir, 'llava-vision')
     save_checkpoint(model, d)
 
@@ -410,7 +422,7 @@ def build_llava_image(out_dir):
     the loss and every decoder-layer gradient with labels on the answers, and greedy ids."""
     import numpy as np
     from PIL import Image
-    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
+    from transformers import (CLIPImageProcessor, CLIPVisionConfig,
                               LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
     gen = torch.Generator().manual_seed(IMAGE_SEED)
     torch.manual_seed(IMAGE_SEED)
@@ -427,19 +439,8 @@ def build_llava_image(out_dir):
                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                        rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=0,
                        tie_word_embeddings=True)
-    patches = (vision.image_size // vision.patch_size) ** 2
-    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_id,
-                      projector_hidden_act='gelu', vision_feature_layer=-2,
-                      vision_feature_select_strategy='default', image_seq_length=patches,
-                      tie_word_embeddings=True)
-    cfg._attn_implementation = 'eager'
-    model = LlavaForConditionalGeneration._from_config(cfg, attn_implementation='eager').float().eval()
-    perturb_all(model, gen)
-    model.lm_head.weight = model.model.language_model.embed_tokens.weight
-    model.save_pretrained(d, safe_serialization=True)
-    gc = os.path.join(d, 'generation_config.json')
-    if os.path.exists(gc):
-        os.remove(gc)
+    model, patches = random_llava(vision, text, image_id, gen)
+    save_model(model, d)
     ip = CLIPImageProcessor(size={'shortest_edge': 32}, crop_size={'height': 32, 'width': 32})
     proc = LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=vision.patch_size,
                           vision_feature_select_strategy='default', num_additional_image_tokens=1)
