@@ -12,7 +12,7 @@ import { TRAIN_DEFAULTS } from '../train/defaults';
 import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN, RunRecipe } from './defaults';
 import { runPlast } from './run';
 import { RunOptions } from './types';
-import { compareEvals } from './report';
+import { compareEvals, evalCaveat } from './report';
 import { selectionVerdict } from '../profile/report';
 import { onInterrupt } from '../util/interrupt';
 
@@ -109,6 +109,8 @@ export function registerRun(program: Command): void {
         p(`${e.metric} (${e.better} is better):`);
         for (const x of e.rows) p(`  ${x.lang.padEnd(5)} ${String(x.n).padStart(5)}  ${x.before.toFixed(4)} -> ${x.after.toFixed(4)}  (${x.delta > 0 ? '+' : ''}${x.delta.toFixed(4)})`);
       }
+      const caveat = evalCaveat(r.state.config);
+      if (caveat) p(`note: ${caveat}`);
       p(`report: ${r.report.markdown}`);
     });
 }

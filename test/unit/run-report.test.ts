@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compareProfiles, writeReport } from '../../src/run/report';
+import { compareProfiles, evalCaveat, writeReport } from '../../src/run/report';
+import { BUNDLED_DATA, BUNDLED_MODEL } from '../../src/assets';
 import { selectionVerdict } from '../../src/profile/report';
 import { RunConfig, ReportInput } from '../../src/run/types';
 import { ProfileJson } from '../../src/profile/types';
@@ -29,8 +30,8 @@ function profile(overlap: number[], msd: number[], sel: Partial<Selection>, file
   } as unknown as ProfileJson;
 }
 
-function input(o: { file: string; before: ProfileJson; after: ProfileJson; layers: number[] }): ReportInput {
-  const config = { model: '/m/mini-ml', profileData: o.file, profileReason: 'why', langs: LANGS, template: 'vicuna', profileTemplate: 'plain', layers: null, modules: 'all', batch: 16, lr: 5e-4, epochs: 1, warmup: 0.03, seed: 0, backend: 'auto' } as unknown as RunConfig;
+function input(o: { file: string; before: ProfileJson; after: ProfileJson; layers: number[]; model?: string; data?: string }): ReportInput {
+  const config = { model: o.model ?? '/m/mini-ml', data: o.data ?? '/d', profileData: o.file, profileReason: 'why', langs: LANGS, template: 'vicuna', profileTemplate: 'plain', layers: null, modules: 'all', batch: 16, lr: 5e-4, epochs: 1, warmup: 0.03, seed: 0, backend: 'auto' } as unknown as RunConfig;
   return {
     state: { format: 'plast-run', formatVersion: 1, config, stages: {} },
     profile: o.before,
@@ -80,6 +81,21 @@ test('the selection in words: the rule\'s layers, --min-layers and --max-layers,
   assert.match(selectionVerdict({ ...base, peakLayer: 0, K: [], theta: null, byRule: [], minLayers: 0, selected: [] }), /selected no layer: the overlap with English peaks at layer 0, so no layer comes before the peak and K is empty\. Nothing is selected\.$/);
   assert.match(selectionVerdict({ ...base, peakLayer: 0, K: [], theta: null, byRule: [], selected: [0] }), /K is empty\. --min-layers 1 added layer 0\. Selected: layer 0\.$/);
   assert.match(compareProfiles([{ layer: 0, trained: true, overlapBefore: 0.4, overlapAfter: 0.5, msdBefore: 0.02, msdAfter: 0.01 }]), /overlap with English rose from 0\.4000 to 0\.5000 and the MSD fell from 0\.0200 to 0\.0100\. .*here both did\.$/);
+});
+
+test('the demo (bundled mini-ml on the bundled data, which it was trained on) says its before/after scores show no gain; other runs do not', () => {
+  const file = '/d/ntrex128_train.jsonl';
+  const p = profile([0.4617, 0.5248, 0.352], [0.0334, 0.0256, 0.0044], {}, file);
+  const demo = md('caveat', input({ file, before: p, after: p, layers: [0], model: BUNDLED_MODEL, data: BUNDLED_DATA }));
+  assert.match(demo, /## Evaluation before and after\n\nNote: The bundled mini-ml was trained on all of the bundled data, these held-out pairs included/);
+  assert.match(JSON.parse(readFileSync(join(tmp, 'caveat', 'report.json'), 'utf8')).evalCaveat, /not a gain in translation/);
+  assert.ok(evalCaveat({ model: BUNDLED_MODEL, data: join(BUNDLED_DATA, 'ntrex128_train.jsonl') }));
+  // Another model on the bundled data, or mini-ml on other data: no note.
+  assert.is(evalCaveat({ model: '/m/mini-ml', data: BUNDLED_DATA }), null);
+  assert.is(evalCaveat({ model: BUNDLED_MODEL, data: `${BUNDLED_DATA}-mine` }), null);
+  const other = md('no-caveat', input({ file, before: p, after: p, layers: [0] }));
+  assert.not.match(other, /Note: /);
+  assert.is(JSON.parse(readFileSync(join(tmp, 'no-caveat', 'report.json'), 'utf8')).evalCaveat, null);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
