@@ -3,9 +3,9 @@
 the CUDA backend's tolerances (DESIGN.md, Numerics: "bf16 kernels: within 2x the error PyTorch bf16
 shows against fp32 on the same inputs").
 
-For each fixture model (test/fixtures/{llama,mistral,qwen2}, made by make_fixtures.py) the float32
-HF model is cast to bf16 (weights rounded, every op computing in bf16 with fp32 accumulation as
-torch does) and run on the fixture's own inputs:
+For each fixture model (test/fixtures/{llama,mistral,qwen2,qwen2-hd64,mistral-hd128}, made by
+make_fixtures.py) the float32 HF model is cast to bf16 (weights rounded, every op computing in bf16
+with fp32 accumulation as torch does) and run on the fixture's own inputs:
   - logits at every real position: ||bf16 - fp32|| / ||fp32|| per sequence (max over sequences);
   - gate_proj outputs (forward hooks): their relative error, the largest |g_bf16 - g_fp32| in units
     of rms(g_fp32), and how many counted (token, neuron) gate decisions g > 0 flip;
@@ -14,13 +14,16 @@ torch does) and run on the fixture's own inputs:
     master copies of the trainable tensors and fp32 AdamW moments, masters rounded back into the
     bf16 weights after each step: masters after 10 steps vs the fp32 run (per tensor), losses and
     grad norms per step (largest relative difference);
+  - for the head-dim fixtures, their long batch (forward only): the per-token next-token NLL
+    against the fixture's fp32 NLL, and the gate errors and flips as above ('long');
 plus mini-ml (bf16 weights: only the compute is bf16) per-token NLL and last-position logits, and
 stories260K greedy ids from BOS in bf16 against the recorded float32 ids (with the smallest top-1
 minus top-2 logit margin of the fp32 run over those steps: how close greedy came to a tie), and
 the bf16 error of its logits over one teacher-forced pass of BOS + those ids.
 
 Writes test/fixtures/bf16-reference.json; test/cuda/model-cuda.test.ts derives its tolerances from
-it. Run: python3 scripts/bf16_reference.py (CPU is fine; torch, transformers, safetensors).
+it. Run: python3 scripts/bf16_reference.py [--only MODEL,...] (CPU is fine; torch, transformers,
+safetensors; --only measures those models again and keeps every other entry of the JSON as it is).
 """
 import argparse
 import json
@@ -146,6 +149,43 @@ def fixture_model(name):
     out['steps_loss_rel'] = step_loss_rel
     out['steps_grad_norm_rel'] = step_norm_rel
     out['after_rel'] = {n: rel(masters[n].detach(), expected[f'after.{n}']) for n in meta['trainable']}
+    if 'long' in meta:
+        out['long'] = long_batch(ref, bf, meta['long'], expected)
+    return out
+
+
+def long_batch(ref, bf, long, expected):
+    """The long batch of a head-dim fixture (forward only): the per-token next-token NLL against the
+    fixture's fp32 NLL, and the gate errors and flips as for the main inputs. The bf16 model here
+    is the one after the 10 steps above, so its weights are reloaded from the fp32 model first."""
+    with torch.no_grad():
+        for (n, p), (n2, p2) in zip(bf.named_parameters(), ref.named_parameters()):
+            assert n == n2
+            p.copy_(p2)
+    lens = long['lengths']
+    ids = expected['long.ids']
+    B, T = ids.shape
+    mask = torch.zeros(B, T, dtype=torch.long)
+    count = torch.zeros(B, T, dtype=torch.long)
+    for b, n in enumerate(lens):
+        mask[b, :n] = 1
+        count[b, 1:n - 1] = 1
+    _, gr = forward_with_gates(ref, ids, mask)
+    lb, gb = forward_with_gates(bf, ids, mask)
+    logp = torch.log_softmax(lb, dim=-1)
+    nll = torch.cat([-logp[b, :n - 1].gather(1, ids[b, 1:n, None])[:, 0] for b, n in enumerate(lens)])
+    out = {'nll_rel': rel(nll, expected['long.nll'])}
+    cm = count[..., None] > 0
+    flips, decisions, gate_absmax = 0, 0, 0.0
+    for g32, g16 in zip(gr, gb):
+        flips += ((g32 > 0) != (g16 > 0))[cm.expand_as(g32)].sum().item()
+        decisions += cm.expand_as(g32).sum().item()
+        real = (mask[..., None] > 0).expand_as(g32)
+        rms = g32[real].pow(2).mean().sqrt()
+        gate_absmax = max(gate_absmax, ((g16 - g32)[real].abs().max() / rms).item())
+    out['gate_absmax_over_rms'] = gate_absmax
+    out['count_flips'] = flips
+    out['count_decisions'] = decisions
     return out
 
 
@@ -188,21 +228,39 @@ def stories(n_ids):
     return out
 
 
+MODELS = ('llama', 'mistral', 'qwen2', 'qwen2-hd64', 'mistral-hd128')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(FIXTURES, 'bf16-reference.json'))
+    ap.add_argument('--only', default=None,
+                    help='comma-separated fixture models to measure again; every other entry of the '
+                         'existing --out file is kept as it is (the numbers of a model depend on the '
+                         "CPU's float kernels, so a rerun elsewhere need not reproduce them bit for bit)")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    res = {
-        'generated_by': 'scripts/bf16_reference.py',
-        'torch': torch.__version__,
-        'transformers': __import__('transformers').__version__,
-        'device': 'cpu',
-        'models': {name: fixture_model(name) for name in ('llama', 'mistral', 'qwen2')},
-        'mini-ml': mini_ml(),
-        'stories260K': stories(40),
-    }
+    if args.only:
+        names = args.only.split(',')
+        for n in names:
+            if n not in MODELS:
+                raise SystemExit(f'--only: unknown model {n}; expected some of {", ".join(MODELS)}')
+        res = json.load(open(args.out))
+        models = {m: res['models'][m] for m in MODELS if m in res['models'] and m not in names}
+        for n in names:
+            models[n] = fixture_model(n)
+        res['models'] = {m: models[m] for m in MODELS if m in models}
+    else:
+        res = {
+            'generated_by': 'scripts/bf16_reference.py',
+            'torch': torch.__version__,
+            'transformers': __import__('transformers').__version__,
+            'device': 'cpu',
+            'models': {name: fixture_model(name) for name in MODELS},
+            'mini-ml': mini_ml(),
+            'stories260K': stories(40),
+        }
     with open(args.out, 'w') as f:
         json.dump(res, f, indent=1)
     print(json.dumps(res, indent=1))

@@ -9,6 +9,12 @@ and qwen2 (q/k/v bias) configs, writes test/fixtures/<name>/:
   expected.safetensors  - logits at every real position, per-layer counts of gate_proj(x) > 0
                           over the counted tokens (forward hooks), grads of two chosen layers,
                           and those layers' parameters after 10 torch.optim.AdamW steps.
+and the same for the head-dim fixtures (HD_CONFIGS: qwen2-hd64, mistral-hd128; hidden 64 with head
+dims 64 and 128, three sequences of up to 150 tokens, layer 1 trained), which also record a long
+batch (80 x 128 tokens, forward only) in expected.safetensors: long.ids, long.nll (per-token
+next-token NLL) and long.counts; sized to reach the CUDA flash-attention and wgmma kernels (see
+the comment at HD_CONFIGS).
+
 and, for `plast profile` (build_profile, from the checkpoint already in the directory):
   profile-plain.jsonl, profile-vicuna.jsonl  - parallel questions (a different loader layout per
                           model: llama wide/ISO codes, mistral wide/NTREX codes, qwen2 long)
@@ -28,9 +34,9 @@ LlavaForConditionalGeneration with a 2-layer decoder, a tokenizer holding <image
 config, two PNG images at the processor's size; the ids LlavaProcessor makes, logits, gate_proj
 outputs, loss and decoder-layer gradients, and greedy ids, all with the images).
 
-Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile|vision|image]
-     (needs torch, transformers, safetensors; --only profile / --only vision leave every other
-     file as it is)
+Run: python3 scripts/make_fixtures.py [--out test/fixtures] [--only profile|vision|image|hd]
+     (needs torch, transformers, safetensors; --only profile / vision / image / hd leave every
+     other file as it is)
 """
 import argparse
 import json
@@ -76,6 +82,64 @@ OPTIM_TENSORS = ['model.layers.1.input_layernorm.weight', 'model.layers.2.post_a
 OPTIM_GRAD_SCALES = [0.05, 0.3, 0.02, 0.5, 0.1, 0.001, 0.2, 0.08, 0.4, 0.01]
 STEPS, WARMUP, CLIP = 10, 2, 1.0
 
+# ---------------------------------------------------------------------------------------------
+# Head-dim fixtures: the CUDA kernels a whole model reaches. The fixtures above have head dim 16,
+# so on a GPU they run the generic attention kernels and the small mma.sync GEMM tile only. These
+# two reach the flash-attention kernels and, in their long batch, the large GEMM tiles and the
+# sm_90 wgmma kernels. What the "auto" choice (native/src/cuda/variants.cu) takes, and why:
+#   attention forward (attention_fwd.cu, CudaBackend::attentionImpl): flash when D == 64 or 128,
+#     on any arch (sm_80+), whatever T, GQA group, padding or window: launchFlashFwd<D, 4, 2>,
+#     BQ = 128 query rows per CTA, 64-key tiles. Every other D runs the generic kernel.
+#   attention backward (attention_bwd.cu): flash when D == 64 or 128 (launchFlashBwd<D, 4>: one CTA
+#     per 64-key block and KV head, looping over the group's query heads, dq by f32 atomics).
+#   linear forward (gemm.cu, linearImpl), N rows (tokens) x M features: in a build with sm_90a
+#     (PLAST_WITH_SM90A, PLAST_CUDA_ARCHS has 90 by default) on a compute capability 9.0 device
+#     with K % 8 == 0 and 16-byte aligned operands (sm90/gemm_sm90.cu, usable()), wgmma 128x256
+#     when ceil(N/128) * ceil(M/256) * 2 >= SMs (132 on H100/H200 SXM); else the mma.sync tile
+#     (pickTile): tc128x256s4 if ceil(N/128) * ceil(M/256) >= SMs, tc128x128s4 if
+#     ceil(N/128) * ceil(M/128) >= SMs, else tc64x64s3 (and always tc64x64s3, unaligned, when K
+#     is not a multiple of 8 or an operand is not 16-byte aligned).
+#   ffn_up (swiglu.cu, the fused gate+up+swiglu+count GEMM), N tokens x I neurons: on sm_90 as
+#     above, wgmma 128x128x2 when ceil(N/128) * ceil(I/128) * 2 >= SMs; else FfnCfgSmall while
+#     ceil(N/128) * ceil(I/128) < SMs, FfnCfg4 otherwise.
+#   Backward GEMMs (linear_backward_input/weight) are mma.sync only, tile by pickTile.
+# The GEMM choices are grid-fill conditions, not shape conditions: no matrix-dimension multiple
+# selects wgmma, the number of 128-row tiles does. A fixture small enough for the repository
+# cannot fill 132 SMs with its 3 short sequences, so:
+#   - the main inputs (HD_LENGTHS, 3 sequences padded to T = 150: 450 rows) reach flash forward
+#     and backward on sm_80 and sm_90 (two 128-row query blocks, three 64-key tiles, padded and
+#     fully masked key tiles; mistral-hd128's window of 40 skips whole tiles: key tile 0 for query
+#     block 1 forward, query tile 2 for key block 0 backward) and the
+#     tc64x64s3 / FfnCfgSmall GEMMs (4 row tiles x 1-2 column tiles, far below any SM count);
+#   - the long batch (LONG_BATCH: 80 sequences padded to 128 = 10240 rows, forward only, logits at
+#     every real position: about 8800 LM-head rows) reaches, on sm_90 with up to 160 SMs, wgmma
+#     for every linear forward (q/k/v/o/down: 80 * 1 * 2 = 160 >= 132; LM head, M = 512:
+#     69 * 2 * 2 = 276) and the wgmma ffn_up (80 * 1 * 2 = 160); on an A100 (sm_80, 108 SMs):
+#     tc128x256s4 for the LM head (69 * 2 = 138 >= 108), tc128x128s4 for q_proj (80 * 2 = 160;
+#     M = 256), tc64x64s3 for k/v/o/down (80 * 1 < 108) and FfnCfgSmall for ffn_up (80 * 1 < 108),
+#     plus flash forward over 80 sequences with padding.
+# Shapes: hidden 64 with an explicit head_dim (q_proj 64 -> heads x head_dim = 256), so the
+# checkpoints stay near the size of the fixtures above (about 1 MB of fp32 weights each) while the
+# attention runs at the head dims of real models:
+#   qwen2-hd64:    4 heads x 64, 2 KV heads (GQA group 2 over 2 KV heads, so a KV-head index
+#                  mix-up shows), q/k/v biases (the bias epilogue of wgmma and mma.sync), tied.
+#   mistral-hd128: 2 heads x 128, 1 KV head, sliding window 40 (flash tile skipping), untied.
+# Intermediate 128, 3 layers, vocab 512 (the shared tokenizer). Grads and 10 steps train layer 1
+# only (the backward still runs layer 2's attention backward), to keep expected.safetensors small.
+HD_COMMON = dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+                 max_position_embeddings=256, rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2)
+HD_CONFIGS = {
+    'qwen2-hd64': Qwen2Config(**HD_COMMON, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+                              tie_word_embeddings=True, use_sliding_window=False, rope_theta=1000000.0),
+    'mistral-hd128': MistralConfig(**HD_COMMON, num_attention_heads=2, num_key_value_heads=1,
+                                   head_dim=128, sliding_window=40, tie_word_embeddings=False,
+                                   rope_theta=10000.0),
+}
+HD_LENGTHS = [150, 77, 20]
+HD_TRAIN_LAYERS = [1]
+# 80 sequences padded to 128 tokens; sequence b has 128 - 9 * (b % 5) tokens.
+LONG_BATCH = dict(sequences=80, length=128, shorten=9, period=5)
+
 
 def perturb(model, gen):
     # HF init leaves norms at 1 and biases at 0; random values make every gradient path visible.
@@ -89,14 +153,14 @@ def perturb(model, gen):
                 p.copy_(0.08 * torch.randn(p.shape, generator=gen))
 
 
-def make_inputs(gen, vocab):
-    T = max(LENGTHS)
-    ids = torch.zeros(len(LENGTHS), T, dtype=torch.long)
-    mask = torch.zeros(len(LENGTHS), T, dtype=torch.long)
-    count = torch.zeros(len(LENGTHS), T, dtype=torch.long)
-    labels = torch.full((len(LENGTHS), T), -100, dtype=torch.long)
+def make_inputs(gen, vocab, lengths=LENGTHS):
+    T = max(lengths)
+    ids = torch.zeros(len(lengths), T, dtype=torch.long)
+    mask = torch.zeros(len(lengths), T, dtype=torch.long)
+    count = torch.zeros(len(lengths), T, dtype=torch.long)
+    labels = torch.full((len(lengths), T), -100, dtype=torch.long)
     spans = []
-    for b, n in enumerate(LENGTHS):
+    for b, n in enumerate(lengths):
         ids[b, :n] = torch.randint(3, vocab, (n,), generator=gen)
         ids[b, 0] = 1
         mask[b, :n] = 1
@@ -130,7 +194,7 @@ def save_checkpoint(model, d):
         shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
 
 
-def build(name, cfg, out_dir, seed):
+def build(name, cfg, out_dir, seed, lengths=LENGTHS, train_layers=TRAIN_LAYERS, long_batch=None):
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     cfg._attn_implementation = 'eager'
@@ -139,7 +203,7 @@ def build(name, cfg, out_dir, seed):
     d = os.path.join(out_dir, name)
     save_checkpoint(model, d)
 
-    ids, mask, count, labels, spans = make_inputs(gen, cfg.vocab_size)
+    ids, mask, count, labels, spans = make_inputs(gen, cfg.vocab_size, lengths)
     tensors = {}
 
     # Logits at real positions and gate counts via forward hooks on gate_proj.
@@ -153,15 +217,18 @@ def build(name, cfg, out_dir, seed):
         logits = model(input_ids=ids, attention_mask=mask).logits
     for h in hooks:
         h.remove()
-    for b, n in enumerate(LENGTHS):
+    for b, n in enumerate(lengths):
         tensors[f'logits.{b}'] = logits[b, :n].contiguous()
     tensors['counts'] = counts
+    long_meta = None
+    if long_batch is not None:  # before any training step: the checkpoint's weights
+        long_meta = build_long(model, cfg, long_batch, seed, tensors)
 
     # Loss and grads of the chosen layers; everything else frozen.
     for p in model.parameters():
         p.requires_grad_(False)
     train = {n: p for n, p in model.named_parameters()
-             if any(n.startswith(f'model.layers.{i}.') for i in TRAIN_LAYERS)}
+             if any(n.startswith(f'model.layers.{i}.') for i in train_layers)}
     for p in train.values():
         p.requires_grad_(True)
     loss = loss_fn(model, ids, mask, labels)
@@ -218,14 +285,14 @@ def build(name, cfg, out_dir, seed):
         'generated_by': 'scripts/make_fixtures.py',
         'torch': torch.__version__,
         'transformers': __import__('transformers').__version__,
-        'lengths': LENGTHS,
-        'ids': [ids[b, :n].tolist() for b, n in enumerate(LENGTHS)],
-        'count_mask': [count[b, :n].tolist() for b, n in enumerate(LENGTHS)],
+        'lengths': lengths,
+        'ids': [ids[b, :n].tolist() for b, n in enumerate(lengths)],
+        'count_mask': [count[b, :n].tolist() for b, n in enumerate(lengths)],
         'target_spans': spans,
         'counted_tokens': int(count.sum()),
         'loss': first_loss,
         'label_tokens': int((labels[:, 1:] != -100).sum()),
-        'train_layers': TRAIN_LAYERS,
+        'train_layers': train_layers,
         'trainable': sorted(train.keys()),
         'adamw': {'lr': ADAMW['lr'], 'beta1': ADAMW['betas'][0], 'beta2': ADAMW['betas'][1],
                   'eps': ADAMW['eps'], 'weight_decay': ADAMW['weight_decay'],
@@ -233,10 +300,47 @@ def build(name, cfg, out_dir, seed):
         'steps': steps,
         'optim': {'tensors': OPTIM_TENSORS, 'eps': OPTIM_EPS, 'steps': optim_steps},
     }
+    if long_meta is not None:
+        meta['long'] = long_meta
     with open(os.path.join(d, 'expected.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print(f'{name}: loss {first_loss:.6f}, counted {meta["counted_tokens"]}, '
           f'final loss {steps[-1]["loss"]:.6f} -> {d}')
+
+
+def build_long(model, cfg, spec, seed, tensors):
+    """The long batch of a head-dim fixture (LONG_BATCH, forward only): random ids from their own
+    generator, padded on the right; records long.ids [B, T] (I64, 0 after each sequence's end),
+    long.nll (F32: -log p(ids[t + 1]) at t = 0 .. n - 2 of each sequence, concatenated) and
+    long.counts (I64 [layers, intermediate]: gate_proj(x) > 0 over the counted tokens, 1 .. n - 2
+    as in make_inputs). Returns the metadata for expected.json."""
+    gen = torch.Generator().manual_seed(seed + 500)
+    B, T = spec['sequences'], spec['length']
+    lengths = [T - spec['shorten'] * (b % spec['period']) for b in range(B)]
+    ids = torch.zeros(B, T, dtype=torch.long)
+    mask = torch.zeros(B, T, dtype=torch.long)
+    count = torch.zeros(B, T, dtype=torch.long)
+    for b, n in enumerate(lengths):
+        ids[b, :n] = torch.randint(3, cfg.vocab_size, (n,), generator=gen)
+        ids[b, 0] = 1
+        mask[b, :n] = 1
+        count[b, 1:n - 1] = 1
+    counts = torch.zeros(cfg.num_hidden_layers, cfg.intermediate_size, dtype=torch.int64)
+    hooks = []
+    for i, layer in enumerate(model.model.layers):
+        def hook(mod, inp, out, i=i):
+            counts[i] += ((out > 0) & (count[..., None] > 0)).sum(dim=(0, 1))
+        hooks.append(layer.mlp.gate_proj.register_forward_hook(hook))
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits, dim=-1)
+    for h in hooks:
+        h.remove()
+    nll = [-logp[b, :n - 1].gather(1, ids[b, 1:n, None])[:, 0] for b, n in enumerate(lengths)]
+    tensors['long.ids'] = ids
+    tensors['long.nll'] = torch.cat(nll).contiguous()
+    tensors['long.counts'] = counts
+    return {'lengths': lengths, 'rows': B * T, 'logit_rows': sum(lengths),
+            'counted_tokens': int(count.sum())}
 
 
 def build_llava(out_dir):
@@ -816,10 +920,11 @@ def build_profile_masks_mini_ml(out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures'))
-    ap.add_argument('--only', choices=['all', 'profile', 'vision', 'image'], default='all',
+    ap.add_argument('--only', choices=['all', 'profile', 'vision', 'image', 'hd'], default='all',
                     help='profile: write only the profile fixtures, from the checkpoints already in '
                          '--out; vision: only the LLaVA vision-tower fixtures (llava-vision, '
-                         'llava-vision-hub); image: only the LLaVA model with images (llava-image)')
+                         'llava-vision-hub); image: only the LLaVA model with images (llava-image); '
+                         'hd: only the head-dim fixtures (qwen2-hd64, mistral-hd128)')
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.only == 'vision':
@@ -829,6 +934,12 @@ def main():
         build_llava_image(args.out)
         build_llava_original(args.out)
         return
+    if args.only in ('all', 'hd'):  # first: the builds below reseed torch, so their bytes do not change
+        for i, (name, cfg) in enumerate(HD_CONFIGS.items()):
+            build(name, cfg, args.out, seed=4000 + i, lengths=HD_LENGTHS, train_layers=HD_TRAIN_LAYERS,
+                  long_batch=LONG_BATCH)
+        if args.only == 'hd':
+            return
     if args.only == 'all':
         for i, (name, cfg) in enumerate(CONFIGS.items()):
             build(name, cfg, args.out, seed=1000 + i)

@@ -81,6 +81,8 @@ export interface FixtureMeta {
   adamw: { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; warmup_steps: number; total_steps: number; clip: number };
   steps: { loss: number; lr: number; grad_norm: number }[];
   optim: { tensors: string[]; eps: number; steps: { lr: number; grad_norm: number }[] };
+  /** The head-dim fixtures' long batch (forward only; long.ids, long.nll, long.counts). */
+  long?: { lengths: number[]; rows: number; logit_rows: number; counted_tokens: number };
 }
 
 export function fixture(name: string): { dir: string; meta: FixtureMeta; expected: Tensors } {
@@ -90,6 +92,89 @@ export function fixture(name: string): { dir: string; meta: FixtureMeta; expecte
     meta: JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as FixtureMeta,
     expected: readTensors(join(dir, 'expected.safetensors')),
   };
+}
+
+/**
+ * A head-dim fixture's long batch as sequences: ids from long.ids (one padded row per sequence),
+ * counted tokens 1 .. n - 2, logits at every position; and HF's per-token NLL of the next token,
+ * concatenated over the sequences (long.nll).
+ */
+export function longBatch(name: string, meta: FixtureMeta, expected: Tensors): { seqs: { ids: number[]; count: number[]; logitAt: number[] }[]; nll: Float32Array } {
+  if (!meta.long) throw new Error(`fixture ${name} has no long batch`);
+  const all = expected['long.ids'];
+  if (!(all instanceof BigInt64Array)) throw new Error(`fixture ${name}: long.ids missing or not I64`);
+  const T = all.length / meta.long.lengths.length;
+  const seqs = meta.long.lengths.map((n, b) => {
+    const ids = Array.from(all.subarray(b * T, b * T + n), Number);
+    return { ids, count: ids.map((_, t) => (t >= 1 && t < n - 1 ? 1 : 0)), logitAt: ids.map((_, t) => t) };
+  });
+  return { seqs, nll: f32(expected['long.nll'], 'long.nll') };
+}
+
+/** The NLLs of every sequence's next tokens (nextTokenNll), concatenated as long.nll is. */
+export function concatNll(logits: Float32Array[], seqs: { ids: number[] }[], V: number): Float32Array {
+  const parts = seqs.map((s, b) => nextTokenNll(logits[b]!, s.ids, V));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Gate counts of a forward with batch.wantGates, against the gate values the backend returned
+ * and against reference (HF) counts, per layer l and neuron j:
+ *   selfDiff: neurons whose count differs from the number of counted tokens with gate > 0;
+ *   hfDiff: the sum of |count - reference count|;
+ *   unexplained: neurons whose |count - reference count| exceeds the number of counted tokens
+ *     with |gate| <= delta (delta = deltaOverRms x the rms of layer l's gates over real tokens):
+ *     a decision can only flip where the gate is that close to 0.
+ */
+export function gateCountCheck(
+  batch: { B: number; T: number; keyMask: Int32Array; countMask?: Int32Array },
+  r: { gates?: Float32Array | null; counts?: BigInt64Array | null },
+  ref: BigInt64Array,
+  L: number,
+  I: number,
+  deltaOverRms: number,
+): { selfDiff: number; hfDiff: number; unexplained: number } {
+  const N = batch.B * batch.T;
+  const gates = r.gates;
+  const counts = r.counts;
+  const cm = batch.countMask;
+  assert.ok(gates && gates.length === L * N * I, `expected ${L} x ${N} x ${I} gate values`);
+  assert.ok(counts && counts.length === L * I && cm, 'counts and a count mask');
+  let selfDiff = 0;
+  let hfDiff = 0;
+  let unexplained = 0;
+  for (let l = 0; l < L; l++) {
+    let ss = 0;
+    let real = 0;
+    for (let n = 0; n < N; n++) {
+      if (!batch.keyMask[n]) continue;
+      real++;
+      for (let j = 0; j < I; j++) ss += gates[(l * N + n) * I + j]! ** 2;
+    }
+    const delta = deltaOverRms * Math.sqrt(ss / (real * I));
+    for (let j = 0; j < I; j++) {
+      let pos = 0;
+      let near = 0;
+      for (let n = 0; n < N; n++) {
+        if (!cm[n]) continue;
+        const g = gates[(l * N + n) * I + j]!;
+        if (g > 0) pos++;
+        if (Math.abs(g) <= delta) near++;
+      }
+      const c = Number(counts[l * I + j]);
+      if (c !== pos) selfDiff++;
+      const d = Math.abs(c - Number(ref[l * I + j]));
+      hfDiff += d;
+      if (d > near) unexplained++;
+    }
+  }
+  return { selfDiff, hfDiff, unexplained };
 }
 
 /** The training sequences of a fixture: loss on the target span (next-token labels). */

@@ -1,12 +1,14 @@
 // The CPU reference against HF transformers (fixtures from scripts/make_fixtures.py): logits,
-// gate counts, the masked translation loss, grads of two layers, and 10 AdamW steps driven the way
-// the trainer drives them (its lr schedule and clipping factor, src/train/schedule.ts).
+// gate counts, the masked translation loss, grads of the trained layers, and 10 AdamW steps driven
+// the way the trainer drives them (its lr schedule and clipping factor, src/train/schedule.ts); for
+// the head-dim fixtures also their long batch (per-token NLL and gate counts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
-import { resolveBackend } from '../../src/native';
+import { packBatch } from '../../src/model/batch';
+import { call, resolveBackend } from '../../src/native';
 import { clipCoefficient, cosineWithWarmup } from '../../src/train/schedule';
-import { f32, fixture, relErr, targetSequences } from '../helpers';
+import { concatNll, f32, fixture, gateCountCheck, longBatch, relErr, targetSequences } from '../helpers';
 
 /** The trainer's lr for 0-based step i (our schedule, not the recorded one), checked against torch's. */
 function trainerLr(i: number, a: { warmup_steps: number; total_steps: number; lr: number }, torchLr: number): number {
@@ -27,7 +29,9 @@ for (const backend of BACKENDS) {
     console.log(`  SKIP fixtures on ${backend}: backend not available; no test from it counted`);
     continue;
   }
-  for (const name of ['llama', 'mistral', 'qwen2']) {
+  // Head dim 16 (llama, mistral, qwen2), then 64 and 128 (make_fixtures.py HD_CONFIGS: the shapes
+  // that reach the flash-attention and wgmma kernels on CUDA).
+  for (const name of ['llama', 'mistral', 'qwen2', 'qwen2-hd64', 'mistral-hd128']) {
     const { dir, meta, expected } = fixture(name);
     const tol = TOL[backend];
 
@@ -46,6 +50,31 @@ for (const backend of BACKENDS) {
       for (let i = 0; i < want.length; i++) if (r.counts![i] !== want[i]) diff++;
       assert.is(diff, 0, `${diff} neuron counts differ from the forward-hook counts`);
     });
+
+    if (meta.long) {
+      const L = meta.long;
+      test(`${name}/${backend}: long batch (${L.lengths.length} sequences, ${L.rows} rows): per-token NLL and gate counts match HF transformers`, async () => {
+        const model = await Model.load(dir, { backend });
+        const { seqs, nll } = longBatch(name, meta, expected);
+        const batch = packBatch(seqs, model.padId());
+        batch.wantGates = true;
+        const r = await call(() => model.native.forward(batch));
+        const V = model.config.vocabSize;
+        const logits = batch.logitSpans.map(([s0, e0]) => r.logits!.subarray(s0 * V, e0 * V));
+        const err = relErr(concatNll(logits, seqs, V), nll);
+        assert.ok(err <= tol.logits, `NLL rel err ${err.toExponential(2)} > ${tol.logits}`);
+        assert.is(r.countedTokens, L.counted_tokens);
+        // Over 3.3M counted decisions even two fp32 implementations disagree on a gate or two
+        // within rounding of 0, so counts must equal the counts of the gates the backend returned,
+        // and differ from HF's only by tokens whose gate is within 1e-4 rms of 0. On a bf16
+        // backend more decisions flip: test/cuda/model-cuda.test.ts holds them to PyTorch bf16's rate.
+        if (backend === 'cpu') {
+          const c = gateCountCheck(batch, r, expected['long.counts'] as BigInt64Array, model.config.numLayers, model.config.intermediateSize, 1e-4);
+          assert.is(c.selfDiff, 0, `${c.selfDiff} neuron counts differ from the counts of the returned gates`);
+          assert.is(c.unexplained, 0, `${c.unexplained} neuron counts differ from HF's by more than their gates within 1e-4 rms of 0 (${c.hfDiff} decisions in all)`);
+        }
+      });
+    }
 
     test(`${name}/${backend}: masked translation loss and grads of layers ${meta.train_layers.join(',')}`, async () => {
       const model = await Model.load(dir, { backend });

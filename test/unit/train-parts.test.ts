@@ -13,7 +13,7 @@ import { lossChart, writeLossPlot } from '../../src/train/loss-plot';
 import { fixture, rejects } from '../helpers';
 
 test('schedule: reproduces the HF get_cosine_schedule_with_warmup lrs recorded in every fixture (warmup 2, total 10)', () => {
-  for (const name of ['llama', 'mistral', 'qwen2']) {
+  for (const name of ['llama', 'mistral', 'qwen2', 'qwen2-hd64', 'mistral-hd128']) {
     const { meta } = fixture(name);
     const a = meta.adamw;
     assert.is(a.warmup_steps, 2);
