@@ -1,7 +1,7 @@
 // `plast select` (the library's reselect, and once through the CLI), `plast profile` through the
-// CLI on mini-ml, the exit codes (usage errors 2; PlastError 1, ERR_INVALID 2), bad input to the
-// profile command (typed errors before the model runs), and atomic outputs: a failing profile or
-// rewrite leaves no partial --out directory and an existing one as it was.
+// CLI on mini-ml, the exit codes (ERR_INVALID, usage errors included, 2; other PlastErrors 1), bad
+// input to the profile command (typed errors before the model runs), and atomic outputs: a failing
+// profile or rewrite leaves no partial --out directory and an existing one as it was.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,9 +132,9 @@ test('plast select (CLI): recomputes and prints the reasoning; --json prints the
 
 test('exit codes: usage errors 2, ERR_INVALID 2, other PlastErrors 1', () => {
   const cases: [string[], number, RegExp][] = [
-    [['select'], 2, /required option '--profile <dir>'/],
-    [['select', '--profile', base, '--tau', '2'], 2, /Expected a number in \[0, 0\.999999\] for --tau but received "2"/],
-    [['select', '--profile', base, '--bogus'], 2, /unknown option '--bogus'/],
+    [['select'], 2, /^plast: error \[ERR_INVALID\]: required option '--profile <dir>' not specified\n\(plast select --help lists the options\)\n$/],
+    [['select', '--profile', base, '--tau', '2'], 2, /^plast: error \[ERR_INVALID\]: option '--tau <t>' argument '2' is invalid\. Expected a number in \[0, 0\.999999\] for --tau but received "2"\n/],
+    [['select', '--profile', base, '--bogus'], 2, /^plast: error \[ERR_INVALID\]: unknown option '--bogus'\n/],
     [['select', '--profile', base, '--min-layers', '3', '--max-layers', '2'], 2, /\[ERR_INVALID\].*maxLayers \(2\) >= minLayers \(3\)/],
     [['select', '--profile', join(tmp, 'nowhere')], 1, /\[ERR_IO\].*cannot read the profile/],
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar'], 2, /\[ERR_INVALID\] Expected --out <dir>|\[ERR_INVALID\]: Expected --out <dir>/],
@@ -142,7 +142,7 @@ test('exit codes: usage errors 2, ERR_INVALID 2, other PlastErrors 1', () => {
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'ar,tr', '--out', join(tmp, 'x2')], 1, /\[ERR_LANG\].*English \("en"\) must be among the languages/],
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--shard', '2/2', '--out', join(tmp, 'x3')], 2, /\[ERR_INVALID\].*shard/],
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--min-layers', '9', '--out', join(tmp, 'x4')], 2, /\[ERR_INVALID\].*minLayers/],
-    [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--scope', 'words', '--out', join(tmp, 'x5')], 2, /argument 'words' is invalid/],
+    [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--scope', 'words', '--out', join(tmp, 'x5')], 2, /^plast: error \[ERR_INVALID\]: option '--scope <scope>' argument 'words' is invalid\./],
     [['profile', '--model', join(tmp, 'no-model'), '--data', DATA, '--langs', 'en,ar', '--out', join(tmp, 'x6')], 1, /\[ERR_(IO|FORMAT)\]/],
     [['profile', 'merge', join(tmp, 'x7'), base], 2, /\[ERR_INVALID\].*at least two profile directories/],
   ];
