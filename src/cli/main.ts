@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `plast` command: every command is listed below, in the order `plast --help` shows them; each
 // registers its options and action from its own module.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { PlastError } from '../errors';
 import { version } from '../version';
 import { optionDescription } from './options';
 import { reportError } from './report-error';
@@ -38,6 +39,9 @@ registerLens(program);
 typedUsageErrors(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // An option parser called by an action rather than by commander: still a typed error, not a
+  // silent exit 2 (InvalidArgumentError is a CommanderError).
+  if (err instanceof InvalidArgumentError) err = new PlastError('ERR_INVALID', err.message, { cause: err });
   // Help or --version (exit 0), or help shown for a missing command (`plast`, `plast help x`:
   // exit 2, as a usage error).
   if (err instanceof CommanderError) {

@@ -30,6 +30,8 @@ const CASES: [string, string[], RegExp, string][] = [
   ['a fractional batch', ['sweep', '--batch', '1.5', ...out('sweep')], /option '--batch <n>' argument '1\.5' is invalid/, 'plast sweep'],
   ['a negative top-k', ['lens', '--top-k', '-1', ...out('lens')], /option '--top-k <n>' argument '-1' is invalid/, 'plast lens'],
   ['not a number', ['bench', '--seq-len', 'many'], /option '--seq-len <n>' argument 'many' is invalid/, 'plast bench'],
+  ['a bad item of a list', ['bench', '--train-layers', '0,x'], /option '--train-layers <list>' argument '0,x' is invalid\. Expected an integer >= 0 for --train-layers but received "x"/, 'plast bench'],
+  ['a negative token id', ['generate', '--model', join(tmp, 'm'), '--stop', '2,-1'], /option '--stop <ids>' argument '2,-1' is invalid/, 'plast generate'],
   ['an invalid choice', ['profile', '--scope', 'words', ...out('profile')], /option '--scope <scope>' argument 'words' is invalid\. Allowed choices are question, text, image, all\./, 'plast profile'],
   ['an unknown option', ['eval', '--model', join(tmp, 'm'), '--data', join(tmp, 'd.tsv'), '--bogus'], /unknown option '--bogus'/, 'plast eval'],
   ['a misspelt option', ['train', '--epoch', '2', ...out('train-typo')], /unknown option '--epoch' \(Did you mean --epochs\?\)/, 'plast train'],
