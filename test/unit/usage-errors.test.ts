@@ -1,7 +1,6 @@
 // A bad command line is reported like every other failure: `plast: error [ERR_INVALID]: …` naming
 // the flag, one hint line naming the command's help, exit 2; no help dump, no stack, nothing on
 // stdout, no output directory. Commander rejects these while parsing, so no model is loaded.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,15 +10,11 @@ import * as assert from 'uvu/assert';
 import { registerProfile, registerProfileMerge, registerSelect } from '../../src/profile/cli';
 import { registerTrain } from '../../src/train/cli';
 import { UsageError, typedUsageErrors } from '../../src/cli/usage';
-import { ROOT } from '../helpers';
+import { plastCli } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-usage-'));
 
-function plast(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const plast = plastCli({ cwd: tmp });
 
 // [what, arguments (an --out in tmp where the command has one), what the message names, whose help]
 const out = (name: string): string[] => ['--out', join(tmp, name)];
@@ -45,17 +40,17 @@ const CASES: [string, string[], RegExp, string][] = [
 test('usage errors: ERR_INVALID naming the flag, a hint at the help, exit 2, nothing else', () => {
   for (const [what, args, names, cmd] of CASES) {
     const r = plast(...args);
-    const at = `${what} (plast ${args.join(' ')}): ${r.err}`;
-    assert.is(r.code, 2, at);
-    assert.is(r.out, '', at);
-    assert.ok(r.err.startsWith('plast: error [ERR_INVALID]: '), at);
-    assert.not.match(r.err, /^plast: error \[ERR_INVALID\]: error:/, at);
-    assert.match(r.err, names, at);
+    const at = `${what} (plast ${args.join(' ')}): ${r.stderr}`;
+    assert.is(r.status, 2, at);
+    assert.is(r.stdout, '', at);
+    assert.ok(r.stderr.startsWith('plast: error [ERR_INVALID]: '), at);
+    assert.not.match(r.stderr, /^plast: error \[ERR_INVALID\]: error:/, at);
+    assert.match(r.stderr, names, at);
     const hint = cmd === 'plast' ? '(plast --help lists the commands)' : `(${cmd} --help lists the options)`;
-    assert.is(r.err.split('\n').length, 3, `two lines: ${at}`);
-    assert.ok(r.err.endsWith(`\n${hint}\n`), at);
-    assert.not.match(r.err, /Usage:/, at);
-    assert.not.match(r.err, /\n {4}at /, at);
+    assert.is(r.stderr.split('\n').length, 3, `two lines: ${at}`);
+    assert.ok(r.stderr.endsWith(`\n${hint}\n`), at);
+    assert.not.match(r.stderr, /Usage:/, at);
+    assert.not.match(r.stderr, /\n {4}at /, at);
   }
   for (const d of ['p', 'train', 'run', 'sweep', 'lens', 'profile', 'train-typo', 'run-lr']) assert.not.ok(existsSync(join(tmp, d)), `${d} not created`);
 });
@@ -95,17 +90,17 @@ test("the error carries the option's long flag as its field and the hint of the 
 
 test('help, --version and a missing command are not usage errors: they keep their output and exit codes', () => {
   const help = plast('select', '--help');
-  assert.is(help.code, 0);
-  assert.match(help.out, /^Usage: plast select/);
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /^Usage: plast select/);
   const version = plast('--version');
-  assert.is(version.code, 0);
-  assert.match(version.out, /^\d+\.\d+\.\d+/);
+  assert.is(version.status, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+/);
   // No command: the commands on stderr, exit 2 (as before; nothing to run is a usage error).
   for (const args of [[], ['help', 'frobnicate']]) {
     const r = plast(...args);
-    assert.is(r.code, 2, args.join(' '));
-    assert.is(r.out, '');
-    assert.match(r.err, /^Usage: plast \[options\] \[command\]/);
+    assert.is(r.status, 2, args.join(' '));
+    assert.is(r.stdout, '');
+    assert.match(r.stderr, /^Usage: plast \[options\] \[command\]/);
   }
 });
 
