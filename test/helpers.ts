@@ -1,5 +1,7 @@
-// Shared test helpers: paths, fixture loading, relative errors, and an explicit skip notice for
-// suites whose inputs (../shared) are absent — a skipped suite registers no passing test.
+// Shared test helpers: paths, fixture loading, relative errors, running the CLI, and an explicit
+// skip notice for suites whose inputs (../shared) are absent — a skipped suite registers no
+// passing test.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -9,6 +11,34 @@ import { readSafetensorsHeader } from '../src/model/safetensors';
 export const ROOT = resolve(__dirname, '..', '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const ASSETS = join(ROOT, 'assets');
+/** The compiled file package.json's "bin" names: what `plast` runs once installed. */
+export const CLI = join(ROOT, (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { plast: string } }).bin.plast);
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** The working directory (default: the test's). */
+  cwd?: string;
+  /** The whole environment (default: this process's with PLAST_NO_PROGRESS=1, so stderr holds
+   * messages rather than progress lines). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A `plast(...args)` that runs the CLI to its end under these options. */
+export function plastCli(opts: CliOptions = {}): (...args: string[]) => CliResult {
+  return (...args) => {
+    const env = opts.env ?? { ...process.env, PLAST_NO_PROGRESS: '1' };
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+}
+
+/** Runs `plast ARGS` to its end (plastCli's defaults). */
+export const plast = plastCli();
 export const SHARED = process.env.PLAST_SHARED ?? resolve(ROOT, '..', 'shared');
 
 /** Returns the path if it exists; otherwise prints why the suite is skipped and returns null. */

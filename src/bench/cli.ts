@@ -1,19 +1,18 @@
 // `plast bench`: model-level throughput on the chosen backend (tokens/s, peak memory), or with
 // --op the CUDA kernel variants of one op, each checked against the CPU reference, then timed.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { BUNDLED_MODEL } from '../assets';
 import { PlastError } from '../errors';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, intOption } from '../cli/options';
+import { backendOption, intListOption, intOption } from '../cli/options';
 import { ForwardBenchOptions, benchForward } from './forward';
 import { BENCH_OPS, KERNEL_OP, OP_DESCRIPTION, ROW_HEADER, benchKernelVariants, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from './ops';
 
-// What commander parses: the forward benchmark's sizes (ForwardBenchOptions, the layers as text),
+// What commander parses: the forward benchmark's sizes (ForwardBenchOptions),
 // the model, and the kernel benchmark's --op, --variants, --quick and --no-full-check.
-type BenchOpts = Omit<ForwardBenchOptions, 'trainLayers' | 'seed'> & {
+type BenchOpts = Omit<ForwardBenchOptions, 'seed'> & {
   model: string;
-  trainLayers: string;
   json?: boolean;
   backend?: BackendChoice;
   op?: string;
@@ -63,7 +62,7 @@ export function registerBench(program: Command): void {
     .option('--seq-len <n>', 'tokens per sequence', intOption('--seq-len'), 128)
     .option('--iters <n>', 'timed iterations (with --op: timed repeats, default per op)', intOption('--iters'), 5)
     .option('--warmup <n>', 'untimed iterations first', intOption('--warmup', 0), 1)
-    .option('--train-layers <list>', 'layers trainable in the step benchmark ("" to skip)', '0,1')
+    .addOption(new Option('--train-layers <list>', 'layers trainable in the step benchmark ("" to skip)').argParser(intListOption('--train-layers', 0)).default([0, 1], '"0,1"'))
     .option('--op <name>', `kernel benchmark on CUDA: ${BENCH_OPS.join(', ')}`)
     .option('--variants <list>', 'with --op: "all" or comma-separated variant names', 'all')
     .option('--quick', 'with --op: smaller benchmark shapes')
@@ -77,8 +76,7 @@ export function registerBench(program: Command): void {
         throw new PlastError('ERR_INVALID', 'Expected --op with --variants/--quick (they select kernel benchmarks)', { field: 'op' });
       }
       const model = await Model.load(o.model, { backend: o.backend });
-      const trainLayers = o.trainLayers.split(',').filter(Boolean).map((s) => intOption('--train-layers', 0)(s.trim()));
-      const results = await benchForward(model, { batch: o.batch, seqLen: o.seqLen, iters: o.iters, warmup: o.warmup, trainLayers });
+      const results = await benchForward(model, { batch: o.batch, seqLen: o.seqLen, iters: o.iters, warmup: o.warmup, trainLayers: o.trainLayers });
       if (o.json) {
         process.stdout.write(JSON.stringify({ model: o.model, backend: model.backend, batch: o.batch, seqLen: o.seqLen, results }, null, 2) + '\n');
         return;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { generateGreedy } from '../model/generate';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
-import { backendOption, imageAspectOption, intOption, shown, templateOption, visionLoadOptions, visionTowerOption } from './options';
+import { backendOption, imageAspectOption, intListOption, intOption, shown, templateOption, visionLoadOptions, visionTowerOption } from './options';
 import { resolveFormat, templateName, userPromptIds } from '../data/templates';
 import { ImageAspect } from '../model/llava';
 
@@ -15,13 +15,13 @@ export function registerGenerate(program: Command): void {
     .option('--prompt <text>', 'prompt text', '')
     .addOption(templateOption('--template <name>', "plain: the prompt as given; auto, chat or vicuna: the prompt as the user's turn of the model's conversation format (auto: its chat template, else vicuna for LLaVA/Vicuna, else plain), ending where the model answers").default('plain'))
     .option('--max-new-tokens <n>', 'tokens to generate', intOption('--max-new-tokens'), 64)
-    .addOption(shown(new Option('--stop <ids>', 'comma-separated token ids that end generation'), { words: 'EOS' }))
+    .addOption(shown(new Option('--stop <ids>', 'comma-separated token ids that end generation').argParser(intListOption('--stop', 0)), { words: 'EOS' }))
     .option('--image <files...>', 'images for the prompt\'s <image> placeholders, in order (a LLaVA checkpoint; e.g. --prompt "USER: <image>\\nWhat is this? ASSISTANT:")')
     .addOption(imageAspectOption())
     .addOption(visionTowerOption())
     .option('--json', 'print {"ids": [...], "text": "..."} (ids: the generated token ids)')
     .addOption(backendOption())
-    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: string; json?: boolean; backend?: BackendChoice; image?: string[]; imageAspect?: ImageAspect; visionTower?: string; template: string }) => {
+    .action(async (opts: { model: string; prompt: string; maxNewTokens: number; stop?: number[]; json?: boolean; backend?: BackendChoice; image?: string[]; imageAspect?: ImageAspect; visionTower?: string; template: string }) => {
       const images = opts.image ?? [];
       const model = await Model.load(opts.model, { backend: opts.backend, ...(images.length > 0 ? { vision: true, ...visionLoadOptions(opts) } : {}) });
       const tok = model.tokenizer;
@@ -35,8 +35,8 @@ export function registerGenerate(program: Command): void {
             ? tok.encode(opts.prompt)
             : userPromptIds(tok, format, opts.prompt);
       if (images.length > 0) prompt = model.expandImages(prompt);
-      const stopIds = opts.stop
-        ? opts.stop.split(',').map((s) => intOption('--stop', 0)(s.trim()))
+      const stopIds = opts.stop?.length
+        ? opts.stop
         : [...new Set([...(tok.eosId !== undefined ? [tok.eosId] : []), ...model.config.eosTokenIds])];
       // Stream text to a terminal as it is produced; print it whole otherwise.
       const stream = !opts.json && process.stdout.isTTY === true;

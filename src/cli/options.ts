@@ -27,6 +27,19 @@ export function floatOption(name: string, min = -Infinity, max = Infinity): (v: 
   };
 }
 
+/** Comma-separated integers >= min, each checked as intOption checks one; empty items are
+ * skipped, so "" is an empty list. Parsed with the command line, not in the action, so a bad item
+ * is a usage error before any model loads. */
+export function intListOption(name: string, min = 0): (v: string) => number[] {
+  const one = intOption(name, min);
+  return (v: string) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map(one);
+}
+
 /** A default as the help text writes it: 2e-5 rather than 0.00002. */
 export function helpNumber(x: number): string {
   return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);

@@ -78,7 +78,7 @@ export class RunContext {
     // A LLaVA checkpoint brings its vision tower when the run's data has images (rows with "image").
     const vision = (dir: string) =>
       hasVisionTower(dir) && jsonlHasImages([...new Set([...config.dataFiles, config.profileData])].filter((f) => /\.jsonl$/i.test(f)))
-        ? { vision: true, ...(options.imageAspect !== undefined ? { imageAspect: options.imageAspect } : {}), ...(options.visionTower !== undefined ? { visionTower: options.visionTower } : {}) }
+        ? { vision: true, ...(config.imageAspect !== null ? { imageAspect: config.imageAspect } : {}), ...(config.visionTower !== null ? { visionTower: config.visionTower } : {}) }
         : {};
     this.models = {
       base: new ModelSlot(async () => {

@@ -40,7 +40,8 @@ function readState(out: string): RunState | undefined {
 
 /** The settings that differ between the stored run and this one. The backend is compared as
  * the one the stored run's models ran on against the one this invocation resolved ("auto" and
- * "cpu" on a machine without a GPU are the same computation). */
+ * "cpu" on a machine without a GPU are the same computation). A setting a run.json from an older
+ * engine lacks counts as null, "not given" (the vision options were not recorded at first). */
 export function changedSettings(state: RunState, config: RunConfig, backend: BackendName): SettingChange[] {
   const old = state.config;
   const keys = new Set([...Object.keys(old), ...Object.keys(config)] as (keyof RunConfig)[]);
@@ -52,7 +53,9 @@ export function changedSettings(state: RunState, config: RunConfig, backend: Bac
       if (ran !== undefined ? ran !== backend : old.backend !== config.backend) out.push({ key, from: ran ?? old.backend, to: backend });
       continue;
     }
-    if (JSON.stringify(old[key]) !== JSON.stringify(config[key])) out.push({ key, from: old[key], to: config[key] });
+    const was = old[key] ?? null;
+    const now = config[key] ?? null;
+    if (JSON.stringify(was) !== JSON.stringify(now)) out.push({ key, from: was, to: now });
   }
   return out;
 }

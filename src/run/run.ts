@@ -58,6 +58,8 @@ export function resolveRunConfig(o: RunOptions): RunConfig {
     profileReason: choice.profileReason,
     langs,
     backend: o.backend ?? 'auto',
+    imageAspect: o.imageAspect ?? null,
+    visionTower: o.visionTower !== undefined ? resolve(o.visionTower) : null,
     template,
     profileTemplate,
     englishCue: o.englishCue ?? DEFAULT_ENGLISH_CUE,

@@ -61,6 +61,10 @@ function readJson<T>(file: string): T {
 // The profile before training and the one after it use the same questions and settings.
 const PROFILE_SETTINGS: (keyof RunConfig)[] = ['profileData', 'langs', 'profileTemplate', 'scope', 'tau', 'minLayers', 'maxLayers', 'peak', 'profileLimit'];
 
+// How images are fitted to the tower and which tower encodes them: what every stage that runs a
+// model sees of an image row.
+const VISION_SETTINGS: (keyof RunConfig)[] = ['imageAspect', 'visionTower'];
+
 function profileOptions(c: RunContext): ProfileOptions {
   const { config, options: o } = c;
   return {
@@ -113,7 +117,7 @@ function evalStage(model: ModelName, key: 'evalBefore' | 'evalAfter', label: str
     model,
     needs: [],
     reads: () => (model === 'base' ? ['split'] : ['split', 'train']),
-    settings: model === 'base' ? ['model', 'backend', 'template', 'englishCue', 'evalData'] : ['backend', 'template', 'englishCue', 'evalData'],
+    settings: [...(model === 'base' ? ['model' as const] : []), 'backend', ...VISION_SETTINGS, 'template', 'englishCue', 'evalData'],
     outputs: [file],
     run: async (c) => {
       const r = await runEvals(c, await c.model(model), label);
@@ -151,7 +155,7 @@ const profile: Stage = {
   model: 'base',
   needs: [],
   reads: () => [],
-  settings: ['model', 'backend', ...PROFILE_SETTINGS],
+  settings: ['model', 'backend', ...VISION_SETTINGS, ...PROFILE_SETTINGS],
   outputs: [RUN_PATHS.profile],
   run: async (c) => {
     const { profileData, profileLimit, profileReason } = c.config;
@@ -179,7 +183,7 @@ const trainStage: Stage = {
   needs: ['layers'],
   // The layers come from --layers, or from the profile's selection.
   reads: (config) => (config.layers ? ['split'] : ['split', 'profile']),
-  settings: ['model', 'backend', 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template', 'englishCue'],
+  settings: ['model', 'backend', ...VISION_SETTINGS, 'layers', 'modules', 'epochs', 'lr', 'batch', 'microBatch', 'maxLen', 'warmup', 'seed', 'template', 'englishCue'],
   outputs: [RUN_PATHS.train],
   partial: (out) => checkpointDirs(join(out, RUN_PATHS.train)).length > 0,
   run: async (c) => {
@@ -227,7 +231,7 @@ const profileAfter: Stage = {
   model: 'tuned',
   needs: ['profile', 'layers'],
   reads: () => ['profile', 'train'],
-  settings: ['backend', ...PROFILE_SETTINGS],
+  settings: ['backend', ...VISION_SETTINGS, ...PROFILE_SETTINGS],
   outputs: [RUN_PATHS.profileAfter],
   run: async (c) => {
     const { dirs, log } = c;

@@ -78,6 +78,10 @@ export interface RunConfig {
   profileReason: string;
   langs: string[];
   backend: BackendChoice;
+  /** null: the checkpoint's image_aspect_ratio, else crop. */
+  imageAspect: ImageAspect | null;
+  /** The CLIP tower directory (absolute), null when not given. */
+  visionTower: string | null;
   template: TemplateChoice;
   profileTemplate: TemplateChoice;
   englishCue: EnglishCue;

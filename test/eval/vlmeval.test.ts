@@ -3,7 +3,6 @@
 // scoring (mcq_circular_eval), the TSV reading (image references, circular indices, pandas NA),
 // bad rows typed and counted, a scripted generator through the whole pipeline (and the image seam),
 // and `plast eval --protocol vlmeval` end to end on the bundled model.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PlastError } from '../../src/errors';
 import { Generator, ImageRef, PromptSegment, VlmItem, VlmPrediction, canInfer, circularScores, conversation, llavaPrompt, loadVlmeval, promptString, runVlmeval, userPrompt, vanillaScores } from '../../src/eval/vlmeval';
-import { ASSETS, FIXTURES, ROOT } from '../helpers';
+import { ASSETS, FIXTURES, plast } from '../helpers';
 
 const FIX = join(FIXTURES, 'vlmeval', 'mmbench_dev_en.tsv');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-vlmeval-'));
 const SYS = "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions.";
 
@@ -184,11 +182,6 @@ test('pipeline with a scripted generator: circular vs vanilla, unmatched, the im
   assert.match(promptString(etpGen.calls[1]!.segments), /USER: What color is the sky\?\nA\. blue\nB\. green\nAnswer with the option's letter from the given choices directly\. ASSISTANT: $/);
   assert.equal([e.result!.predictions[0]!.translation, e.result!.vanilla.overall.correct], ['What color is the sky?\nA. blue\nB. green', 1]);
 });
-
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 interface CliReport {
   protocol?: string;

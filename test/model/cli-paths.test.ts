@@ -1,24 +1,19 @@
 // File-system mistakes on the command line: an --out that is a file where a directory is meant,
 // or a directory where a file is meant. Each is a typed error (ERR_IO, exit 1) that names the
 // path, printed without a stack, raised before any work, and leaves nothing behind.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeDirAtomic, writeFileAtomic } from '../../src/util/atomic';
-import { ASSETS, ROOT, rejects } from '../helpers';
+import { ASSETS, plastCli, rejects } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-paths-'));
 const MODEL = join(ASSETS, 'mini-ml');
 const QUESTIONS = join(ASSETS, 'data', 'xquad_questions_train.jsonl');
 
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const plast = plastCli({ cwd: tmp });
 
 function typedIoError(r: { status: number | null; stderr: string }, path: string, what: RegExp): void {
   assert.is(r.status, 1, r.stderr);

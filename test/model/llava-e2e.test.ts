@@ -4,7 +4,6 @@
 // `plast train` on pairs with images (the image changes the loss; the tower and projector leave
 // the export byte for byte), `plast generate --image` (equal to the library), and the typed errors
 // of bad images. Images: the fixture's PNGs, plus the sample images of ../shared when present.
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,9 @@ import * as assert from 'uvu/assert';
 import { generateGreedy } from '../../src/model/generate';
 import { Model } from '../../src/model/model';
 import { readCounts } from '../../src/profile/counts';
-import { ASSETS, FIXTURES, ROOT, sharedPath } from '../helpers';
+import { ASSETS, FIXTURES, plast, sharedPath } from '../helpers';
 import { TINY_LLAVA, makeTinyLlava } from '../llava-tiny';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-llava-'));
 const MODEL = join(tmp, 'llava');
 const DATA = join(tmp, 'data');
@@ -32,11 +30,6 @@ if (shared) {
       images.push(f);
     }
   }
-}
-
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const questions = readFileSync(join(ASSETS, 'data', 'xquad_questions_train.jsonl'), 'utf8')

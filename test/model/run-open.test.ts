@@ -2,7 +2,6 @@
 // run that cannot work (no such backend, model or layer) fails at once and leaves --out as it was;
 // a changed setting is refused only when a stage holding output depends on it, and --overwrite
 // runs just those stages again, reusing the others.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,15 +10,11 @@ import * as assert from 'uvu/assert';
 import { listBackends } from '../../src/native';
 import { runPlast } from '../../src/run/run';
 import { RunOptions } from '../../src/run/types';
-import { ASSETS, ROOT, rejects } from '../helpers';
+import { ASSETS, plastCli, rejects } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-run-open-'));
 
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const plast = plastCli({ cwd: tmp });
 
 function small(out: string, extra: Partial<RunOptions> = {}): RunOptions {
   return {

@@ -8,15 +8,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cosineWithWarmup } from '../../src/train/schedule';
-import { ASSETS, ROOT } from '../helpers';
+import { ASSETS, CLI, plast } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-cli-'));
-
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('plast train: tiny run with --profile, then plast eval on the export', () => {
   const prof = join(tmp, 'prof');

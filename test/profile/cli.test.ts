@@ -1,8 +1,7 @@
 // `plast select` (the library's reselect, and once through the CLI), `plast profile` through the
-// CLI on mini-ml, the exit codes (usage errors 2; PlastError 1, ERR_INVALID 2), bad input to the
-// profile command (typed errors before the model runs), and atomic outputs: a failing profile or
-// rewrite leaves no partial --out directory and an existing one as it was.
-import { spawnSync } from 'node:child_process';
+// CLI on mini-ml, the exit codes (ERR_INVALID, usage errors included, 2; other PlastErrors 1), bad
+// input to the profile command (typed errors before the model runs), and atomic outputs: a failing
+// profile or rewrite leaves no partial --out directory and an existing one as it was.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,18 +12,14 @@ import { reselect } from '../../src/profile/merge';
 import { COUNTS_FILE, LAPE_FILE, PROFILE_FILE, readProfile, runProfile, writeProfile } from '../../src/profile/profile';
 import { ProfileOptions } from '../../src/profile/types';
 import { computeStats } from '../../src/profile/stats';
-import { ASSETS, FIXTURES, ROOT, rejects, sharedPath } from '../helpers';
+import { ASSETS, FIXTURES, ROOT, plastCli, rejects, sharedPath } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MINI = join(ASSETS, 'mini-ml');
 const DATA = join(ASSETS, 'data', 'ntrex128_train.jsonl');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-profile-cli-'));
 const BASE: ProfileOptions = { data: DATA, langs: ['en', 'ar', 'tr'], limit: 8, progress: false };
 
-function plast(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const plast = plastCli({ cwd: ROOT });
 
 /** Every entry under a directory (names, and bytes of files), to check that nothing changed. */
 function snapshot(dir: string): Record<string, string> {
@@ -41,13 +36,13 @@ let base = '';
 test('plast profile (CLI) writes the profile and prints the table and the selection with its reasoning', () => {
   base = join(tmp, 'base');
   const r = plast('profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar,tr', '--limit', '8', '--out', base);
-  assert.is(r.code, 0, r.err);
-  assert.match(r.out, /8 sentences x 3 languages, scope question, template plain/);
-  assert.match(r.out, /layer\s+R en\s+R ar\s+R tr\s+O avg\s+MSD/);
-  assert.match(r.out, /selection \(τ = 0\.5; overlap averaged over ar, tr; MSD over all 3 languages\):/);
-  assert.match(r.out, /Average overlap with English over ar, tr peaks at layer \d/);
-  assert.match(r.out, /Selected layers \(0-based\): [\d, ]+\./);
-  assert.match(r.out, /peak layer \d+, θ = .*, selected layers: \d/);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /8 sentences x 3 languages, scope question, template plain/);
+  assert.match(r.stdout, /layer\s+R en\s+R ar\s+R tr\s+O avg\s+MSD/);
+  assert.match(r.stdout, /selection \(τ = 0\.5; overlap averaged over ar, tr; MSD over all 3 languages\):/);
+  assert.match(r.stdout, /Average overlap with English over ar, tr peaks at layer \d/);
+  assert.match(r.stdout, /Selected layers \(0-based\): [\d, ]+\./);
+  assert.match(r.stdout, /peak layer \d+, θ = .*, selected layers: \d/);
   const files = readdirSync(base);
   for (const f of [PROFILE_FILE, COUNTS_FILE, LAPE_FILE, 'plot-R.svg', 'plot-R.png', 'plot-overlap.svg', 'plot-msd.png']) assert.ok(files.includes(f), `${f} written`);
   assert.equal(leftovers(tmp), []);
@@ -105,36 +100,36 @@ test('reselect refuses bad options before writing anything, and directories that
 
 test('plast select (CLI): recomputes and prints the reasoning; --json prints the selection', () => {
   const r = plast('select', '--profile', base, '--tau', '0.3', '--min-layers', '2', '--no-plots');
-  assert.is(r.code, 0, r.err);
-  assert.match(r.out, /selection \(τ = 0\.3;/);
-  assert.match(r.out, /Selected layers \(0-based\): \d+, \d+/);
-  assert.match(r.out, new RegExp(`wrote ${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /selection \(τ = 0\.3;/);
+  assert.match(r.stdout, /Selected layers \(0-based\): \d+, \d+/);
+  assert.match(r.stdout, new RegExp(`wrote ${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   const saved = readProfile(base).json;
   assert.is(saved.stats.tau, 0.3);
   assert.equal(saved.files.plots, []);
   assert.is(saved.selection.selected.length >= 2, true);
   const j = plast('select', '--profile', base, '--json', '--no-plots');
-  assert.is(j.code, 0, j.err);
-  const sel = JSON.parse(j.out) as { tau: number; minLayers: number; selected: number[]; reasoning: string[] };
+  assert.is(j.status, 0, j.stderr);
+  const sel = JSON.parse(j.stdout) as { tau: number; minLayers: number; selected: number[]; reasoning: string[] };
   assert.is(sel.tau, 0.3); // the saved τ is the default now
   assert.is(sel.minLayers, 2);
   assert.equal(sel.selected, saved.selection.selected);
   assert.ok(sel.reasoning.length >= 3);
   // A saved --max-layers is carried over until "none" lifts it.
-  assert.is(plast('select', '--profile', base, '--max-layers', '2', '--no-plots').code, 0);
+  assert.is(plast('select', '--profile', base, '--max-layers', '2', '--no-plots').status, 0);
   assert.is(readProfile(base).json.stats.maxLayers, 2);
-  assert.is(plast('select', '--profile', base, '--no-plots').code, 0);
+  assert.is(plast('select', '--profile', base, '--no-plots').status, 0);
   assert.is(readProfile(base).json.stats.maxLayers, 2);
   const none = plast('select', '--profile', base, '--max-layers', 'none', '--no-plots');
-  assert.is(none.code, 0, none.err);
+  assert.is(none.status, 0, none.stderr);
   assert.is(readProfile(base).json.stats.maxLayers, null);
 });
 
 test('exit codes: usage errors 2, ERR_INVALID 2, other PlastErrors 1', () => {
   const cases: [string[], number, RegExp][] = [
-    [['select'], 2, /required option '--profile <dir>'/],
-    [['select', '--profile', base, '--tau', '2'], 2, /Expected a number in \[0, 0\.999999\] for --tau but received "2"/],
-    [['select', '--profile', base, '--bogus'], 2, /unknown option '--bogus'/],
+    [['select'], 2, /^plast: error \[ERR_INVALID\]: required option '--profile <dir>' not specified\n\(plast select --help lists the options\)\n$/],
+    [['select', '--profile', base, '--tau', '2'], 2, /^plast: error \[ERR_INVALID\]: option '--tau <t>' argument '2' is invalid\. Expected a number in \[0, 0\.999999\] for --tau but received "2"\n/],
+    [['select', '--profile', base, '--bogus'], 2, /^plast: error \[ERR_INVALID\]: unknown option '--bogus'\n/],
     [['select', '--profile', base, '--min-layers', '3', '--max-layers', '2'], 2, /\[ERR_INVALID\].*maxLayers \(2\) >= minLayers \(3\)/],
     [['select', '--profile', join(tmp, 'nowhere')], 1, /\[ERR_IO\].*cannot read the profile/],
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar'], 2, /\[ERR_INVALID\] Expected --out <dir>|\[ERR_INVALID\]: Expected --out <dir>/],
@@ -142,14 +137,14 @@ test('exit codes: usage errors 2, ERR_INVALID 2, other PlastErrors 1', () => {
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'ar,tr', '--out', join(tmp, 'x2')], 1, /\[ERR_LANG\].*English \("en"\) must be among the languages/],
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--shard', '2/2', '--out', join(tmp, 'x3')], 2, /\[ERR_INVALID\].*shard/],
     [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--min-layers', '9', '--out', join(tmp, 'x4')], 2, /\[ERR_INVALID\].*minLayers/],
-    [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--scope', 'words', '--out', join(tmp, 'x5')], 2, /argument 'words' is invalid/],
+    [['profile', '--model', MINI, '--data', DATA, '--langs', 'en,ar', '--scope', 'words', '--out', join(tmp, 'x5')], 2, /^plast: error \[ERR_INVALID\]: option '--scope <scope>' argument 'words' is invalid\./],
     [['profile', '--model', join(tmp, 'no-model'), '--data', DATA, '--langs', 'en,ar', '--out', join(tmp, 'x6')], 1, /\[ERR_(IO|FORMAT)\]/],
     [['profile', 'merge', join(tmp, 'x7'), base], 2, /\[ERR_INVALID\].*at least two profile directories/],
   ];
   for (const [args, code, re] of cases) {
     const r = plast(...args);
-    assert.is(r.code, code, `plast ${args.join(' ')}: exit ${r.code}, stderr ${r.err}`);
-    assert.match(r.err, re, `plast ${args.join(' ')}`);
+    assert.is(r.status, code, `plast ${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
+    assert.match(r.stderr, re, `plast ${args.join(' ')}`);
   }
   for (const x of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']) assert.not.ok(existsSync(join(tmp, x)), `${x} not created`);
 });
@@ -159,12 +154,12 @@ test('plast profile with bad data: exit 1 naming the line, no --out written, an 
   writeFileSync(bad, ['{"id": "a", "en": "One?", "ar": "واحد؟"}', '', '{"id": "b", "en": "Two?", "ar": '].join('\n') + '\n');
   const out = join(tmp, 'bad-out');
   const r = plast('profile', '--model', MINI, '--data', bad, '--langs', 'en,ar', '--out', out);
-  assert.is(r.code, 1, r.err);
-  assert.match(r.err, /\[ERR_DATA\].*bad\.jsonl:3: invalid JSON/);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /\[ERR_DATA\].*bad\.jsonl:3: invalid JSON/);
   assert.not.ok(existsSync(out));
   const before = snapshot(base);
   const r2 = plast('profile', '--model', MINI, '--data', bad, '--langs', 'en,ar', '--out', base);
-  assert.is(r2.code, 1);
+  assert.is(r2.status, 1);
   assert.equal(snapshot(base), before);
   assert.equal(leftovers(tmp), []);
 });
@@ -221,9 +216,9 @@ if (sharedModel && sharedData) {
   test('shared mini-ml + NTREX: the six paper languages from NTREX columns, selection printed and saved', () => {
     const out = join(tmp, 'shared-six');
     const r = plast('profile', '--model', sharedModel, '--data', sharedData, '--langs', 'en,ar,tr,ru,pt,zh', '--limit', '6', '--no-plots', '--out', out);
-    assert.is(r.code, 0, r.err);
-    assert.match(r.out, /6 sentences x 6 languages/);
-    assert.match(r.out, /selected layers: \d/);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /6 sentences x 6 languages/);
+    assert.match(r.stdout, /selected layers: \d/);
     const p = readProfile(out).json;
     assert.equal(p.data.columns, { en: 'eng', ar: 'arb', tr: 'tur', ru: 'rus', pt: 'por', zh: 'zho-CN' });
     assert.ok(p.selection.selected.length >= 1);

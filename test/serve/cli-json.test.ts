@@ -1,13 +1,11 @@
 // `--json` on every command: exactly one JSON document on stdout (the result), progress and logs on
 // stderr (progress lines forced on here), exit codes as without it.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ASSETS } from '../helpers';
-import { CLI } from './helpers';
+import { ASSETS, plastCli } from '../helpers';
 
 const MODEL = join(ASSETS, 'mini-ml');
 const XQUAD = join(ASSETS, 'data', 'xquad_questions_train.jsonl');
@@ -15,10 +13,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'plast-json-'));
 const env: NodeJS.ProcessEnv = { ...process.env, PLAST_PROGRESS_INTERVAL: '0' };
 delete env.PLAST_NO_PROGRESS;
 
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const plast = plastCli({ env });
 
 /** The one JSON document stdout holds (fails on anything else there). */
 function json(args: string[]): Record<string, unknown> {

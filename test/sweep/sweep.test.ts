@@ -3,7 +3,6 @@
 // train.jsonl, the same delta, the same evaluation numbers); an interrupted variant resumes to the
 // uninterrupted one's numbers and a finished one is skipped; shards joined by `plast sweep merge`
 // give the unsharded sweep's table. Also the variant plan itself.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,18 +13,12 @@ import { mergeSweeps } from '../../src/sweep/merge';
 import { VariantResult } from '../../src/sweep/result';
 import { SweepOptions, sweep } from '../../src/sweep/sweep';
 import { planVariants, randomLayers, shardVariants } from '../../src/sweep/variants';
-import { ASSETS, ROOT } from '../helpers';
+import { ASSETS, plast } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MODEL = join(ASSETS, 'mini-ml');
 const TRAIN = join(ASSETS, 'data', 'ntrex128_train.jsonl');
 const EVAL = join(ASSETS, 'data', 'xquad_questions_train.jsonl');
 const tmp = mkdtempSync(join(tmpdir(), 'plast-sweep-'));
-
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 // One recipe for every sweep below: 8 pairs, batch 4, one epoch = 2 steps.
 const base = (out: string, o: Partial<SweepOptions> = {}): SweepOptions => ({

@@ -1,22 +1,17 @@
 // `plast bench --op`: argument checks, the variant registry seen from TS, the row format (a variant
 // that fails its check shows FAIL and no time), and without a CUDA device ERR_NO_DEVICE / exit 1.
 // The timings themselves need a GPU (scripts/gpu-check.sh).
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BENCH_OPS, KERNEL_OP, formatRow, parseBenchOp, requireCudaDevice, resolveVariants } from '../../src/bench/ops';
 import { addon, listBackends } from '../../src/native';
-import { ROOT, rejects } from '../helpers';
+import { plastCli, rejects } from '../helpers';
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const cuda = listBackends().find((b) => b.name === 'cuda');
 const hasDevice = cuda?.available === true;
 
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// The environment as it is: progress lines are not turned off.
+const plast = plastCli({ env: process.env });
 
 test('parseBenchOp accepts the four ops and names them when rejecting', async () => {
   for (const op of BENCH_OPS) assert.is(parseBenchOp(op), op);

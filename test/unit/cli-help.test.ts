@@ -2,18 +2,10 @@
 // on every option that has one (run included: --tau, --min-layers, --max-layers, --max-len,
 // --warmup, --seed), required options marked, and the errors a first try meets worded for it
 // (bare `plast train` asks for --model first; a layer list out of range is named as typed).
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ASSETS, ROOT } from '../helpers';
-
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-
-function plast(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLAST_NO_PROGRESS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { ASSETS, ROOT, plast } from '../helpers';
 
 /** The options of a command's help: flags -> description, wrapped lines joined. */
 function options(command: string[]): Map<string, string> {
