@@ -240,6 +240,8 @@ interface Addon {
   kernelVariants(): KernelVariantInfo[];
   /** Checks then times kernel variants (native/src/bench/bench.h); ERR_NO_DEVICE without a device. */
   opBench(o: NativeOpBenchOptions): Promise<NativeBenchRow[]>;
+  /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when held elsewhere; ERR_IO otherwise. */
+  tryLockFd(fd: number): boolean;
   /** `arch` defaults to "llama"; an architecture this build lacks is ERR_UNSUPPORTED. */
   NativeModel: {
     new (backend: BackendName, config: NativeConfig): NativeModel;
@@ -284,6 +286,15 @@ export function callSync<T>(fn: () => T): T {
 
 export function listBackends(): BackendInfo[] {
   return addon().backends();
+}
+
+/**
+ * An exclusive kernel lock (flock) on `fd`, a descriptor from fs.openSync, without waiting: true
+ * when taken, false when another open of the file holds it (another process, or another open in
+ * this one). The kernel releases it when the descriptor is closed or the process ends.
+ */
+export function tryLockFd(fd: number): boolean {
+  return callSync(() => addon().tryLockFd(fd));
 }
 
 /** Bytes in use on a backend (every model on it together). */

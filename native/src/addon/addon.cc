@@ -3,6 +3,7 @@
 
 #include "addon/bench_wrap.h"
 #include "addon/convert.h"
+#include "addon/file_lock.h"
 #include "addon/model_registry.h"
 #include "addon/model_wrap.h"
 #include "addon/task.h"
@@ -57,6 +58,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("modelArchs", Napi::Function::New(env, archs));
   exports.Set("NativeModel", ModelWrap::define(env));
   registerBench(env, exports);
+  registerFileLock(env, exports);
 #ifdef PLAST_WITH_CUDA
   exports.Set("cudaCompiled", Napi::Boolean::New(env, true));
 #else
