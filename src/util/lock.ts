@@ -1,13 +1,22 @@
 // One writer per output: a lock file beside the output (`.NAME.lock` in its parent directory, so
-// it survives the output directory being replaced by an atomic rename), created with O_EXCL and
-// holding the writer's pid. A second writer gets an ERR_IO naming the holder's pid; a lock whose
-// pid is no longer running (a killed run) is taken over. Taking the lock also proves that the
-// output's parent is writable, before any work starts.
-import { closeSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+// it survives the output directory being replaced by an atomic rename), held with a kernel lock
+// (flock). The kernel drops it when the holder's process ends, however it ends, so a killed
+// writer's lock is free at once and no pid is ever guessed at (pids are reused). The file also
+// holds the writer's record (pid, command, since), for the ERR_IO a second writer gets. Taking
+// the lock also proves that the output's parent is writable, before any work starts.
+//
+// Within a process, flock alone cannot tell a nested call of the same job (the CLI holds --out,
+// then train() locks it again) from a second job (two server requests). So locks belong to async
+// contexts (AsyncLocalStorage): a withOutputLock on an output that its context holds, or that is
+// under a directory it holds, just runs; one overlapping another context's output is refused.
+// lockOutput's locks (the CLIs: one job per process) belong to every context.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { PlastError } from '../errors';
-import { io, ioError, makeDirs } from './paths';
+import { tryLockFd } from '../native';
+import { io, makeDirs } from './paths';
 
 export interface OutputLock {
   /** The output path locked. */
@@ -24,9 +33,158 @@ interface LockRecord {
   command?: string;
 }
 
+interface Held {
+  target: string;
+  file: string;
+  fd: number;
+  command: string;
+}
+
 export function lockPathFor(target: string): string {
   const p = resolve(target);
   return join(dirname(p), `.${basename(p)}.lock`);
+}
+
+/** Every lock this process holds; lockOutput's also in `everyContext`. */
+const held = new Set<Held>();
+const everyContext: Held[] = [];
+const contextLocks = new AsyncLocalStorage<readonly Held[]>();
+let exitHook = false;
+
+/** `p` is `dir` or lies under it. */
+const within = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/** The locks the current context holds (those released since are dropped). */
+function mine(): Held[] {
+  return [...everyContext, ...(contextLocks.getStore() ?? [])].filter((h) => held.has(h));
+}
+
+/** A lock of this process, outside `own`, on an output overlapping `p`. */
+function otherJob(p: string, own: Held[]): Held | undefined {
+  return [...held].find((h) => !own.includes(h) && (within(p, h.target) || within(h.target, p)));
+}
+
+/**
+ * Takes the lock on `target` (a file or directory that this process will write) until release()
+ * or the process exits. For the CLIs, which run one job per process: the lock counts as held by
+ * every async context. A library call or server job uses withOutputLock instead.
+ */
+export function lockOutput(target: string, command: string): OutputLock {
+  const p = resolve(target);
+  const other = otherJob(p, []);
+  if (other) throw busyHere(p, other);
+  const h = acquire(p, command);
+  everyContext.push(h);
+  return { target: p, file: h.file, release: () => release(h) };
+}
+
+/**
+ * Runs `fn` holding the lock on `target`; the lock goes when it settles. Nested in a context that
+ * already holds `target` (or a directory above it), `fn` just runs; while another context of this
+ * process writes an overlapping output, it is an ERR_IO.
+ */
+export async function withOutputLock<T>(target: string, command: string, fn: () => Promise<T> | T): Promise<T> {
+  const p = resolve(target);
+  const own = mine();
+  if (own.some((h) => within(p, h.target))) return fn();
+  const other = otherJob(p, own);
+  if (other) throw busyHere(p, other);
+  const h = acquire(p, command);
+  try {
+    return await contextLocks.run([...(contextLocks.getStore() ?? []), h], fn);
+  } finally {
+    release(h);
+  }
+}
+
+const LOCKING = 'lock the output (writing the lock file beside it)';
+
+function acquire(p: string, command: string): Held {
+  const file = lockPathFor(p);
+  makeDirs(dirname(p), 'create the directory', p);
+  const rec: LockRecord = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const fd = io(p, LOCKING, () => openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644));
+    let ok = false;
+    try {
+      if (!tryLock(fd, p)) throw busy(p, file, readRecord(fd));
+      // The holder we waited behind unlinks the file as it releases: if it did so after our
+      // open, our lock is on a file no one else will open; take the one at the path instead.
+      if (!samePath(fd, file)) continue;
+      io(p, LOCKING, () => {
+        ftruncateSync(fd, 0);
+        writeSync(fd, JSON.stringify(rec) + '\n', 0);
+      });
+      ok = true;
+    } finally {
+      if (!ok) closeSync(fd);
+    }
+    const h: Held = { target: p, file, fd, command };
+    held.add(h);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => [...held].forEach(release));
+    }
+    // Holding the lock, the temp files a killed writer of this output left are garbage.
+    removeStaleTemps(dirname(p), `.${basename(p)}.`);
+    if (isDir(p)) removeStaleTemps(p);
+    return h;
+  }
+  throw busy(p, file, undefined);
+}
+
+/** Unlink, then close: one who opened the file before the unlink and locks it after the close
+ * sees that it is no longer the file at the path (samePath) and tries again. */
+function release(h: Held): void {
+  if (!held.delete(h)) return;
+  const i = everyContext.indexOf(h);
+  if (i >= 0) everyContext.splice(i, 1);
+  try {
+    unlinkSync(h.file);
+  } catch {
+    // removed by hand: nothing to tidy
+  }
+  try {
+    closeSync(h.fd);
+  } catch {
+    // already closed
+  }
+}
+
+function tryLock(fd: number, p: string): boolean {
+  try {
+    return tryLockFd(fd);
+  } catch (err) {
+    throw new PlastError('ERR_IO', `${p}: cannot lock the output (${(err as Error).message})`, { file: p, cause: err });
+  }
+}
+
+function samePath(fd: number, file: string): boolean {
+  const a = fstatSync(fd, { bigint: true });
+  const b = statSync(file, { bigint: true, throwIfNoEntry: false });
+  return b !== undefined && a.ino === b.ino && a.dev === b.dev;
+}
+
+function readRecord(fd: number): LockRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(fd, 'utf8')) as LockRecord;
+    return Number.isInteger(r?.pid) && r.pid > 0 ? r : undefined;
+  } catch {
+    return undefined; // a holder between truncating and writing it
+  }
+}
+
+function busy(p: string, file: string, other: LockRecord | undefined): PlastError {
+  const where = other?.host !== undefined && other.host !== hostname() ? ` on ${other.host}` : '';
+  const who = other ? `plast ${other.command ?? ''} (pid ${other.pid}${where}${other.since ? `, since ${other.since}` : ''})`.replace('  ', ' ') : 'another plast process';
+  return new PlastError('ERR_IO', `${p}: another writer holds it: ${who}; wait for it to finish or stop it (the lock, ${file}, is released when its process exits)`, {
+    file: p,
+  });
+}
+
+function busyHere(p: string, h: Held): PlastError {
+  const what = h.target === p ? 'it' : h.target;
+  return new PlastError('ERR_IO', `${p}: another job of this process (pid ${process.pid}, plast ${h.command}) writes ${what}; wait for it to finish`, { file: p });
 }
 
 function isDir(p: string): boolean {
@@ -46,106 +204,13 @@ function alive(pid: number): boolean {
   }
 }
 
-function readRecord(file: string): LockRecord | undefined {
-  try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as LockRecord;
-    return Number.isInteger(r?.pid) && r.pid > 0 ? r : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const held = new Map<string, OutputLock>();
-let exitHook = false;
-
-/**
- * Takes the lock on `target` (a file or directory that this process will write). `command`
- * names the writer in the lock, for the message another writer gets.
- */
-export function lockOutput(target: string, command: string): OutputLock {
-  const p = resolve(target);
-  const file = lockPathFor(p);
-  if (held.has(file)) throw new PlastError('ERR_IO', `${p}: this process already writes it`, { file: p });
-  makeDirs(dirname(p), 'create the directory', p);
-  const rec: LockRecord = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, p, 'lock the output (writing the lock file beside it)');
-      const other = readRecord(file);
-      if (other === undefined) {
-        // Unreadable: a writer between creating and filling it, or a crash in that instant.
-        const age = Date.now() - io(file, 'read the lock', () => statSync(file)).mtimeMs;
-        if (age < 10_000) throw busy(p, file, undefined);
-      } else if (other.pid !== process.pid && alive(other.pid) && (other.host === undefined || other.host === hostname())) {
-        throw busy(p, file, other);
-      }
-      // Stale (its process is gone): take it over.
-      rmSync(file, { force: true });
-      continue;
-    }
-    try {
-      writeSync(fd, JSON.stringify(rec) + '\n');
-    } catch (err) {
-      closeSync(fd);
-      rmSync(file, { force: true });
-      throw ioError(err, p, 'lock the output (writing the lock file beside it)');
-    }
-    closeSync(fd);
-    const lock: OutputLock = {
-      target: p,
-      file,
-      release: () => {
-        if (!held.delete(file)) return;
-        if (readRecord(file)?.pid === process.pid) {
-          try {
-            unlinkSync(file);
-          } catch {
-            // already gone
-          }
-        }
-      },
-    };
-    held.set(file, lock);
-    // Holding the lock, the temp files a killed writer of this output left are garbage.
-    removeStaleTemps(dirname(p), `.${basename(p)}.`);
-    if (isDir(p)) removeStaleTemps(p);
-    if (!exitHook) {
-      exitHook = true;
-      process.on('exit', () => {
-        for (const l of [...held.values()]) l.release();
-      });
-    }
-    return lock;
-  }
-  throw busy(p, file, readRecord(file));
-}
-
-function busy(p: string, file: string, other: LockRecord | undefined): PlastError {
-  const who = other ? `plast ${other.command ?? ''} (pid ${other.pid}${other.since ? `, since ${other.since}` : ''})`.replace('  ', ' ') : 'another plast process';
-  return new PlastError('ERR_IO', `${p}: another writer holds it: ${who}; wait for it to finish or stop it (the lock, ${file}, is taken over once its process has exited)`, {
-    file: p,
-  });
-}
-
-/** Runs `fn` holding the lock on `target`; the lock goes when it settles. */
-export async function withOutputLock<T>(target: string, command: string, fn: () => Promise<T> | T): Promise<T> {
-  const lock = lockOutput(target, command);
-  try {
-    return await fn();
-  } finally {
-    lock.release();
-  }
-}
-
 /** Temp names of util/atomic (`.NAME.PID.TIME.SEQ.tmp`, and `.old` beside a replaced directory). */
 const TEMP = /^\..+\.(\d+)\.\d+\.\d+\.tmp(\.old)?$/;
 
 /**
  * Removes the temp files and directories a killed writer left in `dir` (not recursive): those
- * whose pid is not running. Call it holding the lock of the output they belong to.
+ * whose pid is not running. Call it holding the lock of the output they belong to. (A pid, unlike
+ * the lock, is the right test here: a live process may be writing a sibling output.)
  */
 export function removeStaleTemps(dir: string, prefix = ''): string[] {
   let names: string[];

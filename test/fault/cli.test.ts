@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
 import { readCounts, writeCounts } from '../../src/profile/counts';
 import { runProfile, writeProfile } from '../../src/profile/profile';
-import { lockPathFor } from '../../src/util/lock';
+import { OutputLock, lockOutput } from '../../src/util/lock';
 import { ASSETS, ROOT } from '../helpers';
 import { cleanup, report, snapshot, tempDir } from './harness';
 
@@ -102,15 +102,17 @@ profileWith('invalid UTF-8 in the data', model(), [':2:', 'invalid UTF-8'], 'ERR
 }
 profileWith('--out under /proc', model(), ['/proc/plast-fault-cli'], 'ERR_IO');
 cases[cases.length - 1]!.args.splice(cases[cases.length - 1]!.args.indexOf('--out') + 1, 1, '/proc/plast-fault-cli/out');
+// Outputs this process writes (holds the lock on) while the CLI is run on them.
+const held: OutputLock[] = [];
 {
   const o = out();
   mkdirSync(o);
   writeFileSync(join(o, 'keep.txt'), 'mine');
-  writeFileSync(lockPathFor(o), JSON.stringify({ pid: process.pid, command: 'profile' }));
+  held.push(lockOutput(o, 'profile'));
   cases.push({ name: 'profile: --out locked by a running writer', args: ['profile', '--model', model(), '--data', WIDE, '--langs', 'en,ar', '--out', o], code: 'ERR_IO', mentions: [`pid ${process.pid}`], outs: [o] });
   const o2 = out();
   mkdirSync(o2);
-  writeFileSync(lockPathFor(o2), JSON.stringify({ pid: process.pid, command: 'train' }));
+  held.push(lockOutput(o2, 'train'));
   cases.push({ name: 'train: --out locked by a running writer', args: ['train', '--model', model(), '--data', PAIRS, '--layers', '0', '--out', o2], code: 'ERR_IO', mentions: [`pid ${process.pid}`], outs: [o2] });
 }
 const trainWith = (name: string, m: string, dataFile: string, mentions: (string | RegExp)[], code = 'ERR_FORMAT', extra: string[] = []): void => {
@@ -173,5 +175,8 @@ test('CLI sample: typed one-line errors, no stack, in time, outputs untouched', 
   if (problems.length) throw new Error(`${problems.length} of ${cases.length} CLI case(s) wrong:\n  ${problems.join('\n  ')}`);
 });
 
-test.after(cleanup(root));
+test.after(() => {
+  held.forEach((l) => l.release());
+  cleanup(root)();
+});
 test.run();

@@ -2,11 +2,13 @@
 // on it and checks what a user gets: a PlastError with one of the engine's codes, naming the file
 // and the field or line, with no stack trace in the message, within a time limit; and the outputs
 // named by the case exactly as they were (no partial output, an existing output untouched).
+import { ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PlastError } from '../../src/errors';
+import { ROOT } from '../helpers';
 
 export const CODES = new Set([
   'ERR_SHAPE', 'ERR_DTYPE', 'ERR_FORMAT', 'ERR_NO_DEVICE', 'ERR_OOM', 'ERR_UNSUPPORTED', 'ERR_INVALID', 'ERR_IO', 'ERR_DEVICE',
@@ -104,4 +106,34 @@ export function cleanup(...dirs: string[]): () => void {
 /** The number of cases of a class, printed by each suite. */
 export function report(cls: string, n: number): void {
   console.log(`  fault cases, ${cls}: ${n}`);
+}
+
+/** The compiled lock module, for writers in other processes. */
+export const LOCK_MODULE = join(ROOT, 'dist', 'src', 'util', 'lock.js');
+
+export interface Holder {
+  pid: number;
+  child: ChildProcess;
+  /** kill -9, resolved once the process is gone. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Another writer: a node process that takes the output lock on `target` as a CLI does
+ * (lockOutput) and holds it until killed. Resolves once it holds the lock.
+ */
+export function holdLock(target: string, command = 'profile'): Promise<Holder> {
+  const script = `require(${JSON.stringify(LOCK_MODULE)}).lockOutput(process.argv[1], process.argv[2]); process.stdout.write('held\\n'); setInterval(() => {}, 1 << 30);`;
+  const child = spawn(process.execPath, ['-e', script, target, command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const gone = new Promise<void>((res) => child.once('exit', () => res()));
+  const kill = (): Promise<void> => {
+    child.kill('SIGKILL');
+    return gone;
+  };
+  return new Promise((res, rej) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.once('data', () => res({ pid: child.pid!, child, kill }));
+    child.once('exit', (code) => rej(new Error(`the lock holder exited (${code}) before holding ${target}: ${err}`)));
+  });
 }

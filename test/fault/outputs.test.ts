@@ -15,7 +15,7 @@ import { TrainLog } from '../../src/train/log';
 import { writeJsonAtomic } from '../../src/util/atomic';
 import { lockOutput, lockPathFor } from '../../src/util/lock';
 import { ASSETS } from '../helpers';
-import { FaultCase, checkAll, cleanup, report, snapshot, tempDir } from './harness';
+import { FaultCase, checkAll, cleanup, holdLock, report, snapshot, tempDir } from './harness';
 
 const root = tempDir('outputs');
 const GOOD = join(root, 'good');
@@ -107,35 +107,27 @@ function cases(): FaultCase[] {
     const d = copy(() => {});
     out.push({ name: 'a JSON report where a directory is', run: () => writeJsonAtomic(d, {}), file: d, code: 'ERR_IO', untouched: [d] });
   }
-  // A second writer: the lock names the holder's pid (the parent of this process is running).
-  {
-    const d = copy(() => {});
-    out.push({
-      name: 'a second writer',
-      run: () => {
-        writeFileSync(lockPathFor(d), JSON.stringify({ pid: process.ppid, command: 'profile', since: 'now' }));
-        try {
-          lockOutput(d, 'select');
-        } finally {
-          rmSync(lockPathFor(d), { force: true });
-        }
-      },
-      file: d,
-      field: `pid ${process.ppid}`,
-      code: 'ERR_IO',
-      untouched: [d],
-    });
-  }
   return out;
 }
 
+/** A second writer while another process holds the lock: the error names the holder's pid. */
+function secondWriter(d: string, holder: number): FaultCase {
+  return { name: 'a second writer', run: () => lockOutput(d, 'select'), file: d, field: `pid ${holder}`, code: 'ERR_IO', untouched: [d] };
+}
+
 test('profile directories, select options, read-only places and a second writer are typed errors; the outputs stay whole', async () => {
-  const all = cases();
-  report('profile dirs and outputs', all.length);
-  await checkAll(all);
+  const locked = copy(() => {});
+  const holder = await holdLock(locked);
+  try {
+    const all = [...cases(), secondWriter(locked, holder.pid)];
+    report('profile dirs and outputs', all.length);
+    await checkAll(all);
+  } finally {
+    await holder.kill();
+  }
 });
 
-test('a lock whose process has exited is taken over; temp files a killed writer left are removed', async () => {
+test('a lock file whose process has exited is free; temp files a killed writer left are removed', async () => {
   const d = copy(() => {});
   const child = spawn(process.execPath, ['-e', '0']);
   const pid = await new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
@@ -157,12 +149,15 @@ test('a lock whose process has exited is taken over; temp files a killed writer 
   lockOutput(d, 'test').release();
 });
 
-test('a lock file left empty by a crash long ago is taken over; a fresh empty one is busy', () => {
+test('a lock file left empty, or naming a live process that holds no lock, is free', () => {
   const d = copy(() => {});
   writeFileSync(lockPathFor(d), '');
-  assert.throws(() => lockOutput(d, 'test'), (e: Error & { code?: string }) => e.code === 'ERR_IO' && /another writer/.test(e.message));
-  execFileSync('touch', ['-d', '1 hour ago', lockPathFor(d)]);
   lockOutput(d, 'test').release();
+  // A pid that runs (the parent of this process) is no longer a holder: only the kernel lock is.
+  writeFileSync(lockPathFor(d), JSON.stringify({ pid: process.ppid, command: 'profile', since: 'now' }));
+  const lock = lockOutput(d, 'test');
+  assert.equal(JSON.parse(readFileSync(lock.file, 'utf8')).pid, process.pid);
+  lock.release();
 });
 
 test('control: the good profile reselects', async () => {
