@@ -4,6 +4,7 @@ import { parseLanguageList } from '../data/languages';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
 import { backendOption, intOption, numberOption, shown } from '../cli/options';
+import { lockOutput } from '../util/lock';
 import { checkOutputDir } from '../util/paths';
 import { LENS_TASKS, LensTask } from './data';
 import { LensPositions, lens } from './lens';
@@ -40,6 +41,7 @@ export function registerLens(program: Command): void {
     .addOption(backendOption())
     .action(async (o: LensCli) => {
       const out = checkOutputDir(o.out, '--out');
+      lockOutput(out, 'lens'); // one writer per --out, released at exit; fails early on a read-only place
       const model = await Model.load(o.model, { backend: o.backend });
       try {
         const r = await lens(model, {

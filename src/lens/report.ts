@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { withOutputLock } from '../util/lock';
 import { io } from '../util/paths';
 import { layerLabel, writeLensHeatmap } from './heatmap';
 import { LensReport } from './lens';
@@ -37,11 +38,13 @@ export function lensMarkdown(r: LensReport): string {
 
 /** OUT/lens.json, OUT/lens.md, OUT/lens.svg + .png. */
 export async function writeLensReport(out: string, r: LensReport): Promise<{ json: string; markdown: string; svg: string; png: string }> {
-  io(out, 'create the output directory', () => mkdirSync(out, { recursive: true }));
-  const json = join(out, 'lens.json');
-  const markdown = join(out, 'lens.md');
-  writeJsonAtomic(json, r);
-  writeFileAtomic(markdown, lensMarkdown(r));
-  const plot = await writeLensHeatmap(join(out, 'lens'), r);
-  return { json, markdown, ...plot };
+  return withOutputLock(out, 'lens', async () => {
+    io(out, 'create the output directory', () => mkdirSync(out, { recursive: true }));
+    const json = join(out, 'lens.json');
+    const markdown = join(out, 'lens.md');
+    writeJsonAtomic(json, r);
+    writeFileAtomic(markdown, lensMarkdown(r));
+    const plot = await writeLensHeatmap(join(out, 'lens'), r);
+    return { json, markdown, ...plot };
+  });
 }

@@ -2,6 +2,7 @@
 // from counts.safetensors alone: the model is not run.
 import { resolve } from 'node:path';
 import { PlastError } from '../errors';
+import { withOutputLock } from '../util/lock';
 import { CountsFile } from './counts';
 import { LapeOptions } from './lape';
 import { finishProfile, metaOf, readProfile, writeProfile } from './profile';
@@ -35,6 +36,11 @@ function statOptions(json: ProfileJson, o: SelectOptions & { lape?: LapeOptions 
  * the result atomically to `dir` (or `out`).
  */
 export async function reselect(dir: string, opts: ReselectOptions = {}): Promise<Profile> {
+  // Locked before the read: in place, the read and the write are one update.
+  return withOutputLock(opts.out ?? dir, 'select', () => reselectLocked(dir, opts));
+}
+
+async function reselectLocked(dir: string, opts: ReselectOptions): Promise<Profile> {
   const { json, counts } = readProfile(dir);
   checkCountRanges(dir, counts);
   const so = statOptions(json, opts);
@@ -89,6 +95,10 @@ function mismatch(what: string, a: string, av: unknown, b: string, bv: unknown):
  * from the inputs when they agree.
  */
 export async function mergeProfiles(out: string, inputs: string[], opts: MergeOptions = {}): Promise<Profile> {
+  return withOutputLock(out, 'profile merge', () => mergeLocked(out, inputs, opts));
+}
+
+async function mergeLocked(out: string, inputs: string[], opts: MergeOptions): Promise<Profile> {
   if (inputs.length < 2) throw new PlastError('ERR_INVALID', `Expected at least two profile directories to merge but received ${inputs.length}`, { field: 'inputs' });
   // Writing over a shard while reading it would lose that shard's counts.
   const clash = inputs.find((dir) => resolve(dir) === resolve(out));

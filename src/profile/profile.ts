@@ -32,6 +32,7 @@ import { encodeSegments } from '../data/segments';
 import { DEFAULT_TEMPLATE, TemplateName, resolveFormat, templateArg, templateName, userTurn } from '../data/templates';
 import { progress } from '../util/progress';
 import { writeDirAtomic, writeJsonAtomic } from '../util/atomic';
+import { withOutputLock } from '../util/lock';
 import { version } from '../version';
 import { CountsFile, readCounts, writeCounts } from './counts';
 import { LAPE_RULE, LapeOptions, lapeNeurons } from './lape';
@@ -372,6 +373,11 @@ export interface WriteOptions {
  * links) is carried over.
  */
 export async function writeProfile(dir: string, p: Profile, opts: WriteOptions = {}): Promise<void> {
+  // One writer per profile directory; under the lock of a CLI or of reselect this just runs.
+  return withOutputLock(dir, 'profile', () => writeProfileDir(dir, p, opts));
+}
+
+async function writeProfileDir(dir: string, p: Profile, opts: WriteOptions): Promise<void> {
   const carry: string[] = [];
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new PlastError('ERR_IO', `${dir}: exists and is not a directory`, { file: dir });

@@ -24,7 +24,7 @@ import { ModelName, RunContext } from './context';
 import { chooseData, dataFiles } from './data';
 import { DEFAULT_HELDOUT, DEFAULT_LANGS, DEFAULT_RUN_TEMPLATE, DEMO_RUN, PAPER_RUN } from './defaults';
 import { STAGE_TABLE, Stage } from './stages';
-import { lockOutput } from '../util/lock';
+import { withOutputLock } from '../util/lock';
 import { checkOutputDir } from '../util/paths';
 import { openRun } from './open';
 import { RunConfig, RunOptions, RunResult, STAGES, StageName } from './types';
@@ -118,32 +118,26 @@ export async function runPlast(o: RunOptions): Promise<RunResult> {
   const backend = checkRun(config, o);
   const log = o.log ?? (() => {});
   // One invocation writes a run directory at a time; a second one is refused naming the first's pid.
-  const lock = lockOutput(checkOutputDir(out, '--out'), 'run');
-  let c: RunContext;
-  try {
-    c = new RunContext(out, config, openRun(out, config, backend, o.overwrite, log), o, log);
+  return withOutputLock(checkOutputDir(out, '--out'), 'run', async () => {
+    const c = new RunContext(out, config, openRun(out, config, backend, o.overwrite, log), o, log);
     c.saveState();
-  } catch (err) {
-    lock.release();
-    throw err;
-  }
-  const skipped: StageName[] = [];
-  try {
-    for (const name of STAGES) {
-      const s = STAGE_TABLE[name];
-      // The base loads when the run reaches its first stage, done before or not: every invocation
-      // logs the backend it runs on and records it in run.json (backendUsed).
-      if (s.model === 'base') await c.model('base');
-      if ((await runStage(c, name, s, skipped)) === 'stopped') return result(c, 'stopped', skipped);
-      s.check?.(c);
-      // After train the base model is no longer needed: it is released before the tuned export loads.
-      for (const m of MODELS) if (lastStageOn(m) === name) c.release(m);
+    const skipped: StageName[] = [];
+    try {
+      for (const name of STAGES) {
+        const s = STAGE_TABLE[name];
+        // The base loads when the run reaches its first stage, done before or not: every invocation
+        // logs the backend it runs on and records it in run.json (backendUsed).
+        if (s.model === 'base') await c.model('base');
+        if ((await runStage(c, name, s, skipped)) === 'stopped') return result(c, 'stopped', skipped);
+        s.check?.(c);
+        // After train the base model is no longer needed: it is released before the tuned export loads.
+        for (const m of MODELS) if (lastStageOn(m) === name) c.release(m);
+      }
+    } finally {
+      for (const m of MODELS) c.release(m);
     }
-  } finally {
-    for (const m of MODELS) c.release(m);
-    lock.release();
-  }
-  return result(c, 'completed', skipped);
+    return result(c, 'completed', skipped);
+  });
 }
 
 function result(c: RunContext, status: RunResult['status'], skipped: StageName[]): RunResult {

@@ -16,10 +16,11 @@ import { runPlast } from '../run/run';
 import { RunOptions } from '../run/types';
 import { trainSummary } from '../train/cli';
 import { layersFromProfile, parseLayerList } from '../train/layers';
-import { loadState } from '../train/state';
+import { loadState, runDirOf } from '../train/state';
 import { TrainOptions, train as trainRun } from '../train/train';
 import { checkOutputDir, checkOutputFile } from '../util/paths';
 import { writeJsonAtomic } from '../util/atomic';
+import { withOutputLock } from '../util/lock';
 import { Ctx } from './context';
 import { ParamsOf } from './schema';
 
@@ -50,22 +51,26 @@ export async function profile(p: ParamsOf<'profile'>, ctx: Ctx): Promise<unknown
   const out = checkOutputDir(p.out, 'out');
   const langs = profileLanguages(langList(p.langs));
   const shard = p.shard !== undefined ? parseShard(p.shard) : undefined;
-  return queued(ctx, p.backend, () =>
-    withModel(ctx, p.model, p.backend, async (m) => {
-      const { model: _m, data, out: _o, langs: _l, shard: _s, plots, backend: _b, progressToken: _t, ...rest } = p;
-      const r = await runProfile(m, {
-        ...given(rest),
-        data,
-        langs,
-        ...(shard ? { shard } : {}),
-        progress: false,
-        signal: ctx.signal,
-        onBatch: (b) => ctx.progress.update('profile', b.done, b.total, { tokensPerSecond: b.seconds > 0 ? b.tokens / b.seconds : 0 }),
-      });
-      if (ctx.signal.aborted) throw new PlastError('ERR_INTERRUPTED', 'profile cancelled; nothing written');
-      await writeProfile(out, r, { plots: plots ?? true });
-      return r.json;
-    }),
+  // Locked before the queue, as the CLI locks before loading the model: a second job writing
+  // `out` is refused at once instead of waiting to overwrite this one's profile.
+  return withOutputLock(out, 'profile', () =>
+    queued(ctx, p.backend, () =>
+      withModel(ctx, p.model, p.backend, async (m) => {
+        const { model: _m, data, out: _o, langs: _l, shard: _s, plots, backend: _b, progressToken: _t, ...rest } = p;
+        const r = await runProfile(m, {
+          ...given(rest),
+          data,
+          langs,
+          ...(shard ? { shard } : {}),
+          progress: false,
+          signal: ctx.signal,
+          onBatch: (b) => ctx.progress.update('profile', b.done, b.total, { tokensPerSecond: b.seconds > 0 ? b.tokens / b.seconds : 0 }),
+        });
+        if (ctx.signal.aborted) throw new PlastError('ERR_INTERRUPTED', 'profile cancelled; nothing written');
+        await writeProfile(out, r, { plots: plots ?? true });
+        return r.json;
+      }),
+    ),
   );
 }
 
@@ -86,43 +91,49 @@ export async function train(p: ParamsOf<'train'>, ctx: Ctx): Promise<unknown> {
   if (!stored && layersArg === undefined && !prof) throw new PlastError('ERR_INVALID', 'Expected layers or profile (or resume)', { field: 'layers' });
   if (!stored && !rest.out) throw new PlastError('ERR_INVALID', 'Expected out (or resume)', { field: 'out' });
   const layers = layersArg !== undefined ? layerList(layersArg) : prof ? layersFromProfile(prof) : undefined;
-  return queued(ctx, backend, () =>
-    withModel(ctx, modelDir, backend, async (m) => {
-      const opts: TrainOptions = {
-        ...given(rest),
-        ...(layers ? { layers } : {}),
-        ...(langs !== undefined ? { langs: langList(langs) } : {}),
-        ...(keep !== undefined ? { keepCheckpoints: keep } : {}),
-        progress: false,
-        log: (message) => ctx.progress.note({ stage: 'train', message }),
-        onStep: (s, total) => ctx.progress.update('train', s.step, total, { tokensPerSecond: s.tokensPerSecond, loss: s.loss }),
-        signal: ctx.signal,
-      };
-      return trainSummary(await trainRun(m, opts));
-    }),
+  // Locked before the queue and the model load, as the CLI does; train() takes it again nested.
+  const out = checkOutputDir(rest.out ?? runDirOf(rest.resume!), 'out');
+  return withOutputLock(out, 'train', () =>
+    queued(ctx, backend, () =>
+      withModel(ctx, modelDir, backend, async (m) => {
+        const opts: TrainOptions = {
+          ...given(rest),
+          ...(layers ? { layers } : {}),
+          ...(langs !== undefined ? { langs: langList(langs) } : {}),
+          ...(keep !== undefined ? { keepCheckpoints: keep } : {}),
+          progress: false,
+          log: (message) => ctx.progress.note({ stage: 'train', message }),
+          onStep: (s, total) => ctx.progress.update('train', s.step, total, { tokensPerSecond: s.tokensPerSecond, loss: s.loss }),
+          signal: ctx.signal,
+        };
+        return trainSummary(await trainRun(m, opts));
+      }),
+    ),
   );
 }
 
 export async function evalJob(p: ParamsOf<'eval'>, ctx: Ctx): Promise<unknown> {
   const { model, langs, out, backend, progressToken: _t, ...rest } = p;
-  if (out !== undefined) checkOutputFile(out, 'out');
-  return queued(ctx, backend, () =>
-    withModel(ctx, model, backend, async (m) => {
-      const report = await evaluate(m, {
-        ...given(rest),
-        data: rest.data,
-        ...(langs !== undefined ? { langs: langList(langs) } : {}),
-        onProgress: (done, total) => {
-          // evaluate() has no signal of its own: it stops at the next batch through this callback,
-          // and writes nothing before it ends.
-          if (ctx.signal.aborted) throw new PlastError('ERR_INTERRUPTED', 'eval cancelled');
-          ctx.progress.update('eval', done, total);
-        },
-      });
-      if (out) writeJsonAtomic(out, report);
-      return evalBrief(report);
-    }),
-  );
+  // The report file is an output like any other: one writer, locked before the queue.
+  const job = (): Promise<unknown> =>
+    queued(ctx, backend, () =>
+      withModel(ctx, model, backend, async (m) => {
+        const report = await evaluate(m, {
+          ...given(rest),
+          data: rest.data,
+          ...(langs !== undefined ? { langs: langList(langs) } : {}),
+          onProgress: (done, total) => {
+            // evaluate() has no signal of its own: it stops at the next batch through this callback,
+            // and writes nothing before it ends.
+            if (ctx.signal.aborted) throw new PlastError('ERR_INTERRUPTED', 'eval cancelled');
+            ctx.progress.update('eval', done, total);
+          },
+        });
+        if (out) writeJsonAtomic(out, report);
+        return evalBrief(report);
+      }),
+    );
+  return out !== undefined ? withOutputLock(checkOutputFile(out, 'out'), 'eval', job) : job();
 }
 
 export async function run(p: ParamsOf<'run'>, ctx: Ctx): Promise<unknown> {

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PlastError } from '../errors';
 import { writeJsonAtomic } from '../util/atomic';
+import { withOutputLock } from '../util/lock';
 import { checkOutputDir, io } from '../util/paths';
 import { SweepJson, SweepResult, collect, readSweepJson, variantDir } from './sweep';
 import { readVariantResult } from './variant';
@@ -21,9 +22,15 @@ export interface MergeSweepOptions {
   partial?: boolean;
 }
 
-export async function mergeSweeps(out: string, inputs: string[], o: MergeSweepOptions = {}): Promise<Pick<SweepResult, 'out' | 'results' | 'table' | 'variants'>> {
+type Merged = Pick<SweepResult, 'out' | 'results' | 'table' | 'variants'>;
+
+export async function mergeSweeps(out: string, inputs: string[], o: MergeSweepOptions = {}): Promise<Merged> {
   if (inputs.length < 2) throw new PlastError('ERR_INVALID', `Expected at least two sweep directories to merge but received ${inputs.length}`, { field: 'inputs' });
   checkOutputDir(out, 'OUT');
+  return withOutputLock(out, 'sweep merge', () => mergeLocked(out, inputs, o));
+}
+
+async function mergeLocked(out: string, inputs: string[], o: MergeSweepOptions): Promise<Merged> {
   const clash = inputs.find((d) => resolve(d) === resolve(out));
   if (clash) throw new PlastError('ERR_INVALID', `the merge output ${out} is one of its inputs; Expected a new directory`, { field: 'out' });
   const read = inputs.map((dir) => ({ dir, json: readSweepJson(dir) }));

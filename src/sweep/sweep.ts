@@ -14,6 +14,7 @@ import { BackendChoice } from '../native';
 import { layersFromProfile } from '../train/layers';
 import { resolveRecipe } from '../train/options';
 import { writeJsonAtomic } from '../util/atomic';
+import { withOutputLock } from '../util/lock';
 import { checkOutputDir, io } from '../util/paths';
 import { version } from '../version';
 import { EvalSettings, VariantResult } from './result';
@@ -102,8 +103,13 @@ export function readSweepJson(dir: string): SweepJson {
 export const variantDir = (out: string, name: string): string => join(out, 'variants', name);
 
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
-  const log = o.log ?? (() => {});
   const out = checkOutputDir(o.out, '--out');
+  // One writer per sweep directory, before the model is read; each variant's train() is under it.
+  return withOutputLock(out, 'sweep', () => sweepIn(o, out));
+}
+
+async function sweepIn(o: SweepOptions, out: string): Promise<SweepResult> {
+  const log = o.log ?? (() => {});
   const ckpt = openCheckpoint(o.model);
   const L = ckpt.config.numLayers;
   const selection = o.profile !== undefined ? layersFromProfile(o.profile) : null;

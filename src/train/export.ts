@@ -15,6 +15,7 @@ import { CheckpointTensor } from '../model/checkpoint';
 import { Model } from '../model/model';
 import { encodeAs, writeSafetensorsStreamed } from '../model/safetensors';
 import { writeDirAtomic } from '../util/atomic';
+import { withOutputLock } from '../util/lock';
 
 const WEIGHT_EXT = /\.(safetensors|bin|pt|pth|ckpt|h5|msgpack|gguf)$/;
 const CHUNK = 8 << 20;
@@ -57,6 +58,11 @@ async function tunedBytes(model: Model, t: CheckpointTensor): Promise<Uint8Array
  * rename) from the model's trainable tensors.
  */
 export async function exportCheckpoint(model: Model, dir: string, deltaPath: string, metadata: Record<string, string> = {}): Promise<ExportResult> {
+  // Two outputs, one writer each; under train()'s lock on the run directory this just runs.
+  return withOutputLock(dir, 'export', () => withOutputLock(deltaPath, 'export', () => exportLocked(model, dir, deltaPath, metadata)));
+}
+
+async function exportLocked(model: Model, dir: string, deltaPath: string, metadata: Record<string, string>): Promise<ExportResult> {
   const ckpt = model.checkpoint;
   const tuned = model.trainable();
   if (tuned.length === 0) throw new PlastError('ERR_INVALID', 'nothing to export: the model has no trainable tensors');

@@ -19,6 +19,7 @@
 // (export, summary.json).
 import { join } from 'node:path';
 import { Model } from '../model/model';
+import { withOutputLock } from '../util/lock';
 import { makeDirs } from '../util/paths';
 import { version } from '../version';
 import { Checkpoints, ReplacedRun, refuseExistingRun } from './checkpoints';
@@ -39,10 +40,15 @@ export type { TrainResult } from './result';
 
 /** Fine-tunes the selected layers of `model` (fresh from Model.load) and exports the result. */
 export async function train(model: Model, opts: TrainOptions): Promise<TrainResult> {
+  const { out, keep } = checkRunOptions(opts);
+  // One writer per run directory (under the CLI's own lock on it, this just runs), taken before
+  // the checkpoint is read or anything is written.
+  return withOutputLock(out, 'train', () => trainIn(model, opts, out, keep));
+}
+
+async function trainIn(model: Model, opts: TrainOptions, out: string, keep: number): Promise<TrainResult> {
   const started = Date.now();
   const log = opts.log ?? (() => {});
-  const { out, keep } = checkRunOptions(opts);
-
   // Config: fresh, or the checkpoint's.
   const resumed = opts.resume ? loadState(opts.resume) : undefined;
   const config = resumed ? resumeConfig(resumed.state.config, opts) : resolveConfig(model, opts);

@@ -1,7 +1,7 @@
 // One writer per output (src/util/lock.ts): the kernel lock against other processes (a holder's
 // pid in the error, free at once after kill -9, one winner among processes racing for a lock file
 // a dead run left), and within one process the async contexts (a nested lock of the same job
-// runs, a second job is refused).
+// runs, a second job is refused). The library writers take it before anything is written.
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,11 @@ import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PlastError } from '../../src/errors';
+import { Model } from '../../src/model/model';
+import { runProfile, writeProfile } from '../../src/profile/profile';
+import { train } from '../../src/train/train';
 import { lockOutput, lockPathFor, withOutputLock } from '../../src/util/lock';
+import { ASSETS } from '../helpers';
 import { LOCK_MODULE, cleanup, holdLock, snapshot, tempDir } from './harness';
 
 const root = tempDir('lock');
@@ -127,6 +131,34 @@ test('in one process: a second job on the output is refused, a nested lock of th
     assert.is((await failure(() => lockOutput(e, 'train'))).code, 'ERR_IO');
   } finally {
     lock.release();
+  }
+});
+
+test('the library writers take the lock: train() and writeProfile on an output another process holds fail before writing', async () => {
+  const pairs = join(root, 'pairs.jsonl');
+  writeFileSync(pairs, [0, 1, 2].map((i) => JSON.stringify({ lang: 'ar', source: `once upon a time ${i}`, target: `the cat ${i}` })).join('\n') + '\n');
+  const m = await Model.load(join(ASSETS, 'stories260K'), { backend: 'cpu' });
+  try {
+    const prof = await runProfile(m, { data: join(ASSETS, 'data', 'xquad_questions_train.jsonl'), langs: ['en', 'ar'], limit: 2, progress: false });
+    for (const [name, write] of [
+      ['train', (out: string) => train(m, { out, data: pairs, layers: [0], epochs: 1, batch: 2, progress: false })],
+      ['writeProfile', (out: string) => writeProfile(out, prof, { plots: false })],
+    ] as const) {
+      const out = join(root, `lib-${name}`);
+      const holder = await holdLock(out, 'run');
+      try {
+        const e = await failure(() => write(out));
+        assert.is(e.code, 'ERR_IO', name);
+        assert.ok(e.message.includes(`pid ${holder.pid}`), `${name}: ${e.message}`);
+        assert.is(snapshot(out), 'absent', `${name} wrote nothing`);
+      } finally {
+        await holder.kill();
+      }
+      await write(out); // free once the holder is gone
+      assert.is.not(snapshot(out), 'absent');
+    }
+  } finally {
+    m.dispose();
   }
 });
 

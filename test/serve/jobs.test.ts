@@ -1,7 +1,8 @@
 // Jobs over `plast serve` (real server processes): progress notifications in order with
 // monotonic counters, the device queue with positions, a profile cancelled mid-way (no output
 // directory), a training cancelled mid-way (a checkpoint that resume continues bit-identically),
-// select and eval returning what their CLI commands print with --json.
+// select and eval returning what their CLI commands print with --json, and a second job on an
+// output a running job writes refused.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +142,24 @@ test('eval: the report `plast eval --json` prints; bad params name the field', a
     const lib = await rpcFails(c.call('train', { ...TRAIN, layers: [99], out: join(tmp, 'x') }));
     assert.is(lib.rpcCode, -32602);
     assert.equal(lib.data, { code: 'ERR_INVALID', field: 'layers' });
+  } finally {
+    await c.close();
+  }
+});
+
+test('two jobs writing one out at once: the second is refused (ERR_IO, another job of this process), the first writes it', async () => {
+  const c = await connect({ env: ENV });
+  try {
+    const out = join(tmp, 'one-out');
+    const params = { model: MODEL, data: XQUAD, langs: 'en,ar', limit: 4, batchTokens: 256, backend: 'cpu' as const, plots: false, out };
+    const first = c.call('profile', params);
+    const second = await rpcFails(c.call('profile', params));
+    assert.is(second.rpcCode, -32000);
+    assert.is(second.data?.code, 'ERR_IO');
+    assert.match(second.message, /another job of this process .*plast profile/);
+    await first;
+    assert.ok(existsSync(join(out, 'profile.json')));
+    assert.not.ok(existsSync(join(tmp, '.one-out.lock')), 'released when the job ended');
   } finally {
     await c.close();
   }
