@@ -108,9 +108,9 @@ function acquire(p: string, command: string): Held {
     let ok = false;
     try {
       if (!tryLock(fd, p)) throw busy(p, file, readRecord(fd));
-      // The holder we waited behind unlinks the file as it releases: if it did so after our
-      // open, our lock is on a file no one else will open; take the one at the path instead.
-      if (!samePath(fd, file)) continue;
+      // A holder releasing between our open and our flock unlinked this file: our lock is on a
+      // file no one else will open, so try again with the one now at the path.
+      if (!io(p, LOCKING, () => samePath(fd, file))) continue;
       io(p, LOCKING, () => {
         ftruncateSync(fd, 0);
         writeSync(fd, JSON.stringify(rec) + '\n', 0);
@@ -155,7 +155,10 @@ function tryLock(fd: number, p: string): boolean {
   try {
     return tryLockFd(fd);
   } catch (err) {
-    throw new PlastError('ERR_IO', `${p}: cannot lock the output (${(err as Error).message})`, { file: p, cause: err });
+    // The system's refusal (ENOLCK, a file system without flock) names the output; an addon that
+    // does not load stays ERR_NO_DEVICE.
+    if (!(err instanceof PlastError) || err.code !== 'ERR_IO') throw err;
+    throw new PlastError('ERR_IO', `${p}: cannot lock the output (${err.message})`, { file: p, cause: err });
   }
 }
 

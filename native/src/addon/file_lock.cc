@@ -21,9 +21,11 @@ namespace {
 Napi::Value tryLockFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    double d = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-    PLAST_CHECK(d >= 0 && d <= 2147483647.0 && std::floor(d) == d, Code::Invalid,
+    PLAST_CHECK(info.Length() > 0 && info[0].IsNumber(), Code::Invalid,
                 "Expected a file descriptor (a non-negative integer) for fd");
+    double d = info[0].As<Napi::Number>().DoubleValue();
+    PLAST_CHECK(d >= 0 && d <= 2147483647.0 && std::floor(d) == d, Code::Invalid,
+                "Expected a file descriptor (a non-negative integer) for fd but received " << d);
     int fd = static_cast<int>(d);
     int rc;
     do rc = flock(fd, LOCK_EX | LOCK_NB);
