@@ -11,7 +11,7 @@
 // under a directory it holds, just runs; one overlapping another context's output is refused.
 // lockOutput's locks (the CLIs: one job per process) belong to every context.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { PlastError } from '../errors';
@@ -40,8 +40,25 @@ interface Held {
   command: string;
 }
 
-export function lockPathFor(target: string): string {
+/**
+ * The output as the file system names it: symbolic links resolved in the longest part of the
+ * path that exists, so that two spellings of one place share one lock file and one key.
+ */
+export function canonicalOutput(target: string): string {
   const p = resolve(target);
+  const rest: string[] = [];
+  for (let at = p; ; at = dirname(at)) {
+    try {
+      return join(realpathSync(at), ...rest);
+    } catch {
+      if (dirname(at) === at) return p;
+      rest.unshift(basename(at));
+    }
+  }
+}
+
+export function lockPathFor(target: string): string {
+  const p = canonicalOutput(target);
   return join(dirname(p), `.${basename(p)}.lock`);
 }
 
@@ -70,7 +87,7 @@ function otherJob(p: string, own: Held[]): Held | undefined {
  * every async context. A library call or server job uses withOutputLock instead.
  */
 export function lockOutput(target: string, command: string): OutputLock {
-  const p = resolve(target);
+  const p = canonicalOutput(target);
   const other = otherJob(p, []);
   if (other) throw busyHere(p, other);
   const h = acquire(p, command);
@@ -84,7 +101,7 @@ export function lockOutput(target: string, command: string): OutputLock {
  * process writes an overlapping output, it is an ERR_IO.
  */
 export async function withOutputLock<T>(target: string, command: string, fn: () => Promise<T> | T): Promise<T> {
-  const p = resolve(target);
+  const p = canonicalOutput(target);
   const own = mine();
   if (own.some((h) => within(p, h.target))) return fn();
   const other = otherJob(p, own);
@@ -100,8 +117,8 @@ export async function withOutputLock<T>(target: string, command: string, fn: () 
 const LOCKING = 'lock the output (writing the lock file beside it)';
 
 function acquire(p: string, command: string): Held {
-  const file = lockPathFor(p);
   makeDirs(dirname(p), 'create the directory', p);
+  const file = lockPathFor(p); // after makeDirs: p was canonical up to what existed then
   const rec: LockRecord = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 10; attempt++) {
     const fd = io(p, LOCKING, () => openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644));

@@ -3,7 +3,7 @@
 // a dead run left), and within one process the async contexts (a nested lock of the same job
 // runs, a second job is refused). The library writers take it before anything is written.
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
@@ -51,6 +51,33 @@ test('another process holds the lock: ERR_IO naming its pid and the lock file; a
   assert.ok(Date.now() - t0 < 1000);
   assert.is(JSON.parse(readFileSync(lock.file, 'utf8')).pid, process.pid);
   lock.release();
+});
+
+test('two spellings of one output through a symbolic link share one lock', async () => {
+  const real = join(root, 'real-parent');
+  mkdirSync(real, { recursive: true });
+  const link = join(root, 'link-parent');
+  symlinkSync(real, link);
+  assert.is(lockPathFor(join(link, 'out')), lockPathFor(join(real, 'out')));
+  // Another process holds it through the link: the real path is busy, naming that process.
+  const holder = await holdLock(join(link, 'out'), 'train');
+  try {
+    const e = await failure(() => lockOutput(join(real, 'out'), 'train'));
+    assert.is(e.code, 'ERR_IO');
+    assert.ok(e.message.includes(`pid ${holder.pid}`), e.message);
+  } finally {
+    await holder.kill();
+  }
+  // In one process: a job holding the real path refuses another job writing through the link,
+  // and a nested call of the same job through the link just runs.
+  let nested = false;
+  const job = withOutputLock(join(real, 'out'), 'train', async () => {
+    await sleep(30);
+    await withOutputLock(join(link, 'out', 'model'), 'export', () => void (nested = true));
+  });
+  assert.match((await failure(() => withOutputLock(join(link, 'out'), 'train', () => 0))).message, /another job of this process .*plast train/);
+  await job;
+  assert.ok(nested);
 });
 
 /** A process that takes the lock on `target` when told "go" and reports won / busy; the winner holds it until told "release". */
