@@ -240,7 +240,7 @@ interface Addon {
   kernelVariants(): KernelVariantInfo[];
   /** Checks then times kernel variants (native/src/bench/bench.h); ERR_NO_DEVICE without a device. */
   opBench(o: NativeOpBenchOptions): Promise<NativeBenchRow[]>;
-  /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when held elsewhere; ERR_IO otherwise. */
+  /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when held elsewhere; ERR_UNSUPPORTED on a file system without flock; ERR_IO otherwise. */
   tryLockFd(fd: number): boolean;
   /** `arch` defaults to "llama"; an architecture this build lacks is ERR_UNSUPPORTED. */
   NativeModel: {
@@ -291,7 +291,8 @@ export function listBackends(): BackendInfo[] {
 /**
  * An exclusive kernel lock (flock) on `fd`, a descriptor from fs.openSync, without waiting: true
  * when taken, false when another open of the file holds it (another process, or another open in
- * this one). The kernel releases it when the descriptor is closed or the process ends.
+ * this one). The kernel releases it when the descriptor is closed or the process ends. A file
+ * system without flock is ERR_UNSUPPORTED.
  */
 export function tryLockFd(fd: number): boolean {
   return callSync(() => addon().tryLockFd(fd));

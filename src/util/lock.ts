@@ -124,7 +124,9 @@ function acquire(p: string, command: string): Held {
     const fd = io(p, LOCKING, () => openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644));
     let ok = false;
     try {
-      if (!tryLock(fd, p)) throw busy(p, file, readRecord(fd));
+      const got = tryLock(fd, p);
+      if (got === false) throw busy(p, file, readRecord(fd));
+      if (got === 'unsupported') noKernelLock(file, p);
       // A holder releasing between our open and our flock unlinked this file: our lock is on a
       // file no one else will open, so try again with the one now at the path.
       if (!io(p, LOCKING, () => samePath(fd, file))) continue;
@@ -168,15 +170,29 @@ function release(h: Held): void {
   }
 }
 
-function tryLock(fd: number, p: string): boolean {
+function tryLock(fd: number, p: string): boolean | 'unsupported' {
   try {
     return tryLockFd(fd);
   } catch (err) {
-    // The system's refusal (ENOLCK, a file system without flock) names the output; an addon that
-    // does not load stays ERR_NO_DEVICE.
+    // A file system without flock (some Lustre mounts, FUSE): refusing every output there would
+    // stop all work, so the output is written without the kernel lock, with a warning.
+    if (err instanceof PlastError && err.code === 'ERR_UNSUPPORTED') return 'unsupported';
+    // The system's refusal (ENOLCK aside) names the output; an addon that does not load stays
+    // ERR_NO_DEVICE.
     if (!(err instanceof PlastError) || err.code !== 'ERR_IO') throw err;
     throw new PlastError('ERR_IO', `${p}: cannot lock the output (${err.message})`, { file: p, cause: err });
   }
+}
+
+const warnedDirs = new Set<string>();
+
+/** Once per directory: its outputs get no kernel lock (the in-process one still holds). */
+function noKernelLock(file: string, p: string): void {
+  if (warnedDirs.has(dirname(file))) return;
+  warnedDirs.add(dirname(file));
+  process.stderr.write(
+    `plast: warning: ${dirname(file)}: the file system has no flock, so ${p} is written without the one-writer lock; do not start a second writer of it\n`,
+  );
 }
 
 function samePath(fd: number, file: string): boolean {

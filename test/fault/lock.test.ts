@@ -2,7 +2,7 @@
 // pid in the error, free at once after kill -9, one winner among processes racing for a lock file
 // a dead run left), and within one process the async contexts (a nested lock of the same job
 // runs, a second job is refused). The library writers take it before anything is written.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -187,6 +187,36 @@ test('the library writers take the lock: train() and writeProfile on an output a
   } finally {
     m.dispose();
   }
+});
+
+// A file system without flock (some Lustre mounts, FUSE) answers ENOSYS: there the output is
+// written without the kernel lock, with a warning, rather than every command refusing to run. The
+// child runs with a preloaded flock that fails so; it needs a C compiler (the native build has one).
+const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+if (!cc) console.log('  skip: no C compiler (cc, gcc, clang) to build the ENOSYS flock shim');
+(cc ? test : test.skip)('a file system without flock: the output is written, with a warning', () => {
+  const src = join(root, 'noflock.c');
+  const so = join(root, 'noflock.so');
+  writeFileSync(src, '#include <errno.h>\nint flock(int fd, int op) { (void)fd; (void)op; errno = ENOSYS; return -1; }\n');
+  const built = spawnSync(cc!, ['-shared', '-fPIC', '-o', so, src], { encoding: 'utf8' });
+  assert.is(built.status, 0, built.stderr);
+  const d = join(root, 'no-flock');
+  const script = `const { lockOutput } = require(${JSON.stringify(LOCK_MODULE)});
+const a = lockOutput(process.argv[1], 'train');
+const b = lockOutput(process.argv[1] + '-2', 'train');
+console.log(JSON.stringify({ record: JSON.parse(require('fs').readFileSync(a.file, 'utf8')), pid: process.pid }));
+a.release(); b.release();`;
+  const r = spawnSync(process.execPath, ['-e', script, d], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: so } });
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { record: { pid: number }; pid: number };
+  assert.is(out.record.pid, out.pid, 'the lock file still names the writer');
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('plast: warning:'));
+  assert.is(warnings.length, 1, `one warning per directory: ${r.stderr}`);
+  assert.match(warnings[0]!, /the file system has no flock, so .*no-flock is written without the one-writer lock/);
+  // Without the shim the same call takes the kernel lock and says nothing.
+  const plain = spawnSync(process.execPath, ['-e', script, d], { encoding: 'utf8' });
+  assert.is(plain.status, 0, plain.stderr);
+  assert.is(plain.stderr, '');
 });
 
 test.after(cleanup(root));

@@ -17,7 +17,8 @@ namespace plast {
 namespace {
 
 // true: taken; false: another open file (another process, or another open of this process) holds
-// it; anything else is ERR_IO with the system's reason.
+// it; ERR_UNSUPPORTED where the file system has no flock; anything else is ERR_IO with the
+// system's reason.
 Napi::Value tryLockFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -31,6 +32,9 @@ Napi::Value tryLockFd(const Napi::CallbackInfo& info) {
     do rc = flock(fd, LOCK_EX | LOCK_NB);
     while (rc != 0 && errno == EINTR);
     int err = rc == 0 ? 0 : errno;
+    // A file system without flock (some Lustre mounts, FUSE): the caller decides what to do.
+    PLAST_CHECK(err != ENOSYS && err != EOPNOTSUPP && err != ENOLCK && err != EINVAL, Code::Unsupported,
+                "flock is not supported on this file system (" << std::strerror(err) << ")");
     PLAST_CHECK(err == 0 || err == EWOULDBLOCK, Code::IO, "flock failed (" << std::strerror(err) << ")");
     return Napi::Boolean::New(env, err == 0);
   });
