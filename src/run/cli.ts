@@ -105,11 +105,12 @@ export function registerRun(program: Command): void {
       p(selectionVerdict(sel));
       p(`selected layers ${sel.selected.join(', ')} (overlap peak at layer ${sel.peakLayer}, θ = ${sel.theta === null ? '-' : sel.theta.toExponential(3)}); trained layers ${r.layers.join(', ')}`);
       p(`training: ${r.train.step} steps, loss ${r.train.firstLoss?.toFixed(4)} -> ${r.train.finalLoss?.toFixed(4)}`);
-      for (const e of compareEvals(r.evalBefore, r.evalAfter)) {
+      const evals = compareEvals(r.evalBefore, r.evalAfter);
+      for (const e of evals) {
         p(`${e.metric} (${e.better} is better):`);
         for (const x of e.rows) p(`  ${x.lang.padEnd(5)} ${String(x.n).padStart(5)}  ${x.before.toFixed(4)} -> ${x.after.toFixed(4)}  (${x.delta > 0 ? '+' : ''}${x.delta.toFixed(4)})`);
       }
-      const caveat = evalCaveat(r.state.config);
+      const caveat = evalCaveat(r.state.config, evals);
       if (caveat) p(`note: ${caveat}`);
       p(`report: ${r.report.markdown}`);
     });

@@ -90,6 +90,9 @@ test('the demo (bundled mini-ml on the bundled data, which it was trained on) sa
   assert.match(demo, /## Evaluation before and after\n\nNote: The bundled mini-ml was trained on all of the bundled data, these held-out pairs included/);
   assert.match(JSON.parse(readFileSync(join(tmp, 'caveat', 'report.json'), 'utf8')).evalCaveat, /not a gain in translation/);
   assert.ok(evalCaveat({ model: BUNDLED_MODEL, data: join(BUNDLED_DATA, 'ntrex128_train.jsonl') }));
+  // The held-out NLL it names is the run's own (before training, all languages).
+  const nll = { file: 'heldout.jsonl', kind: 'translation', metric: 'English-target NLL per token', better: 'lower' as const, rows: [{ lang: 'ar', n: 40, before: 1.5, after: 1.6, delta: 0.1 }, { lang: 'all', n: 200, before: 1.9453, after: 2.043, delta: 0.0977 }] };
+  assert.match(evalCaveat({ model: BUNDLED_MODEL, data: BUNDLED_DATA }, [nll])!, /about 4\.7 on NTREX sentences it never saw, against 1\.95 here\)/);
   // Another model on the bundled data, or mini-ml on other data: no note.
   assert.is(evalCaveat({ model: '/m/mini-ml', data: BUNDLED_DATA }), null);
   assert.is(evalCaveat({ model: BUNDLED_MODEL, data: `${BUNDLED_DATA}-mine` }), null);
