@@ -194,6 +194,24 @@ def save_checkpoint(model, d):
         shutil.copy(os.path.join(TOKENIZER_SRC, f), os.path.join(d, f))
 
 
+def forward_with_counts(model, cfg, ids, mask, count):
+    """Logits of a forward without grad, and per layer and neuron the number of counted tokens
+    (count > 0) whose gate_proj output is > 0 (HF's `out > 0`), taken by forward hooks."""
+    counts = torch.zeros(cfg.num_hidden_layers, cfg.intermediate_size, dtype=torch.int64)
+    hooks = []
+    for i, layer in enumerate(model.model.layers):
+        def hook(mod, inp, out, i=i):
+            counts[i] += ((out > 0) & (count[..., None] > 0)).sum(dim=(0, 1))
+        hooks.append(layer.mlp.gate_proj.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=mask).logits
+    finally:
+        for h in hooks:
+            h.remove()
+    return logits, counts
+
+
 def build(name, cfg, out_dir, seed, lengths=LENGTHS, train_layers=TRAIN_LAYERS, long_batch=None):
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -207,16 +225,7 @@ def build(name, cfg, out_dir, seed, lengths=LENGTHS, train_layers=TRAIN_LAYERS, 
     tensors = {}
 
     # Logits at real positions and gate counts via forward hooks on gate_proj.
-    counts = torch.zeros(cfg.num_hidden_layers, cfg.intermediate_size, dtype=torch.int64)
-    hooks = []
-    for i, layer in enumerate(model.model.layers):
-        def hook(mod, inp, out, i=i):
-            counts[i] += ((out > 0) & (count[..., None] > 0)).sum(dim=(0, 1))
-        hooks.append(layer.mlp.gate_proj.register_forward_hook(hook))
-    with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask).logits
-    for h in hooks:
-        h.remove()
+    logits, counts = forward_with_counts(model, cfg, ids, mask, count)
     for b, n in enumerate(lengths):
         tensors[f'logits.{b}'] = logits[b, :n].contiguous()
     tensors['counts'] = counts
@@ -325,16 +334,8 @@ def build_long(model, cfg, spec, seed, tensors):
         ids[b, 0] = 1
         mask[b, :n] = 1
         count[b, 1:n - 1] = 1
-    counts = torch.zeros(cfg.num_hidden_layers, cfg.intermediate_size, dtype=torch.int64)
-    hooks = []
-    for i, layer in enumerate(model.model.layers):
-        def hook(mod, inp, out, i=i):
-            counts[i] += ((out > 0) & (count[..., None] > 0)).sum(dim=(0, 1))
-        hooks.append(layer.mlp.gate_proj.register_forward_hook(hook))
-    with torch.no_grad():
-        logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits, dim=-1)
-    for h in hooks:
-        h.remove()
+    logits, counts = forward_with_counts(model, cfg, ids, mask, count)
+    logp = torch.log_softmax(logits, dim=-1)
     nll = [-logp[b, :n - 1].gather(1, ids[b, 1:n, None])[:, 0] for b, n in enumerate(lengths)]
     tensors['long.ids'] = ids
     tensors['long.nll'] = torch.cat(nll).contiguous()

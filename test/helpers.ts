@@ -6,6 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PlastError } from '../src/errors';
+import { packBatch } from '../src/model/batch';
+import { Model } from '../src/model/model';
+import { call } from '../src/native';
 import { readSafetensorsHeader } from '../src/model/safetensors';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -139,6 +142,25 @@ export function longBatch(name: string, meta: FixtureMeta, expected: Tensors): {
     return { ids, count: ids.map((_, t) => (t >= 1 && t < n - 1 ? 1 : 0)), logitAt: ids.map((_, t) => t) };
   });
   return { seqs, nll: f32(expected['long.nll'], 'long.nll') };
+}
+
+/**
+ * A head-dim fixture's long batch through `model` with the gate values returned: the batch, the
+ * forward's result, and the relative error of the per-token NLL against HF's (long.nll).
+ */
+export async function longForward(
+  model: Model,
+  name: string,
+  meta: FixtureMeta,
+  expected: Tensors,
+): Promise<{ batch: ReturnType<typeof packBatch>; r: Awaited<ReturnType<Model['native']['forward']>>; nllErr: number }> {
+  const { seqs, nll } = longBatch(name, meta, expected);
+  const batch = packBatch(seqs, model.padId());
+  batch.wantGates = true;
+  const r = await call(() => model.native.forward(batch));
+  const V = model.config.vocabSize;
+  const logits = batch.logitSpans.map(([s0, e0]) => r.logits!.subarray(s0 * V, e0 * V));
+  return { batch, r, nllErr: relErr(concatNll(logits, seqs, V), nll) };
 }
 
 /** The NLLs of every sequence's next tokens (nextTokenNll), concatenated as long.nll is. */

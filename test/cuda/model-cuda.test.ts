@@ -48,7 +48,7 @@ import { packBatch } from '../../src/model/batch';
 import { generateGreedy } from '../../src/model/generate';
 import { Model } from '../../src/model/model';
 import { call, listBackends } from '../../src/native';
-import { ASSETS, FIXTURES, concatNll, f32, fixture, gateCountCheck, longBatch, nextTokenNll, readTensors, relErr, targetSequences } from '../helpers';
+import { ASSETS, FIXTURES, f32, fixture, gateCountCheck, longForward, nextTokenNll, readTensors, relErr, targetSequences } from '../helpers';
 
 type Backend = 'cpu' | 'cuda';
 
@@ -190,13 +190,8 @@ for (const name of MODELS) {
     add(`${name}: long batch (${long.lengths.length} sequences, ${long.rows} rows): per-token NLL vs HF fp32; counts == counts of the returned gates; counts near HF's`, async () => {
       if (!longTol) throw new Error(`bf16-reference.json has no long-batch entry for ${name}; rerun scripts/bf16_reference.py --only ${name}`);
       const model = await Model.load(dir, { backend });
-      const { seqs, nll } = longBatch(name, meta, expected);
-      const batch = packBatch(seqs, model.padId());
-      batch.wantGates = true;
-      const r = await call(() => model.native.forward(batch));
-      const V = model.config.vocabSize;
-      const logits = batch.logitSpans.map(([s0, e0]) => r.logits!.subarray(s0 * V, e0 * V));
-      within(`${name} long batch per-token NLL rel err`, relErr(concatNll(logits, seqs, V), nll), longTol.nll);
+      const { batch, r, nllErr } = await longForward(model, name, meta, expected);
+      within(`${name} long batch per-token NLL rel err`, nllErr, longTol.nll);
       assert.is(r.countedTokens, long.counted_tokens);
       const L = model.config.numLayers;
       const I = model.config.intermediateSize;

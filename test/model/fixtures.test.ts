@@ -5,10 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Model } from '../../src/model/model';
-import { packBatch } from '../../src/model/batch';
-import { call, resolveBackend } from '../../src/native';
+import { resolveBackend } from '../../src/native';
 import { clipCoefficient, cosineWithWarmup } from '../../src/train/schedule';
-import { concatNll, f32, fixture, gateCountCheck, longBatch, relErr, targetSequences } from '../helpers';
+import { f32, fixture, gateCountCheck, longForward, relErr, targetSequences } from '../helpers';
 
 /** The trainer's lr for 0-based step i (our schedule, not the recorded one), checked against torch's. */
 function trainerLr(i: number, a: { warmup_steps: number; total_steps: number; lr: number }, torchLr: number): number {
@@ -55,14 +54,8 @@ for (const backend of BACKENDS) {
       const L = meta.long;
       test(`${name}/${backend}: long batch (${L.lengths.length} sequences, ${L.rows} rows): per-token NLL and gate counts match HF transformers`, async () => {
         const model = await Model.load(dir, { backend });
-        const { seqs, nll } = longBatch(name, meta, expected);
-        const batch = packBatch(seqs, model.padId());
-        batch.wantGates = true;
-        const r = await call(() => model.native.forward(batch));
-        const V = model.config.vocabSize;
-        const logits = batch.logitSpans.map(([s0, e0]) => r.logits!.subarray(s0 * V, e0 * V));
-        const err = relErr(concatNll(logits, seqs, V), nll);
-        assert.ok(err <= tol.logits, `NLL rel err ${err.toExponential(2)} > ${tol.logits}`);
+        const { batch, r, nllErr } = await longForward(model, name, meta, expected);
+        assert.ok(nllErr <= tol.logits, `NLL rel err ${nllErr.toExponential(2)} > ${tol.logits}`);
         assert.is(r.countedTokens, L.counted_tokens);
         // Over 3.3M counted decisions even two fp32 implementations disagree on a gate or two
         // within rounding of 0, so counts must equal the counts of the gates the backend returned,
