@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PlastError } from '../src/errors';
-import { packBatch } from '../src/model/batch';
+import { concatF32, packBatch } from '../src/model/batch';
 import { Model } from '../src/model/model';
 import { call } from '../src/native';
 import { readSafetensorsHeader } from '../src/model/safetensors';
@@ -165,14 +165,7 @@ export async function longForward(
 
 /** The NLLs of every sequence's next tokens (nextTokenNll), concatenated as long.nll is. */
 export function concatNll(logits: Float32Array[], seqs: { ids: number[] }[], V: number): Float32Array {
-  const parts = seqs.map((s, b) => nextTokenNll(logits[b]!, s.ids, V));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatF32(seqs.map((s, b) => nextTokenNll(logits[b]!, s.ids, V)));
 }
 
 /**

@@ -112,7 +112,8 @@ export function packBatch(seqs: Sequence[], padId = 0): PackedBatch {
   return out;
 }
 
-function concatF32(parts: Float32Array[]): Float32Array {
+/** The parts end to end (the one part itself when there is one). */
+export function concatF32(parts: Float32Array[]): Float32Array {
   if (parts.length === 1) return parts[0]!;
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
