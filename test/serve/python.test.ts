@@ -1,5 +1,5 @@
 // The Python client (clients/python/plast_client.py) against a real server process: load, forward
-// (arrays decoded), errors, a job's progress and its cancellation. Skipped, and said so, without
+// (arrays decoded), errors, a job's progress and its cancellation; TCP with a token and a Unix socket. Skipped, and said so, without
 // python3.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

@@ -69,4 +69,17 @@ assert t.call("backends")["backends"]
 t.call("shutdown")
 t.close()
 assert srv.wait(30) == 0
+
+# A Unix socket: connect_socket, a call, shutdown; the socket file goes with the server.
+sock = os.path.join(os.path.dirname(out), "plast.sock")
+srv = subprocess.Popen(["node", main, "serve", "--socket", sock], stderr=subprocess.PIPE, env=dict(os.environ))
+line = srv.stderr.readline().decode()
+assert sock in line, line
+u = PlastClient.connect_socket(sock)
+assert u.call("backends")["backends"]
+assert u.call("tokenize", {"handle": u.call("model.load", {"dir": MODEL, "backend": "cpu"})["handle"], "text": "Merhaba"})["ids"]
+u.call("shutdown")
+u.close()
+assert srv.wait(30) == 0
+assert not os.path.exists(sock), "the socket file is removed at shutdown"
 print("python client: ok")
