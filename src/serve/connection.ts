@@ -62,8 +62,55 @@ function firstError(method: MethodName, params: unknown): { field: string; messa
   return { field: e.path.replace(/^\//, '').replace(/\//g, '.'), message: e.message };
 }
 
+/**
+ * Why `msg` is not a JSON-RPC 2.0 request, notification or response, or null when it is one.
+ * vscode-jsonrpc drops such a message with a log line; the spec answers it with -32600.
+ */
+export function invalidMessage(msg: unknown): string | null {
+  if (Array.isArray(msg)) return 'batches are not supported: send one request per message';
+  if (typeof msg !== 'object' || msg === null) return 'expected a JSON object';
+  const m = msg as Record<string, unknown>;
+  if (m['jsonrpc'] !== '2.0') return 'expected "jsonrpc": "2.0"';
+  const id = m['id'];
+  const idOk = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
+  if (!idOk) return 'expected an id that is a string, a number or null';
+  if ('method' in m) {
+    if (typeof m['method'] !== 'string') return 'expected "method" to be a string';
+    const params = m['params'];
+    if (params !== undefined && (typeof params !== 'object' || params === null)) return 'expected "params" to be an object or an array';
+    return null;
+  }
+  if (id !== undefined && ('result' in m || 'error' in m)) return null; // a response (to $/progress etc.)
+  return 'expected "method" (a request or notification) or "result"/"error" with an id (a response)';
+}
+
+/** `reader` with every message that is not JSON-RPC answered by `reject` instead of delivered. */
+function validatingReader(reader: MessageReader, reject: (id: string | number | null, why: string) => void): MessageReader {
+  return {
+    onError: reader.onError,
+    onClose: reader.onClose,
+    onPartialMessage: reader.onPartialMessage,
+    listen: (callback) =>
+      reader.listen((msg) => {
+        const why = invalidMessage(msg);
+        if (why === null) return callback(msg);
+        const id = (msg as { id?: unknown } | null)?.id;
+        reject(typeof id === 'string' || typeof id === 'number' ? id : null, why);
+      }),
+    dispose: () => reader.dispose(),
+  };
+}
+
 export function serveClient(reader: MessageReader, writer: MessageWriter, server: ServerState, opts: ClientOptions): Client {
-  const connection = createMessageConnection(reader, writer);
+  // A message that is valid JSON but not JSON-RPC gets -32600 (with its id when it has a usable
+  // one, else null); the connection stays open, as after malformed JSON.
+  const connection = createMessageConnection(
+    validatingReader(reader, (id, why) => {
+      if (closed) return;
+      void writer.write({ jsonrpc: '2.0', id, error: { code: RPC.invalidRequest, message: `Invalid Request: ${why}`, data: { code: 'ERR_INVALID' } } } as never).catch(() => {});
+    }),
+    writer,
+  );
   const inFlight = new Set<AbortController>();
   const pending = new Set<Promise<unknown>>();
   let authorized = opts.token === undefined;

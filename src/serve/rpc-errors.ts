@@ -15,9 +15,10 @@ export interface ErrorData {
   field?: string;
 }
 
-/** JSON-RPC error codes. -32700/-32601/-32602 are the spec's; the rest are in its server range. */
+/** JSON-RPC error codes. -32700/-32600/-32601/-32602 are the spec's; the rest are in its server range. */
 export const RPC = {
   parseError: ErrorCodes.ParseError, // -32700
+  invalidRequest: ErrorCodes.InvalidRequest, // -32600
   methodNotFound: ErrorCodes.MethodNotFound, // -32601
   invalidParams: ErrorCodes.InvalidParams, // -32602
   internal: ErrorCodes.InternalError, // -32603

@@ -109,6 +109,22 @@ async function errorClasses(c: PlastClient, raw: { write: (s: string) => void; n
   const pe = (await raw.next()) as { id: null; error: { code: number } };
   assert.is(pe.error.code, -32700, JSON.stringify(pe));
   assert.is(pe.id, null);
+  // Valid JSON that is not JSON-RPC: -32600, with the message's id when it has one.
+  for (const [text, id, why] of [
+    ['{"jsonrpc":"2.0","id":7}', 7, /"method" \(a request or notification\)/],
+    ['{"foo":1}', null, /"jsonrpc": "2.0"/],
+    ['{"jsonrpc":"2.0","id":"x","method":5}', 'x', /"method" to be a string/],
+    ['{"jsonrpc":"2.0","id":{"a":1},"method":"backends"}', null, /an id that is a string, a number or null/],
+    ['[{"jsonrpc":"2.0","id":8,"method":"backends"}]', null, /batches are not supported/],
+    ['42', null, /a JSON object/],
+  ] as const) {
+    raw.write(frame(text));
+    const ir = (await raw.next()) as { id: unknown; error: { code: number; message: string; data: { code: string } } };
+    assert.is(ir.error.code, -32600, `${text}: ${JSON.stringify(ir)}`);
+    assert.is(ir.id, id, text);
+    assert.match(ir.error.message, why);
+    assert.is(ir.error.data.code, 'ERR_INVALID');
+  }
   // The connection survives a malformed message.
   raw.write(frame('{"jsonrpc":"2.0","id":2,"method":"backends","params":{}}'));
   const ok = (await raw.next()) as { id: number; result: { backends: unknown[] } };
