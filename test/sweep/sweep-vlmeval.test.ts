@@ -4,14 +4,14 @@
 // is answered by greedy generation with the images. A variant equals `plast train` + `plast eval
 // --protocol vlmeval` by hand, the base variant equals `plast eval` on the base checkpoint, the
 // circular score is the metric in sweep.md and results.json, and another --max-new-tokens on the
-// same directory is refused.
+// same directory is refused. Also which score a vlmeval report gives (scoresOf).
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EvalReport } from '../../src/eval/evaluate';
-import { VariantResult } from '../../src/sweep/result';
+import { VariantResult, scoresOf } from '../../src/sweep/result';
 import { SweepOptions, sweep } from '../../src/sweep/sweep';
 import { ASSETS, FIXTURES, plast } from '../helpers';
 import { makeTinyLlava } from '../llava-tiny';
@@ -62,6 +62,18 @@ const steps = (dir: string): Record<string, unknown>[] =>
     .map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
 
 let results: VariantResult[];
+
+test("scoresOf a vlmeval report: the circular score when every file is circular (MMBench), else the per-row score", () => {
+  const stats = (accuracy: number) => ({ items: 4, correct: 4 * accuracy, accuracy, unmatched: 0 });
+  const vanilla = { overall: stats(0.5), perLang: { ar: stats(0.25), en: stats(0.75) }, perCategory: {}, perL2Category: {} };
+  const circular = { ...vanilla, overall: stats(0.25), perLang: { ar: stats(0), en: stats(0.5) }, incomplete: 0, singleRow: 0 };
+  const report = (files: [string, boolean][]): EvalReport =>
+    ({ model: 'm', data: files.map(([f]) => f), protocol: 'vlmeval', items: 8, vlmeval: { datasets: files.map(([file, c]) => ({ file, circular: c, circularWhy: '' })), vanilla, circular } }) as unknown as EvalReport;
+  assert.equal(scoresOf(report([['mmbench_dev_ar.tsv', true], ['mmbench_dev_en.tsv', true]])), { metric: 'vlmeval circular accuracy', scores: { ar: 0, en: 0.5 }, average: 0.25 });
+  assert.equal(scoresOf(report([['mmbench_dev_en.tsv', true], ['mmmb_ar.tsv', false]])), { metric: 'vlmeval accuracy', scores: { ar: 0.25, en: 0.75 }, average: 0.5 });
+  const none = { model: 'm', data: ['x.tsv'], protocol: 'vlmeval', items: 0 } as unknown as EvalReport;
+  assert.throws(() => scoresOf(none), (e: { code?: string }) => e.code === 'ERR_DATA');
+});
 
 test('a variant is plast train + plast eval --protocol vlmeval by hand; the base is plast eval on the base', async () => {
   const r = await sweep(opts());
@@ -124,6 +136,9 @@ test('the same sweep again skips everything; another --max-new-tokens (or protoc
   const bad = cli('--protocol', 'logits', '--max-new-tokens', '2');
   assert.is(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /ERR_INVALID.*--max-new-tokens applies to --protocol vlmeval/);
+  const mode = cli('--eval-mode', 'letter');
+  assert.is(mode.status, 2, mode.stderr);
+  assert.match(mode.stderr, /ERR_INVALID.*--eval-mode applies to --protocol logits/);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
