@@ -1,19 +1,17 @@
 // `plast eval`: multiple-choice accuracy per language or translation NLL per language.
 import { lockOutput } from '../util/lock';
 import { Command, Option } from 'commander';
-import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { DEFAULT_TEMPLATE, englishCue, templateName } from '../data/templates';
 import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
-import { hasVisionTower } from '../model/vision';
-import { jsonlHasImages } from '../data/images';
 import { writeJsonAtomic } from '../util/atomic';
 import { checkOutputFile } from '../util/paths';
 import { progress } from '../util/progress';
 import { backendOption, englishCueOption, languageOption, nameLanguages, imageAspectOption, intOption, numberOption, shown, templateOption, visionLoadOptions, visionTowerOption } from '../cli/options';
 import { BackendChoice } from '../native';
-import { EvalOptions, EvalReport, McqProtocol, PROTOCOLS, evaluate, formatReport } from './evaluate';
+import { EvalOptions, EvalReport, PROTOCOLS, evaluate, formatReport } from './evaluate';
+import { evalPlan, evalTemplate } from './protocol';
 import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, visionGenerator } from './vlmeval';
 
 // What commander parses: EvalOptions as typed on the command line (files as a list, languages
@@ -66,19 +64,25 @@ export function registerEval(program: Command): void {
       // One writer per --out (released at exit); taking it also checks the directory is writable.
       if (out !== undefined) lockOutput(out, 'eval');
       nameLanguages(named, o.data); // before --langs is read
-      // vlmeval is the default for VLMEvalKit's TSV files; the library keeps logits as its default.
-      const protocol: McqProtocol = asked ?? (given.kind !== 'pairs' && o.data.every((f) => /\.tsv$/i.test(f)) ? 'vlmeval' : 'logits');
       const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
-      if (protocol === 'vlmeval' && fromCli('mode')) throw new PlastError('ERR_INVALID', '--mode applies to --protocol logits; vlmeval generates the answer', { field: 'mode' });
-      // A LLaVA checkpoint answers image rows with its tower, unless --text-only asks otherwise.
-      const jsonl = o.data.filter((f) => /\.jsonl$/i.test(f));
-      const vision = !given.textOnly && hasVisionTower(dir) && (protocol === 'vlmeval' || (jsonl.length > 0 && jsonlHasImages(jsonl)));
+      // The protocol and the vision load, decided as `plast sweep` decides them (./protocol.ts).
+      const { protocol, vision } = evalPlan({
+        model: dir,
+        data: o.data,
+        kind: given.kind,
+        ...(asked !== undefined ? { protocol: asked } : {}),
+        ...(fromCli('mode') ? { mode } : {}),
+        ...(given.prompting !== undefined ? { prompting: given.prompting } : {}),
+        ...(given.maxNewTokens !== undefined ? { maxNewTokens: given.maxNewTokens } : {}),
+        ...(given.textOnly ? { textOnly: true } : {}),
+      });
       const model = await Model.load(dir, { backend, ...(vision ? { vision: true, ...visionLoadOptions({ imageAspect, visionTower }) } : {}) });
+      const tmpl = evalTemplate(protocol, fromCli('template') ? templateName(template) : undefined, () => templateName(template));
       let bar: ReturnType<typeof progress> | undefined;
       const report = await evaluate(model, {
         ...given,
         ...(protocol === 'vlmeval' ? { protocol, ...(vision ? { generator: visionGenerator(model) } : {}) } : { mode }),
-        ...(protocol !== 'vlmeval' || fromCli('template') ? { template: templateName(template) } : {}),
+        ...(tmpl !== undefined ? { template: tmpl } : {}),
         ...(langs ? { langs: parseLanguageList(langs) } : {}),
         ...(cue !== undefined ? { englishCue: englishCue(cue) } : {}),
         onProgress: (done, total) => {

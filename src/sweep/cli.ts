@@ -3,7 +3,10 @@ import { Command, Option } from 'commander';
 import { PlastError } from '../errors';
 import { parseLanguageList } from '../data/languages';
 import { englishCue, templateName } from '../data/templates';
-import { backendOption, englishCueOption, floatOption, intOption, numberOption, shown, templateOption } from '../cli/options';
+import { backendOption, englishCueOption, floatOption, imageAspectOption, intOption, numberOption, shown, templateOption, visionTowerOption } from '../cli/options';
+import { McqProtocol, PROTOCOLS } from '../eval/evaluate';
+import { DEFAULT_MAX_NEW_TOKENS, PROMPTINGS, Prompting } from '../eval/vlmeval';
+import { ImageAspect } from '../model/llava';
 import { BackendChoice } from '../native';
 import { parseShard } from '../profile/profile';
 import { TRAIN_DEFAULTS } from '../train/defaults';
@@ -42,6 +45,11 @@ interface SweepCli {
   evalMode?: 'letter' | 'likelihood' | 'both';
   evalLangs?: string;
   evalLimit?: number;
+  protocol?: McqProtocol;
+  prompting?: Prompting;
+  maxNewTokens?: number;
+  imageAspect?: ImageAspect;
+  visionTower?: string;
   shard?: string;
   saveEvery?: number;
   keepModels?: boolean;
@@ -69,7 +77,7 @@ export function registerSweep(program: Command): Command {
     // Not requiredOption: `plast sweep merge` hangs under this command and takes none of them.
     .option('--model <dir>', 'base HF checkpoint directory (required)')
     .option('--data <files...>', 'training data, as for `plast train` (required)')
-    .option('--eval-data <files...>', 'held-out evaluation data, as for `plast eval` (MCQ: letter accuracy; pairs: NLL) (required)')
+    .option('--eval-data <files...>', 'held-out evaluation data, as for `plast eval` (MCQ .tsv: VLMEvalKit accuracy, circular for MMBench; MCQ .jsonl: letter accuracy; pairs: NLL) (required)')
     .option('--out <dir>', 'sweep directory; the same command again continues it (required)')
     .option('--k <list>', 'first-K variants: train layers 0..K-1 for each K, e.g. 1-5 or 1,2,4')
     .option('--random-seeds <list>', 'random layer-set variants, one per seed, e.g. 0,1,2')
@@ -86,20 +94,25 @@ export function registerSweep(program: Command): Command {
     .option('--micro-tokens <n>', 'padded tokens per forward/backward', intOption('--micro-tokens'))
     .addOption(numberOption('--max-len <n>', 'longest training sequence', intOption('--max-len'), TRAIN_DEFAULTS.maxLen))
     .addOption(numberOption('--warmup <ratio>', 'warmup ratio', floatOption('--warmup', 0, 1), TRAIN_DEFAULTS.warmup))
-    .addOption(shown(templateOption('--template <name>', 'prompt template (training and evaluation)'), TRAIN_DEFAULTS.template))
+    .addOption(shown(templateOption('--template <name>', 'prompt template (training and evaluation; vlmeval: vicuna unless given)'), TRAIN_DEFAULTS.template))
     .addOption(englishCueOption())
-    .option('--langs <list>', 'training source languages (default all in the data)')
+    .addOption(shown(new Option('--langs <list>', 'training source languages'), { words: 'all in the data' }))
     .addOption(numberOption('--seed <n>', 'data-order seed', intOption('--seed', 0), TRAIN_DEFAULTS.seed))
     .option('--limit <n>', 'train on the first N pairs', intOption('--limit'))
     .addOption(new Option('--eval-kind <kind>', 'what the evaluation data is').choices(['mcq', 'pairs']))
-    .addOption(new Option('--eval-mode <mode>', 'MCQ scoring').choices(['letter', 'likelihood', 'both']))
-    .option('--eval-langs <list>', 'languages scored (default all)')
+    .addOption(shown(new Option('--protocol <name>', "MCQ: vlmeval (greedy answers scored as VLMEvalKit scores LLaVA, images through a LLaVA checkpoint's tower) or logits (--eval-mode)").choices(PROTOCOLS), { words: 'vlmeval for .tsv files, else logits' }))
+    .addOption(new Option('--eval-mode <mode>', 'MCQ scoring under --protocol logits').choices(['letter', 'likelihood', 'both']))
+    .addOption(shown(new Option('--prompting <name>', "vlmeval: the paper's prompting baselines (implicit / explicit translation prompting)").choices(PROMPTINGS), { words: 'none' }))
+    .addOption(numberOption('--max-new-tokens <n>', 'vlmeval: greedy generation length', intOption('--max-new-tokens'), DEFAULT_MAX_NEW_TOKENS))
+    .addOption(shown(new Option('--eval-langs <list>', 'languages scored'), { words: 'all' }))
     .option('--eval-limit <n>', 'score only the first N items', intOption('--eval-limit'))
     .option('--shard <i/n>', 'run only variants j with j % n == i (0-based i); join the directories with `plast sweep merge`')
     .option('--save-every <n>', 'a training checkpoint every N steps (an interrupted variant resumes from it)', intOption('--save-every'))
     .option('--keep-models', "keep each variant's exported model/ (default: removed once evaluated; delta.safetensors stays)")
     .option('--json', 'print the results as JSON')
     .addOption(backendOption())
+    .addOption(imageAspectOption())
+    .addOption(visionTowerOption())
     .action(async (o: SweepCli) => {
       for (const [flag, v] of [['--model', o.model], ['--data', o.data], ['--eval-data', o.evalData], ['--out', o.out]] as const) {
         if (v === undefined) throw new PlastError('ERR_INVALID', `Expected ${flag}`, { field: flag.slice(2) });
@@ -136,6 +149,11 @@ export function registerSweep(program: Command): Command {
         ...(o.evalMode !== undefined ? { evalMode: o.evalMode } : {}),
         ...(o.evalLangs !== undefined ? { evalLangs: parseLanguageList(o.evalLangs) } : {}),
         ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
+        ...(o.protocol !== undefined ? { evalProtocol: o.protocol } : {}),
+        ...(o.prompting !== undefined ? { evalPrompting: o.prompting } : {}),
+        ...(o.maxNewTokens !== undefined ? { evalMaxNewTokens: o.maxNewTokens } : {}),
+        ...(o.imageAspect !== undefined ? { imageAspect: o.imageAspect } : {}),
+        ...(o.visionTower !== undefined ? { visionTower: o.visionTower } : {}),
         ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
         ...(o.saveEvery !== undefined ? { saveEvery: o.saveEvery } : {}),
         ...(o.keepModels ? { keepModels: true } : {}),

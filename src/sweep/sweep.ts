@@ -8,7 +8,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PlastError } from '../errors';
-import { EvalKind, McqMode } from '../eval/evaluate';
+import { EvalKind, McqMode, McqProtocol } from '../eval/evaluate';
+import { evalPlan } from '../eval/protocol';
+import { DEFAULT_MAX_NEW_TOKENS, Prompting } from '../eval/vlmeval';
+import { ImageAspect } from '../model/llava';
 import { openCheckpoint } from '../model/checkpoint';
 import { BackendChoice } from '../native';
 import { layersFromProfile } from '../train/layers';
@@ -44,6 +47,16 @@ export interface SweepOptions {
   evalMode?: McqMode;
   evalLangs?: string[];
   evalLimit?: number;
+  /** MCQ: vlmeval or logits (default as `plast eval`: vlmeval for .tsv files, else logits). */
+  evalProtocol?: McqProtocol;
+  /** vlmeval: the paper's prompting baselines (default none). */
+  evalPrompting?: Prompting;
+  /** vlmeval: greedy generation length (default 256). */
+  evalMaxNewTokens?: number;
+  /** LLaVA checkpoints: how images fit the tower's input (default the checkpoint's). */
+  imageAspect?: ImageAspect;
+  /** Original LLaVA layout: a local copy of the CLIP tower. */
+  visionTower?: string;
   shard?: { index: number; count: number };
   backend?: BackendChoice;
   keepModels?: boolean;
@@ -63,6 +76,8 @@ export interface SweepSettings {
   eval: EvalSettings;
   numLayers: number;
   selection: number[] | null;
+  /** The vision load options, only when given (they change the images' pixels). */
+  vision?: { imageAspect?: ImageAspect; visionTower?: string };
 }
 
 export interface SweepJson {
@@ -118,6 +133,20 @@ async function sweepIn(o: SweepOptions, out: string): Promise<SweepResult> {
   const evalData = list(o.evalData);
   if (data.length === 0) throw new PlastError('ERR_INVALID', 'Expected training data (--data)', { field: 'data' });
   if (evalData.length === 0) throw new PlastError('ERR_INVALID', 'Expected evaluation data (--eval-data)', { field: 'evalData' });
+  // The protocol and the vision load as `plast eval` decides them, the training data's images
+  // included: the base checkpoint, each training run and each export load the same way.
+  const plan = evalPlan({
+    model: o.model,
+    data: evalData,
+    ...(o.evalKind ? { kind: o.evalKind } : {}),
+    ...(o.evalProtocol ? { protocol: o.evalProtocol } : {}),
+    ...(o.evalMode ? { mode: o.evalMode } : {}),
+    ...(o.evalPrompting ? { prompting: o.evalPrompting } : {}),
+    ...(o.evalMaxNewTokens !== undefined ? { maxNewTokens: o.evalMaxNewTokens } : {}),
+    trainData: data,
+    flags: { mode: '--eval-mode', prompting: '--prompting', maxNewTokens: '--max-new-tokens' },
+  });
+  const visionGiven = { ...(o.imageAspect ? { imageAspect: o.imageAspect } : {}), ...(o.visionTower !== undefined ? { visionTower: resolve(o.visionTower) } : {}) };
   const settings: SweepSettings = {
     model: resolve(o.model),
     data,
@@ -128,9 +157,11 @@ async function sweepIn(o: SweepOptions, out: string): Promise<SweepResult> {
       ...(o.evalMode ? { mode: o.evalMode } : {}),
       ...(o.evalLangs ? { langs: o.evalLangs } : {}),
       ...(o.evalLimit !== undefined ? { limit: o.evalLimit } : {}),
+      ...(plan.protocol === 'vlmeval' ? { protocol: 'vlmeval' as const, prompting: o.evalPrompting ?? 'none', maxNewTokens: o.evalMaxNewTokens ?? DEFAULT_MAX_NEW_TOKENS } : {}),
     },
     numLayers: L,
     selection,
+    ...(Object.keys(visionGiven).length ? { vision: visionGiven } : {}),
   };
   const variants = planVariants({
     numLayers: L,
@@ -180,6 +211,7 @@ async function sweepIn(o: SweepOptions, out: string): Promise<SweepResult> {
       data,
       recipe,
       eval: settings.eval,
+      vision: plan.vision ? { vision: true, ...visionGiven } : undefined,
       log,
       ...(o.backend !== undefined ? { backend: o.backend } : {}),
       ...(o.keepModels !== undefined ? { keepModels: o.keepModels } : {}),

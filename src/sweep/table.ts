@@ -25,10 +25,11 @@ export function sweepMarkdown(j: SweepJson, rs: VariantResult[]): string {
   const metric = rs[0]?.metric ?? 'score';
   const unit = metric === 'NLL' ? 'NLL per target token, lower is better' : `${metric} in %`;
   const s = j.settings;
+  const vlm = s.eval.protocol === 'vlmeval' ? ` by VLMEvalKit's protocol (greedy, at most ${s.eval.maxNewTokens} new tokens, prompting ${s.eval.prompting})` : '';
   const lines = [
     '# Layer sweep',
     '',
-    `Model \`${s.model}\` (${s.numLayers} layers), trained on ${s.data.map((d) => `\`${d}\``).join(', ')} with one recipe (epochs ${s.recipe.epochs}, lr ${s.recipe.lr}, batch ${s.recipe.batch}, seed ${s.recipe.seed}${s.recipe.limit !== null ? `, limit ${s.recipe.limit}` : ''}), evaluated on ${s.eval.data.map((d) => `\`${d}\``).join(', ')}: ${unit}.${s.selection ? ` PLAST selection: ${s.selection.join(',')}.` : ''}`,
+    `Model \`${s.model}\` (${s.numLayers} layers), trained on ${s.data.map((d) => `\`${d}\``).join(', ')} with one recipe (epochs ${s.recipe.epochs}, lr ${s.recipe.lr}, batch ${s.recipe.batch}, seed ${s.recipe.seed}${s.recipe.limit !== null ? `, limit ${s.recipe.limit}` : ''}), evaluated on ${s.eval.data.map((d) => `\`${d}\``).join(', ')}${vlm}: ${unit}.${s.selection ? ` PLAST selection: ${s.selection.join(',')}.` : ''}`,
     `${rs.length} of ${j.variants.length} variants finished.`,
     '',
     `| variant | trained layers | trainable % | ${langs.join(' | ')} | average | final loss | wall s | peak MiB |`,

@@ -3,8 +3,8 @@
 //      HF export model/ and delta.safetensors), exactly what `plast train` with the sweep's recipe
 //      and the variant's layers writes; an interrupted run continues from its checkpoint
 //      (train's --resume), a finished one is not run again;
-//   2. eval: `evaluate()` on the exported model/ (as `plast eval --model DIR/model` would) into
-//      eval.json;
+//   2. eval: `evaluate()` on the exported model/ (as `plast eval --model DIR/model` would, the
+//      vlmeval protocol with the tower's generator included) into eval.json;
 //   3. result.json, written last: the variant is done, and a rerun skips it.
 // The base variant skips 1 and evaluates the base checkpoint. Unless keepModels, the export
 // model/ is removed once evaluated (delta.safetensors holds the tuned tensors).
@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { PlastError } from '../errors';
 import { DEFAULT_TEMPLATE, resolveFormat } from '../data/templates';
 import { EvalReport, evaluate } from '../eval/evaluate';
+import { evalTemplate } from '../eval/protocol';
+import { visionGenerator } from '../eval/vlmeval';
+import { ImageAspect } from '../model/llava';
 import { Model } from '../model/model';
 import { BackendChoice } from '../native';
 import { checkpointDirs } from '../train/checkpoints';
@@ -29,6 +32,8 @@ export interface VariantContext {
   data: string[];
   recipe: Recipe;
   eval: EvalSettings;
+  /** Load the base checkpoint and the exports with the vision tower (eval/protocol.ts decides). */
+  vision?: { vision: true; imageAspect?: ImageAspect; visionTower?: string } | undefined;
   backend?: BackendChoice;
   saveEvery?: number;
   keepModels?: boolean;
@@ -73,7 +78,7 @@ export async function runVariant(v: Variant, dir: string, ctx: VariantContext): 
   const t0 = Date.now();
   let peak = 0;
   const load = async (d: string): Promise<Model> => {
-    const m = await Model.load(d, ctx.backend !== undefined ? { backend: ctx.backend } : {});
+    const m = await Model.load(d, { ...(ctx.backend !== undefined ? { backend: ctx.backend } : {}), ...ctx.vision });
     m.native.memory(true); // this variant's peak starts here
     return m;
   };
@@ -120,15 +125,23 @@ export async function runVariant(v: Variant, dir: string, ctx: VariantContext): 
   let report: EvalReport;
   try {
     if (totalParams === 0) totalParams = model.parameterCount();
+    const vlmeval = ctx.eval.protocol === 'vlmeval';
+    // vlmeval: as `plast eval --protocol vlmeval` (vicuna unless --template was given). Logits: the
+    // recipe's format resolved against the base checkpoint, as the training resolved it (an
+    // export's directory name no longer says vicuna), with the training's English cue.
+    const template = evalTemplate(vlmeval ? 'vlmeval' : 'logits', ctx.recipe.template, () =>
+      resolveFormat(ctx.recipe.template ?? DEFAULT_TEMPLATE, { dir: ctx.model, tokenizer: model.tokenizer, config: { modelType: model.config.modelType ?? '' } }, ctx.recipe.englishCue),
+    );
     report = await evaluate(model, {
       data: ctx.eval.data,
       ...(ctx.eval.kind ? { kind: ctx.eval.kind } : {}),
       ...(ctx.eval.mode ? { mode: ctx.eval.mode } : {}),
       ...(ctx.eval.langs ? { langs: ctx.eval.langs } : {}),
       ...(ctx.eval.limit !== undefined ? { limit: ctx.eval.limit } : {}),
-      // The recipe's format resolved against the base checkpoint, as the training resolved it
-      // (an export's directory name no longer says vicuna), with the training's English cue.
-      template: resolveFormat(ctx.recipe.template ?? DEFAULT_TEMPLATE, { dir: ctx.model, tokenizer: model.tokenizer, config: { modelType: model.config.modelType ?? '' } }, ctx.recipe.englishCue),
+      ...(ctx.eval.prompting ? { prompting: ctx.eval.prompting } : {}),
+      ...(ctx.eval.maxNewTokens !== undefined ? { maxNewTokens: ctx.eval.maxNewTokens } : {}),
+      ...(vlmeval ? { protocol: 'vlmeval' as const, ...(model.vision ? { generator: visionGenerator(model) } : {}) } : {}),
+      ...(template !== undefined ? { template } : {}),
     });
     peakOf(model);
   } finally {

@@ -136,6 +136,10 @@ test('an interrupted variant resumes to the uninterrupted numbers; finished vari
   assert.equal(third.skipped, ['base', 'first-2', 'first-3']);
   assert.is(statSync(join(resumed, 'variants', 'first-3', 'result.json')).mtimeMs, mtime);
   full = third.results;
+  // Without vlmeval nothing new is recorded: a sweep.json written before vlmeval stays resumable.
+  const settings = (JSON.parse(readFileSync(join(resumed, 'sweep.json'), 'utf8')) as { settings: Record<string, Record<string, unknown>> }).settings;
+  assert.equal(Object.keys(settings['eval']!), ['data', 'langs', 'limit']);
+  assert.not.ok('vision' in settings);
   // Other settings in the same directory are refused.
   try {
     await sweep(base(resumed, { base: true, firstK: [2, 3], recipe: { langs: ['ar', 'tr', 'ru', 'zh'], limit: 8, batch: 4, epochs: 1, lr: 2e-3 } }));

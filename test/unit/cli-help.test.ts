@@ -26,7 +26,7 @@ function options(command: string[]): Map<string, string> {
   return out;
 }
 
-const COMMANDS = [['train'], ['run'], ['eval'], ['profile'], ['select'], ['profile', 'merge'], ['generate'], ['bench']];
+const COMMANDS = [['train'], ['run'], ['eval'], ['sweep'], ['profile'], ['select'], ['profile', 'merge'], ['generate'], ['bench']];
 
 test('every command writes defaults as "(default: …)" and marks required options', () => {
   for (const c of COMMANDS) {
@@ -49,6 +49,14 @@ test('every command writes defaults as "(default: …)" and marks required optio
     for (const f of flags) assert.match(o.get(f)!, /\(required\)$/, `${c.join(' ')} ${f}: ${o.get(f)}`);
   }
   assert.match(options(['select']).get('--tau <t>')!, /\(default: the profile's\)$/);
+  // sweep's vlmeval options default as eval's do (one rule: src/eval/protocol.ts).
+  const ev = options(['eval']);
+  const sw = options(['sweep']);
+  assert.match(sw.get('--protocol <name>')!, /default: vlmeval for \.tsv files, else logits\)$/);
+  for (const f of ['--prompting <name>', '--max-new-tokens <n>', '--image-aspect <mode>', '--vision-tower <dir>']) {
+    assert.ok(sw.has(f), `sweep ${f}`);
+    assert.is(sw.get(f)!.replace(/.*\(/, '('), ev.get(f)!.replace(/.*\(/, '('), `${f}: the same choices and default`);
+  }
 });
 
 test('bare plast train asks for --model first; a layer list out of range is named as typed, not number by number', () => {
