@@ -80,12 +80,7 @@ export function registerRun(program: Command): void {
         log: (m) => process.stderr.write(m + '\n'),
       };
       const interrupt = onInterrupt();
-      let r: Awaited<ReturnType<typeof runPlast>>;
-      try {
-        r = await runPlast({ ...opts, signal: interrupt.signal });
-      } finally {
-        interrupt.dispose();
-      }
+      const r = await runPlast({ ...opts, signal: interrupt.signal }).finally(() => interrupt.dispose());
       if (r.status === 'stopped') {
         if (interrupt.signal.aborted) process.exitCode = 130;
         if (json) {

@@ -161,12 +161,7 @@ export function registerSweep(program: Command): Command {
         log: (m) => process.stderr.write(`plast sweep: ${m}\n`),
       };
       const interrupt = onInterrupt();
-      let r: Awaited<ReturnType<typeof sweep>>;
-      try {
-        r = await sweep({ ...opts, signal: interrupt.signal });
-      } finally {
-        interrupt.dispose();
-      }
+      const r = await sweep({ ...opts, signal: interrupt.signal }).finally(() => interrupt.dispose());
       if (interrupt.signal.aborted) process.exitCode = 130;
       if (o.json) return print(JSON.stringify({ status: r.status, ran: r.ran, skipped: r.skipped, results: r.results, files: r.table }, null, 2));
       print(`${r.status === 'completed' ? 'finished' : 'stopped'}: ${r.results.length} of ${r.variants.length} variants done (${r.ran.length} now, ${r.skipped.length} before)${r.status === 'stopped' ? '; the same command continues' : ''}`);

@@ -123,12 +123,7 @@ export function registerTrain(program: Command): void {
         ...(keep !== undefined ? { keepCheckpoints: keep } : {}),
       };
       const interrupt = onInterrupt();
-      let r: Awaited<ReturnType<typeof train>>;
-      try {
-        r = await train(model, { ...opts, signal: interrupt.signal });
-      } finally {
-        interrupt.dispose();
-      }
+      const r = await train(model, { ...opts, signal: interrupt.signal }).finally(() => interrupt.dispose());
       if (interrupt.signal.aborted) process.exitCode = 130;
       const summary = trainSummary(r);
       if (json) {
